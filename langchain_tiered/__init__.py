@@ -1,0 +1,97 @@
+"""langchain-tiered: a LangChain chat model that routes, budgets and falls back across tiers.
+
+Names load lazily on first access so ``import langchain_tiered`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_tiered.budget import Budget
+    from langchain_tiered.callbacks import TieredCostCallbackHandler, get_tiered_cost_callback
+    from langchain_tiered.chat_models import TieredChatModel
+    from langchain_tiered.errors import (
+        AllTiersFailedError,
+        BudgetExceededError,
+        NoTierFitsError,
+        PricingError,
+        RateLimitExceededError,
+        TieredError,
+    )
+    from langchain_tiered.ledger import InMemoryLedger, SQLiteLedger
+    from langchain_tiered.pricing import ModelPrice, PriceBook
+    from langchain_tiered.routing import (
+        ComplexityRouter,
+        RouteDecision,
+        RouteRequest,
+        Rule,
+        RuleRouter,
+    )
+    from langchain_tiered.tiers import Tier
+    from langchain_tiered.tokens import count_tokens
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AllTiersFailedError": "errors",
+    "Budget": "budget",
+    "BudgetExceededError": "errors",
+    "ComplexityRouter": "routing",
+    "InMemoryLedger": "ledger",
+    "ModelPrice": "pricing",
+    "NoTierFitsError": "errors",
+    "PriceBook": "pricing",
+    "PricingError": "errors",
+    "RateLimitExceededError": "errors",
+    "RouteDecision": "routing",
+    "RouteRequest": "routing",
+    "Rule": "routing",
+    "RuleRouter": "routing",
+    "SQLiteLedger": "ledger",
+    "Tier": "tiers",
+    "TieredChatModel": "chat_models",
+    "TieredCostCallbackHandler": "callbacks",
+    "TieredError": "errors",
+    "count_tokens": "tokens",
+    "get_tiered_cost_callback": "callbacks",
+}
+
+__all__ = [
+    "AllTiersFailedError",
+    "Budget",
+    "BudgetExceededError",
+    "ComplexityRouter",
+    "InMemoryLedger",
+    "ModelPrice",
+    "NoTierFitsError",
+    "PriceBook",
+    "PricingError",
+    "RateLimitExceededError",
+    "RouteDecision",
+    "RouteRequest",
+    "Rule",
+    "RuleRouter",
+    "SQLiteLedger",
+    "Tier",
+    "TieredChatModel",
+    "TieredCostCallbackHandler",
+    "TieredError",
+    "count_tokens",
+    "get_tiered_cost_callback",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        msg = f"module 'langchain_tiered' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(f"langchain_tiered.{module_name}"), name)
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

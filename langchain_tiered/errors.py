@@ -1,0 +1,129 @@
+"""Errors raised by langchain-tiered.
+
+The hierarchy, rooted in LangChain's own exception type so a caller's existing
+``except LangChainException`` keeps working::
+
+    LangChainException                       (langchain_core.exceptions)
+    └── TieredError
+        ├── BudgetExceededError             worst-case cost above a cap or a budget, pre-flight
+        ├── NoTierFitsError                 prompt larger than every usable context window
+        │                                   (also a langchain_core ContextOverflowError)
+        ├── AllTiersFailedError             every tier tried failed; keeps each attempt
+        ├── PricingError                    a tier's model has no known price (fail closed)
+        └── RateLimitExceededError          a local rate limit would need a longer wait than allowed
+
+Every error says what to change in its message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.exceptions import ContextOverflowError, LangChainException
+
+__all__ = [
+    "AllTiersFailedError",
+    "BudgetExceededError",
+    "NoTierFitsError",
+    "PricingError",
+    "RateLimitExceededError",
+    "TieredError",
+]
+
+
+class TieredError(LangChainException):
+    """Root of every error raised by langchain-tiered."""
+
+
+class BudgetExceededError(TieredError):
+    """The worst-case cost of a call exceeds a per-call cap or a budget's remaining room.
+
+    Raised before any network call, so nothing was spent.
+
+    Attributes:
+        estimated_cost_usd: The worst-case cost of the refused call.
+        limit_usd: The cap or budget limit that would have been exceeded.
+        tier: The tier that was considered last, if any.
+        scope: Which limit refused the call (``"max_cost_per_call"`` or a budget key).
+        remaining_usd: What was left under the limit when the call was refused, if known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        estimated_cost_usd: float,
+        limit_usd: float,
+        tier: str | None = None,
+        scope: str = "max_cost_per_call",
+        remaining_usd: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.estimated_cost_usd = estimated_cost_usd
+        self.limit_usd = limit_usd
+        self.tier = tier
+        self.scope = scope
+        self.remaining_usd = remaining_usd
+
+
+class NoTierFitsError(TieredError, ContextOverflowError):
+    """The prompt is larger than the context window of every usable tier.
+
+    Raised before any network call. It is also a
+    :class:`langchain_core.exceptions.ContextOverflowError`, so code that already
+    handles provider context overflows handles this one too.
+
+    Attributes:
+        token_count: The counted prompt tokens (plus the reserved output, if any).
+        largest_window: The largest context window among the tiers considered.
+    """
+
+    def __init__(self, message: str, *, token_count: int, largest_window: int | None) -> None:
+        super().__init__(message)
+        self.token_count = token_count
+        self.largest_window = largest_window
+
+
+class AllTiersFailedError(TieredError):
+    """Every tier that was tried failed.
+
+    Attributes:
+        attempts: One entry per attempt, in order, each a mapping with at least
+            ``tier``, ``error_type`` and ``error`` (the exception object).
+    """
+
+    def __init__(self, message: str, *, attempts: Sequence[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.attempts = list(attempts)
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """The exceptions of all attempts, in order."""
+        return [a["error"] for a in self.attempts if isinstance(a.get("error"), BaseException)]
+
+
+class PricingError(TieredError, ValueError):
+    """A model has no known price; the package refuses to treat it as free.
+
+    Attributes:
+        model_name: The model whose price is missing.
+    """
+
+    def __init__(self, message: str, *, model_name: str | None = None) -> None:
+        super().__init__(message)
+        self.model_name = model_name
+
+
+class RateLimitExceededError(TieredError):
+    """A tier's local rate limit would require waiting longer than allowed.
+
+    Attributes:
+        tier: The rate-limited tier.
+        wait_seconds: How long the call would have had to wait.
+    """
+
+    def __init__(self, message: str, *, tier: str | None, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.tier = tier
+        self.wait_seconds = wait_seconds
