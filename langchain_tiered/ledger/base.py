@@ -1,0 +1,264 @@
+"""The ledger contract: reservations, settled spend records and the :class:`Ledger` protocol.
+
+A ledger admits a call by *reserving* its worst-case cost against one or more budget keys,
+atomically and all-or-nothing, then *settles* the reservation with the real cost (or
+*releases* it if the call never happened). Because admission happens before the call and
+counts every in-flight reservation, concurrent callers can never push a budget past its limit.
+
+Amounts are kept internally as integer nano-dollars: float sums drift, and a drift of one
+ulp is enough to admit a call that the limit should have refused. Reservations round up,
+settled actuals round to nearest and limits round down, so every rounding is conservative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_tiered.errors import BudgetExceededError
+
+__all__ = ["Ledger", "Reservation", "SpendRecord"]
+
+_NANOS_PER_USD = Decimal(1_000_000_000)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Room held in a ledger for one in-flight call.
+
+    Attributes:
+        id: Unique id of the reservation; settling or releasing it twice is a no-op.
+        limits: Budget key -> limit in USD that was checked when the room was reserved.
+        amount_usd: The reserved (worst-case) amount in USD.
+        expires_at: Epoch seconds (wall clock) after which the room is freed for others,
+            so a crashed holder cannot block a budget forever.
+    """
+
+    id: str
+    limits: Mapping[str, float] = field(hash=False)
+    amount_usd: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class SpendRecord:
+    """One settled (or merely recorded) call, as read back by reports.
+
+    Attributes:
+        time: When the call was settled, timezone-aware UTC (naive values are taken as UTC).
+        tier: Name of the tier that answered.
+        model: Model name of that tier.
+        input_tokens: Prompt tokens billed.
+        output_tokens: Completion tokens billed.
+        cached_tokens: Prompt tokens served from the provider's cache.
+        reasoning_tokens: Output tokens spent on reasoning.
+        cost_usd: The actual cost in USD.
+        estimated_cost_usd: The pre-flight worst-case estimate in USD.
+        baseline_cost_usd: What the same usage would have cost on the top tier, if known.
+        budget_keys: The ledger keys the cost was committed to.
+        fallback: Whether a fallback tier answered.
+        cached_response: Whether the answer came from a response cache (no provider call).
+        run_id: The LangChain run id, if any.
+    """
+
+    time: datetime
+    tier: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    estimated_cost_usd: float = 0.0
+    baseline_cost_usd: float | None = None
+    budget_keys: tuple[str, ...] = ()
+    fallback: bool = False
+    cached_response: bool = False
+    run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Normalise once here so every ledger stores and compares the same instant.
+        object.__setattr__(self, "time", as_utc(self.time))
+        object.__setattr__(self, "budget_keys", tuple(self.budget_keys))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (``time`` as ISO 8601, ``budget_keys`` as a list)."""
+        data = asdict(self)
+        data["time"] = self.time.isoformat()
+        data["budget_keys"] = list(self.budget_keys)
+        return data
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SpendRecord:
+        """Build a record from :meth:`to_dict` output; unknown keys are ignored.
+
+        Args:
+            d: A mapping with at least ``time``, ``tier`` and ``model``.
+
+        Returns:
+            The record.
+        """
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in d.items() if k in known}
+        if isinstance(data.get("time"), str):
+            data["time"] = datetime.fromisoformat(data["time"])
+        data["budget_keys"] = tuple(data.get("budget_keys") or ())
+        return cls(**data)
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """Where budgets are reserved, settled and recorded.
+
+    Implementations must make :meth:`reserve` atomic across every key it is given, and
+    :meth:`settle`/:meth:`release` idempotent.
+    """
+
+    def reserve(
+        self,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        *,
+        ttl_seconds: float = 600.0,
+        tier: str | None = None,
+    ) -> Reservation:
+        """Hold ``amount_usd`` against every key in ``limits``, or nothing at all.
+
+        Args:
+            limits: Budget key -> limit in USD. Empty means "record only".
+            amount_usd: Worst-case cost of the call.
+            ttl_seconds: After this long the room is freed even if never settled.
+            tier: Tier name, reported in the error on refusal.
+
+        Returns:
+            The reservation to settle or release.
+
+        Raises:
+            BudgetExceededError: A key has less room left than ``amount_usd``.
+        """
+        ...
+
+    def settle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
+        """Drop the reservation, commit ``actual_usd`` to each of its keys, append ``record``."""
+        ...
+
+    def release(self, reservation: Reservation) -> None:
+        """Drop the reservation without committing anything."""
+        ...
+
+    def record(self, record: SpendRecord) -> None:
+        """Append a history row that involves no budget key."""
+        ...
+
+    def spent(self, key: str) -> float:
+        """Committed spend under ``key`` in USD."""
+        ...
+
+    def reserved(self, key: str) -> float:
+        """Room currently held by unexpired reservations under ``key`` in USD."""
+        ...
+
+    def records(self, since: datetime | None = None) -> list[SpendRecord]:
+        """Spend records in insertion order, optionally only those at or after ``since``."""
+        ...
+
+    async def areserve(
+        self,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        *,
+        ttl_seconds: float = 600.0,
+        tier: str | None = None,
+    ) -> Reservation:
+        """Async twin of :meth:`reserve`."""
+        ...
+
+    async def asettle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
+        """Async twin of :meth:`settle`."""
+        ...
+
+    async def arelease(self, reservation: Reservation) -> None:
+        """Async twin of :meth:`release`."""
+        ...
+
+    async def arecord(self, record: SpendRecord) -> None:
+        """Async twin of :meth:`record`."""
+        ...
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as timezone-aware UTC, taking naive datetimes to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _to_nanos(usd: float, what: str, rounding: str) -> int:
+    if not math.isfinite(usd) or usd < 0:
+        msg = f"{what} must be a finite amount >= 0 USD, got {usd!r}"
+        raise ValueError(msg)
+    # repr() gives the shortest decimal that round-trips, so 0.1 is exactly 0.1 here
+    # rather than 0.1000000000000000055..., which a plain ceil(usd * 1e9) would bump up.
+    return int((Decimal(repr(float(usd))) * _NANOS_PER_USD).to_integral_value(rounding))
+
+
+def reserve_nanos(usd: float) -> int:
+    """Nano-dollars for a reservation, rounded up so the hold never understates the cost."""
+    return _to_nanos(usd, "amount_usd", ROUND_CEILING)
+
+
+def actual_nanos(usd: float) -> int:
+    """Nano-dollars for a settled actual cost, rounded to nearest."""
+    return _to_nanos(usd, "actual_usd", ROUND_HALF_EVEN)
+
+
+def limit_nanos(usd: float) -> int:
+    """Nano-dollars for a limit, rounded down so rounding never grants extra room."""
+    return _to_nanos(usd, "limit", ROUND_FLOOR)
+
+
+def expiry(now: float, ttl_seconds: float) -> float:
+    """Epoch seconds at which a reservation made at ``now`` stops holding room."""
+    if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
+        msg = f"ttl_seconds must be a finite number of seconds > 0, got {ttl_seconds!r}"
+        raise ValueError(msg)
+    return now + ttl_seconds
+
+
+def to_usd(nanos: int) -> float:
+    """Convert nano-dollars back to USD."""
+    return nanos / 1_000_000_000
+
+
+def refusal(
+    key: str, *, limit_usd: float, amount_usd: float, committed: int, held: int, tier: str | None
+) -> BudgetExceededError:
+    """Build the error for a reservation that does not fit under ``key``'s limit.
+
+    ``committed`` and ``held`` are nano-dollars; the USD amounts are the caller's own values.
+    """
+    remaining = limit_usd - to_usd(committed + held)
+    where = f" on tier {tier!r}" if tier else ""
+    message = (
+        f"Budget {key!r} cannot hold this call{where}: its worst case is ${amount_usd:.6f} "
+        f"but only ${max(remaining, 0.0):.6f} of ${limit_usd:.6f} is left "
+        f"(${to_usd(committed):.6f} spent, ${to_usd(held):.6f} reserved by calls in flight). "
+        "Raise the budget's limit_usd, lower max_tokens, route to a cheaper tier, "
+        "or wait for the period to roll over."
+    )
+    return BudgetExceededError(
+        message,
+        estimated_cost_usd=amount_usd,
+        limit_usd=limit_usd,
+        tier=tier,
+        scope=key,
+        remaining_usd=remaining,
+    )

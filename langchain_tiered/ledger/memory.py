@@ -1,0 +1,250 @@
+"""An in-process ledger: thread- and asyncio-safe, lost when the process exits."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.ledger.base import (
+    Reservation,
+    SpendRecord,
+    actual_nanos,
+    as_utc,
+    expiry,
+    limit_nanos,
+    refusal,
+    reserve_nanos,
+    to_usd,
+)
+
+__all__ = ["InMemoryLedger"]
+
+# An expired reservation stops holding room at once, but is remembered this long so a
+# holder that was merely slow (not crashed) can still settle and have its real cost counted.
+EXPIRED_GRACE_SECONDS = 86_400.0
+
+
+@dataclass
+class _Hold:
+    keys: tuple[str, ...]
+    nanos: int
+    expires_at: float
+    active: bool = True
+
+
+class InMemoryLedger:
+    """A :class:`~langchain_tiered.ledger.base.Ledger` kept in memory.
+
+    Every operation takes one :class:`threading.Lock` for O(number of keys) work and never
+    awaits while holding it, so the same instance is safe to share between threads and
+    asyncio tasks (the async methods simply call the sync ones).
+
+    Args:
+        clock: Time source for reservation expiry. Defaults to the system clock.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._spent: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}
+        self._holds: dict[str, _Hold] = {}
+        # Min-heap of (deadline, reservation id): the next hold to expire or to forget.
+        self._deadlines: list[tuple[float, str]] = []
+        self._records: list[SpendRecord] = []
+
+    def __repr__(self) -> str:
+        return f"InMemoryLedger(keys={len(self._spent)}, in_flight={len(self._holds)})"
+
+    def reserve(
+        self,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        *,
+        ttl_seconds: float = 600.0,
+        tier: str | None = None,
+    ) -> Reservation:
+        """Hold ``amount_usd`` against every key in ``limits``, or nothing at all.
+
+        Args:
+            limits: Budget key -> limit in USD. Empty means "record only".
+            amount_usd: Worst-case cost of the call.
+            ttl_seconds: After this long the room is freed even if never settled.
+            tier: Tier name, reported in the error on refusal.
+
+        Returns:
+            The reservation to settle or release.
+
+        Raises:
+            BudgetExceededError: A key has less room left than ``amount_usd``.
+            ValueError: A negative or non-finite amount or limit.
+        """
+        amount = reserve_nanos(amount_usd)
+        caps = {key: limit_nanos(limit) for key, limit in limits.items()}
+        now = self._now()
+        reservation = Reservation(
+            id=uuid.uuid4().hex,
+            limits=dict(limits),
+            amount_usd=amount_usd,
+            expires_at=expiry(now, ttl_seconds),
+        )
+        with self._lock:
+            self._expire(now)
+            for key, cap in caps.items():
+                committed, held = self._spent.get(key, 0), self._reserved.get(key, 0)
+                if committed + held + amount > cap:
+                    raise refusal(
+                        key,
+                        limit_usd=limits[key],
+                        amount_usd=amount_usd,
+                        committed=committed,
+                        held=held,
+                        tier=tier,
+                    )
+            for key in caps:
+                self._reserved[key] = self._reserved.get(key, 0) + amount
+            self._holds[reservation.id] = _Hold(tuple(caps), amount, reservation.expires_at)
+            heapq.heappush(self._deadlines, (reservation.expires_at, reservation.id))
+        return reservation
+
+    def settle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
+        """Drop the reservation, commit ``actual_usd`` to each of its keys, append ``record``.
+
+        The actual cost is committed even when it exceeds the reserved amount or the
+        reservation has expired: the money was spent either way. Settling a reservation that
+        was already settled or released does nothing, so a retry never double-bills.
+
+        Args:
+            reservation: What :meth:`reserve` returned.
+            actual_usd: The real cost of the call.
+            record: History row to append, if any.
+        """
+        actual = actual_nanos(actual_usd)
+        with self._lock:
+            hold = self._drop(reservation.id)
+            if hold is None:
+                return
+            for key in hold.keys:
+                self._spent[key] = self._spent.get(key, 0) + actual
+            if record is not None:
+                self._records.append(record)
+
+    def release(self, reservation: Reservation) -> None:
+        """Drop the reservation without committing anything; a no-op if already finished.
+
+        Args:
+            reservation: What :meth:`reserve` returned.
+        """
+        with self._lock:
+            self._drop(reservation.id)
+
+    def record(self, record: SpendRecord) -> None:
+        """Append a history row that involves no budget key.
+
+        Args:
+            record: The row to append.
+        """
+        with self._lock:
+            self._records.append(record)
+
+    def spent(self, key: str) -> float:
+        """Committed spend under ``key`` in USD."""
+        with self._lock:
+            return to_usd(self._spent.get(key, 0))
+
+    def reserved(self, key: str) -> float:
+        """Room currently held by unexpired reservations under ``key`` in USD."""
+        now = self._now()
+        with self._lock:
+            self._expire(now)
+            return to_usd(self._reserved.get(key, 0))
+
+    def records(self, since: datetime | None = None) -> list[SpendRecord]:
+        """Spend records in insertion order, optionally only those at or after ``since``.
+
+        Args:
+            since: Earliest record time to include (naive values are taken as UTC).
+
+        Returns:
+            The matching records.
+        """
+        with self._lock:
+            rows = list(self._records)
+        if since is None:
+            return rows
+        cutoff = as_utc(since)
+        return [r for r in rows if r.time >= cutoff]
+
+    async def areserve(
+        self,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        *,
+        ttl_seconds: float = 600.0,
+        tier: str | None = None,
+    ) -> Reservation:
+        """Async twin of :meth:`reserve`; never blocks for longer than the lock's O(keys) work."""
+        return self.reserve(limits, amount_usd, ttl_seconds=ttl_seconds, tier=tier)
+
+    async def asettle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
+        """Async twin of :meth:`settle`."""
+        self.settle(reservation, actual_usd, record)
+
+    async def arelease(self, reservation: Reservation) -> None:
+        """Async twin of :meth:`release`."""
+        self.release(reservation)
+
+    async def arecord(self, record: SpendRecord) -> None:
+        """Async twin of :meth:`record`."""
+        self.record(record)
+
+    # -- private helpers; callers hold self._lock -------------------------------------
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _drop(self, reservation_id: str) -> _Hold | None:
+        hold = self._holds.pop(reservation_id, None)
+        if hold is not None and hold.active:
+            self._unreserve(hold)
+        return hold
+
+    def _unreserve(self, hold: _Hold) -> None:
+        hold.active = False
+        for key in hold.keys:
+            left = self._reserved[key] - hold.nanos
+            if left:
+                self._reserved[key] = left
+            else:
+                del self._reserved[key]  # keeps the dict from growing with stale keys
+
+    def _expire(self, now: float) -> None:
+        """Free the room of expired holds, and forget holds expired for longer than the grace."""
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            _, reservation_id = heapq.heappop(heap)
+            hold = self._holds.get(reservation_id)
+            if hold is None:
+                continue  # settled or released before its deadline
+            if hold.active:
+                self._unreserve(hold)
+                heapq.heappush(heap, (hold.expires_at + EXPIRED_GRACE_SECONDS, reservation_id))
+            else:
+                del self._holds[reservation_id]
+        # Settled holds leave their deadline behind; rebuild once stale entries dominate
+        # so the heap stays proportional to the calls actually in flight.
+        if len(heap) > 2 * len(self._holds) + 64:
+            self._deadlines = [
+                (h.expires_at + (0.0 if h.active else EXPIRED_GRACE_SECONDS), rid)
+                for rid, h in self._holds.items()
+            ]
+            heapq.heapify(self._deadlines)
