@@ -1,0 +1,529 @@
+"""Failure handling: classify errors, pace retries, cool failing tiers down, order fallbacks.
+
+Everything here is pure or owns only its own small, locked state, so the chat model
+can wire it in without this module knowing about tiers' models:
+
+* :func:`classify_error` maps any exception to an :class:`ErrorInfo` whose
+  :class:`ErrorKind` says whether another attempt (same tier or another) can help.
+  langchain-core's taxonomy (``ModelError.is_retryable``) decides first; raw SDK
+  errors fall back to status codes and transport error types, duck-typed so the
+  Anthropic SDK and both ``httpx`` and ``httpx2`` work without imports.
+* :class:`RetryPolicy` computes full-jitter exponential backoff honouring Retry-After.
+* :class:`CircuitBreaker` keeps a failing tier out of rotation for a cooldown.
+* :func:`fallback_order` lists the tiers to try after the routed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from typing import Any, Literal
+
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelError,
+    ModelInvalidRequestError,
+    ModelRefusalError,
+)
+
+from langchain_tiered._clock import Clock, SystemClock
+
+__all__ = [
+    "DEFAULT_FALLBACK_ON",
+    "CircuitBreaker",
+    "ErrorInfo",
+    "ErrorKind",
+    "FallbackOn",
+    "RetryPolicy",
+    "classify_error",
+    "fallback_order",
+    "parse_retry_after",
+]
+
+
+class ErrorKind(str, Enum):
+    """What a failure means for the next attempt."""
+
+    RETRYABLE = "retryable"
+    """Transient (rate limit, overload, 5xx, timeout, connection): retry or try another tier."""
+    CONTEXT_OVERFLOW = "context_overflow"
+    """The prompt is too long for this model: only a tier with a larger window can help."""
+    REFUSAL = "refusal"
+    """The model or its content filter declined: another model may answer."""
+    FATAL = "fatal"
+    """Auth, permission, unknown model, invalid request or a bug: no attempt will help."""
+
+
+FallbackOn = frozenset[ErrorKind]
+DEFAULT_FALLBACK_ON: FallbackOn = frozenset({ErrorKind.RETRYABLE, ErrorKind.CONTEXT_OVERFLOW})
+"""Refusals are opt-in: silently asking another model to do what one refused is a policy choice."""
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A secret-free summary of one failure, safe to log and to put in response metadata."""
+
+    kind: ErrorKind
+    """How the failure should be handled."""
+    error_type: str
+    """The exception's class name, e.g. ``"ModelRateLimitError"``."""
+    status: int | None
+    """The HTTP status, if the error carries one."""
+    retry_after: float | None
+    """Seconds the provider asked to wait (Retry-After / retry-after-ms), if it said."""
+    message: str
+    """The error text, redacted and truncated."""
+
+
+# Provider error codes that identify a condition exactly, wherever in the body they appear.
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+_REFUSAL_CODES = frozenset({"content_filter", "content_policy_violation"})
+# Known provider phrasings of a context overflow. Only consulted for invalid-request errors,
+# because some providers (Anthropic, OpenAI-compatible gateways) send no machine-readable code.
+_CONTEXT_PHRASES = (
+    "prompt is too long",
+    "context_length_exceeded",
+    "maximum context length",
+    "exceeds the context window",
+    "input tokens exceed the configured limit",
+    "contextwindowexceedederror",
+)
+_INVALID_REQUEST_STATUSES = frozenset({400, 413, 422})
+_RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
+# Transport failures, matched by class name within SDK packages so neither httpx, httpx2 nor
+# any provider SDK has to be importable. Names cover base classes (NetworkError, TimeoutException).
+_SDK_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "openai", "anthropic"})
+_TRANSIENT_SDK_TYPES = frozenset(
+    {
+        "APITimeoutError",
+        "APIConnectionError",
+        "TimeoutException",
+        "NetworkError",
+        "RemoteProtocolError",
+        "ConnectError",
+        "ReadError",
+    }
+)
+_REFUSAL_SDK_TYPES = frozenset({"ContentFilterFinishReasonError"})
+_SECRET_PATTERNS = (
+    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),
+    re.compile(r"Bearer\s+\S+", re.IGNORECASE),
+    re.compile(r"(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE),
+)
+_MAX_MESSAGE = 200
+
+
+def classify_error(exc: BaseException) -> ErrorInfo:
+    """Summarise a model-call failure and decide how it should be handled.
+
+    Args:
+        exc: Whatever the tier's model raised.
+
+    Returns:
+        The error's kind, class name, HTTP status, Retry-After and a redacted message.
+    """
+    status = _status_of(exc)
+    return ErrorInfo(
+        kind=_kind_of(exc, status),
+        error_type=type(exc).__name__,
+        status=status,
+        retry_after=_retry_after_of(exc),
+        message=_safe_message(exc),
+    )
+
+
+def _kind_of(exc: BaseException, status: int | None) -> ErrorKind:
+    # Most specific evidence first: the taxonomy's exact types, then provider codes (which
+    # correct ChatOpenAI's plain invalid-request error for context_length_exceeded and
+    # content-filter 400s), then is_retryable, then raw status codes and transport types.
+    for classify in (_by_exact_type, _kind_from_body, _by_model_error, _by_status):
+        kind = classify(exc, status)
+        if kind is not None:
+            return kind
+    names = _sdk_type_names(exc)
+    if names & _REFUSAL_SDK_TYPES:
+        return ErrorKind.REFUSAL
+    transient = isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionError))
+    if transient or names & _TRANSIENT_SDK_TYPES:
+        return ErrorKind.RETRYABLE
+    return ErrorKind.FATAL
+
+
+def _by_exact_type(exc: BaseException, _status: int | None) -> ErrorKind | None:
+    if isinstance(exc, ContextOverflowError):
+        return ErrorKind.CONTEXT_OVERFLOW
+    if isinstance(exc, ModelRefusalError):
+        return ErrorKind.REFUSAL
+    return None
+
+
+def _by_model_error(exc: BaseException, _status: int | None) -> ErrorKind | None:
+    if isinstance(exc, ModelError):
+        return ErrorKind.RETRYABLE if exc.is_retryable else ErrorKind.FATAL
+    return None
+
+
+def _by_status(_exc: BaseException, status: int | None) -> ErrorKind | None:
+    if status is None:
+        return None
+    # 408 timeout, 409 conflict, 425 too early, 429 rate limit; any 5xx incl. 529 overloaded.
+    retryable = status in _RETRYABLE_STATUSES or status >= 500  # noqa: PLR2004
+    return ErrorKind.RETRYABLE if retryable else ErrorKind.FATAL
+
+
+def _kind_from_body(exc: BaseException, status: int | None) -> ErrorKind | None:
+    body = _safe_getattr(exc, "body")
+    codes = _body_codes(body)
+    code_attr = _safe_getattr(exc, "code")
+    if isinstance(code_attr, str):
+        codes.add(code_attr.lower())
+    if codes & _CONTEXT_CODES:
+        return ErrorKind.CONTEXT_OVERFLOW
+    if codes & _REFUSAL_CODES:
+        return ErrorKind.REFUSAL
+    invalid_request = (
+        status in _INVALID_REQUEST_STATUSES
+        or "invalid_request_error" in codes
+        or isinstance(exc, ModelInvalidRequestError)
+    )
+    if invalid_request:
+        text = " ".join([*_body_messages(body), str(exc)]).lower()
+        if any(phrase in text for phrase in _CONTEXT_PHRASES):
+            return ErrorKind.CONTEXT_OVERFLOW
+    return None
+
+
+def _error_dicts(body: object) -> list[Mapping[str, Any]]:
+    # OpenAI's SDK passes body["error"]; others pass the whole body with a nested "error".
+    if not isinstance(body, Mapping):
+        return []
+    nested = body.get("error")
+    return [body, nested] if isinstance(nested, Mapping) else [body]
+
+
+def _body_codes(body: object) -> set[str]:
+    return {
+        str(d[key]).lower()
+        for d in _error_dicts(body)
+        for key in ("code", "type")
+        if isinstance(d.get(key), (str, int))
+    }
+
+
+def _body_messages(body: object) -> list[str]:
+    return [str(d["message"]) for d in _error_dicts(body) if isinstance(d.get("message"), str)]
+
+
+def _sdk_type_names(exc: BaseException) -> set[str]:
+    return {
+        cls.__name__
+        for cls in type(exc).__mro__
+        if cls.__module__.split(".", 1)[0] in _SDK_PACKAGES
+    }
+
+
+def _safe_getattr(obj: object, name: str) -> Any:
+    # Some SDK properties raise instead of returning None (httpx's RequestError.request).
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # a broken attribute means "unknown", not a crash
+        return None
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for source in (exc, _safe_getattr(exc, "response")):
+        status = _safe_getattr(source, "status_code") if source is not None else None
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+    return None
+
+
+def _retry_after_of(exc: BaseException) -> float | None:
+    headers = _safe_getattr(_safe_getattr(exc, "response"), "headers")
+    if not isinstance(headers, Mapping):
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    return parse_retry_after(lowered)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Read how long a provider asked to wait from response headers.
+
+    ``retry-after-ms`` (OpenAI, Anthropic) wins over ``retry-after`` because it is more
+    precise; ``retry-after`` may be seconds or an HTTP date.
+
+    Args:
+        headers: Response headers with lower-case names.
+        now: The current UTC time, for HTTP dates (defaults to the system clock).
+
+    Returns:
+        Seconds to wait (never negative), or ``None`` when absent or unparseable.
+    """
+    millis = _parse_float(headers.get("retry-after-ms"))
+    if millis is not None:
+        return max(0.0, millis / 1000.0)
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _parse_float(raw)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now or datetime.now(timezone.utc)
+    return max(0.0, (when - current).total_seconds())
+
+
+def _parse_float(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _safe_message(exc: BaseException) -> str:
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    # Redact before truncating so a cut can't leave a key too short for the patterns.
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(
+            lambda m: (m.group(1) if m.re.groups else "") + "[REDACTED]",
+            text,
+        )
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry one tier before falling back.
+
+    Backoff is exponential with optional full jitter (AWS's recommendation: it spreads
+    retrying clients best). ``retry_number`` counts retries from 1, so retry ``n`` waits up
+    to ``min(max_delay, base_delay * 2 ** (n - 1))``.
+
+    A provider's Retry-After is honoured as a lower bound. When it asks for more than
+    ``max_delay``, :meth:`delay` returns ``math.inf``: waiting that long on a busy tier is
+    worse than falling back to the next one, which is what the caller should do.
+    """
+
+    max_attempts: int = 2
+    """Attempts per tier, including the first (1 means no retry)."""
+    base_delay: float = 0.5
+    """Ceiling of the first retry's delay, in seconds."""
+    max_delay: float = 20.0
+    """Largest single wait; a longer Retry-After means "fall back instead"."""
+    max_total_seconds: float = 60.0
+    """Time budget for one call across its retries, waits included."""
+    jitter: bool = True
+    """Full jitter: draw each delay uniformly from ``[0, ceiling]``."""
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            msg = f"max_attempts must be at least 1 (1 means no retry), got {self.max_attempts}"
+            raise ValueError(msg)
+        for name in ("base_delay", "max_delay", "max_total_seconds"):
+            if not getattr(self, name) >= 0:
+                msg = f"{name} must be a non-negative number of seconds"
+                raise ValueError(msg)
+
+    def delay(
+        self, retry_number: int, retry_after: float | None, rng: random.Random | None = None
+    ) -> float:
+        """Seconds to wait before retry number ``retry_number`` (1 for the first retry).
+
+        Args:
+            retry_number: Which retry this is, counting from 1.
+            retry_after: The provider's Retry-After in seconds, if any.
+            rng: Source of jitter; pass a seeded one for reproducible delays.
+
+        Returns:
+            The delay, at least ``retry_after``; ``math.inf`` when ``retry_after`` exceeds
+            ``max_delay`` (fall back instead of waiting).
+        """
+        if retry_after is not None and retry_after > self.max_delay:
+            return math.inf
+        exponent = max(0, retry_number - 1)
+        # Cap the exponent so huge retry numbers can't overflow the float.
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(exponent, 1023))
+        backoff = (rng or random.Random()).uniform(0.0, ceiling) if self.jitter else ceiling  # noqa: S311 - jitter, not crypto
+        return max(backoff, retry_after or 0.0)
+
+    def next_delay(
+        self,
+        attempts_made: int,
+        *,
+        elapsed: float,
+        retry_after: float | None = None,
+        rng: random.Random | None = None,
+    ) -> float | None:
+        """Decide whether to retry the same tier, and after how long.
+
+        Args:
+            attempts_made: Attempts already made on this tier (1 after the first failure).
+            elapsed: Seconds spent on this call so far, including earlier waits.
+            retry_after: The provider's Retry-After in seconds, if any.
+            rng: Source of jitter.
+
+        Returns:
+            The seconds to wait before the next attempt, or ``None`` when the caller should
+            stop retrying this tier (attempts used up, Retry-After too long, or the wait
+            would overrun ``max_total_seconds``).
+        """
+        if attempts_made >= self.max_attempts:
+            return None
+        wait = self.delay(attempts_made, retry_after, rng)
+        if math.isinf(wait) or elapsed + wait > self.max_total_seconds:
+            return None
+        return wait
+
+
+@dataclass
+class _TierCircuit:
+    failures: int = 0
+    open_until: float | None = None
+    probe_deadline: float | None = None
+
+
+class CircuitBreaker:
+    """Per-tier cooldown after repeated transient failures (thread-safe).
+
+    After ``failure_threshold`` consecutive failures a tier is *open* for
+    ``cooldown_seconds``. Then it is *half-open*: :meth:`is_open` lets exactly one caller
+    through as a probe; its success closes the circuit, its failure reopens it. A probe
+    whose outcome is never recorded (its caller crashed, or failed fatally and did not
+    report) expires after another cooldown, so a tier can never stay stuck open.
+
+    Args:
+        failure_threshold: Consecutive failures that open the circuit.
+        cooldown_seconds: How long an open tier is skipped.
+        clock: Time source (defaults to the system clock).
+    """
+
+    def __init__(
+        self,
+        *,
+        failure_threshold: int = 3,
+        cooldown_seconds: float = 30.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if failure_threshold < 1:
+            msg = f"failure_threshold must be at least 1, got {failure_threshold}"
+            raise ValueError(msg)
+        if not cooldown_seconds >= 0:
+            msg = f"cooldown_seconds must be non-negative, got {cooldown_seconds}"
+            raise ValueError(msg)
+        self.failure_threshold = failure_threshold
+        self.cooldown_seconds = cooldown_seconds
+        self._clock: Clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._tiers: dict[str, _TierCircuit] = {}
+
+    def record_success(self, tier: str) -> None:
+        """Close the tier's circuit and forget its failures."""
+        with self._lock:
+            self._tiers.pop(tier, None)
+
+    def record_failure(self, tier: str) -> None:
+        """Count a transient failure; open the circuit at the threshold or on a failed probe."""
+        with self._lock:
+            circuit = self._tiers.setdefault(tier, _TierCircuit())
+            circuit.failures += 1
+            if circuit.failures >= self.failure_threshold or circuit.open_until is not None:
+                circuit.open_until = self._clock.monotonic() + self.cooldown_seconds
+                circuit.probe_deadline = None
+
+    def is_open(self, tier: str) -> bool:
+        """Whether the tier should be skipped now.
+
+        Once the cooldown has passed, the first call returns ``False`` (the caller is the
+        probe) and later calls return ``True`` until the probe's outcome is recorded.
+        """
+        with self._lock:
+            circuit = self._tiers.get(tier)
+            if circuit is None or circuit.open_until is None:
+                return False
+            now = self._clock.monotonic()
+            if now < circuit.open_until:
+                return True
+            if circuit.probe_deadline is not None and now < circuit.probe_deadline:
+                return True
+            circuit.probe_deadline = now + self.cooldown_seconds
+            return False
+
+    def cooldown_remaining(self, tier: str) -> float:
+        """Seconds until the tier may be probed again (0 when closed or half-open)."""
+        with self._lock:
+            circuit = self._tiers.get(tier)
+            if circuit is None or circuit.open_until is None:
+                return 0.0
+            return max(0.0, circuit.open_until - self._clock.monotonic())
+
+    def state(self, tier: str) -> Literal["closed", "open", "half_open"]:
+        """The tier's circuit state, for reporting (does not take the probe)."""
+        with self._lock:
+            circuit = self._tiers.get(tier)
+            if circuit is None or circuit.open_until is None:
+                return "closed"
+            return "open" if self._clock.monotonic() < circuit.open_until else "half_open"
+
+
+def fallback_order(
+    tier_names: Sequence[str],
+    routed: str,
+    *,
+    allow_upgrade: bool = True,
+    overrides: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """The tiers to try for one call, in order, starting with the routed one.
+
+    By default the routed tier is followed by the cheaper tiers (later in ``tier_names``,
+    nearest first), then, if ``allow_upgrade``, the more capable ones (earlier, nearest
+    first): a cheaper model is usually the cheaper way around an outage.
+
+    Args:
+        tier_names: All tier names, most capable first.
+        routed: The tier the router chose.
+        allow_upgrade: Whether to fall back to more expensive tiers at all.
+        overrides: ``overrides[routed]`` replaces the default order after the routed tier.
+            It is explicit configuration, so ``allow_upgrade`` does not filter it.
+
+    Returns:
+        Distinct tier names, ``routed`` first.
+
+    Raises:
+        ValueError: If ``routed`` or an override names an unknown tier.
+    """
+    known = list(tier_names)
+    _check_known(known, [routed], "routed tier")
+    index = known.index(routed)
+    if overrides is not None and routed in overrides:
+        rest: Iterable[str] = overrides[routed]
+        _check_known(known, rest, f"overrides[{routed!r}]")
+    else:
+        rest = known[index + 1 :] + (known[:index][::-1] if allow_upgrade else [])
+    order = [routed]
+    for name in rest:
+        if name not in order:
+            order.append(name)
+    return order
+
+
+def _check_known(known: Sequence[str], names: Iterable[str], where: str) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        msg = f"{where} names unknown tier(s) {unknown}; known tiers: {list(known)}"
+        raise ValueError(msg)
