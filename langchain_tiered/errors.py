@@ -103,7 +103,7 @@ class AllTiersFailedError(TieredError):
         return [a["error"] for a in self.attempts if isinstance(a.get("error"), BaseException)]
 
 
-class PricingError(TieredError, ValueError):
+class PricingError(TieredError):
     """A model has no known price; the package refuses to treat it as free.
 
     Attributes:

@@ -1,0 +1,114 @@
+"""Settling a call: the real cost from usage, the spend record, and the ``tiered`` metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from langchain_tiered._actions import Action, Record, Settle
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from langchain_tiered._engine import Runtime, Selected
+
+__all__ = ["settle_call"]
+
+
+def _usage_tokens(usage: Any) -> dict[str, int]:
+    details_in = usage.get("input_token_details") or {}
+    details_out = usage.get("output_token_details") or {}
+    return {
+        "input_tokens": int(usage.get("input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),
+        "cached_tokens": int(details_in.get("cache_read") or 0),
+        "reasoning_tokens": int(details_out.get("reasoning") or 0),
+    }
+
+
+def _output_text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
+
+
+def _cost(rt: Runtime, sel: Selected, message: BaseMessage | None) -> tuple[float, bool, dict[str, int]]:
+    """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer."""
+    usage = getattr(message, "usage_metadata", None) if message is not None else None
+    price = sel.profile.price
+    if usage:
+        return price.cost(usage), False, _usage_tokens(usage)
+    from langchain_tiered.tokens import get_encoding  # noqa: PLC0415
+
+    text = _output_text(message) if message is not None else ""
+    out = len(get_encoding("o200k_base").encode(text, disallowed_special=())) if text else 0
+    tokens = {"input_tokens": sel.pre.prompt_tokens, "output_tokens": out,
+              "cached_tokens": 0, "reasoning_tokens": 0}
+    return price.worst_case(sel.pre.prompt_tokens, out), True, tokens
+
+
+def _learn(rt: Runtime, sel: Selected, tokens: dict[str, int], estimated: bool) -> None:
+    """Feed real usage back: tokenizer calibration and the token rate limiter."""
+    if estimated:
+        return
+    rt.counter.observe(sel.profile.model_name, raw=sel.pre.raw_prompt_tokens,
+                       actual_input_tokens=tokens["input_tokens"])
+    limiter = rt.limiters.get(sel.profile.name)
+    if limiter is not None:
+        used = tokens["input_tokens"] + tokens["output_tokens"]
+        limiter.adjust(used - (sel.pre.prompt_tokens + sel.pre.max_output_tokens))
+
+
+def settle_call(
+    rt: Runtime, sel: Selected, message: BaseMessage | None, *, run_id: str | None = None,
+    interrupted: bool = False,
+) -> Generator[Action, Any, dict[str, Any]]:
+    """Commit the call's cost and return the ``response_metadata["tiered"]`` payload."""
+    from langchain_tiered.ledger import SpendRecord  # noqa: PLC0415
+
+    cost, estimated, tokens = _cost(rt, sel, message)
+    _learn(rt, sel, tokens, estimated)
+    baseline = rt.profiles[0].price
+    baseline_cost = (
+        cost if sel.profile.index == 0 or estimated
+        else baseline.cost(getattr(message, "usage_metadata", None) or {})
+    )
+    fallback = sel.profile.name != sel.routed
+    record = SpendRecord(
+        time=rt.clock.now(), tier=sel.profile.name, model=sel.profile.model_name or "",
+        cost_usd=cost, estimated_cost_usd=sel.pre.worst_case_usd,
+        baseline_cost_usd=baseline_cost, budget_keys=sel.budget_keys, fallback=fallback,
+        run_id=run_id, **tokens,
+    )
+    if sel.reservation is not None:
+        yield Settle(sel.reservation, cost, record)
+    elif rt.ledger is not None:
+        yield Record(record)
+    return {
+        "tier": sel.profile.name,
+        "model_name": sel.profile.model_name,
+        "reason": _reason(sel),
+        "score": sel.decision.score,
+        "routed_tier": sel.routed,
+        "fallback_triggered": fallback,
+        "attempts": [{k: v for k, v in a.items() if k != "error"} for a in sel.attempts],
+        "skipped": list(sel.skipped),
+        "estimated_cost_usd": sel.pre.worst_case_usd,
+        "cost_usd": cost,
+        "cost_is_estimate": estimated or interrupted,
+        "baseline_cost_usd": baseline_cost,
+        "prompt_tokens_estimate": sel.pre.prompt_tokens,
+        "max_output_tokens": sel.pre.max_output_tokens,
+        "output_cap_source": sel.pre.output_cap_source,
+        "budget_keys": list(sel.budget_keys),
+    }
+
+
+def _reason(sel: Selected) -> str:
+    reason = sel.decision.reason
+    if sel.skipped:
+        reason += "; " + "; ".join(f"skipped {s['tier']}: {s['reason']}" for s in sel.skipped)
+    if sel.profile.name != sel.routed:
+        reason += f"; answered by {sel.profile.name!r}"
+    return reason

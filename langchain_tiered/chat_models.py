@@ -1,0 +1,302 @@
+"""``TieredChatModel``: a LangChain chat model that routes, budgets and falls back across tiers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from typing_extensions import Self
+
+from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered._drivers import adrive, anext_or_none, drive
+from langchain_tiered._engine import CallRequest, Runtime, Selected, plan_call
+from langchain_tiered._runtime import build_runtime
+from langchain_tiered._settle import settle_call
+from langchain_tiered.tiers import Tier
+
+__all__ = ["TieredChatModel"]
+
+# Keyword arguments this model consumes itself; they never reach a tier.
+_OWN_KWARGS = ("tier", "tools", "tool_choice", "tiered_structured_output")
+
+
+class TieredChatModel(BaseChatModel):
+    """A chat model over several tiers that picks one per call and never overspends.
+
+    Each call is routed to a tier (override, then the router), checked before any
+    network call (context window, ``max_cost_per_call``, budgets, reserved atomically),
+    sent with retries and fallbacks, and settled with its real cost. The answer carries
+    ``response_metadata["tiered"]`` with ``tier``, ``model_name``, ``reason``,
+    ``estimated_cost_usd``, ``cost_usd``, ``fallback_triggered`` and ``attempts``.
+
+    Example:
+        ```python
+        model = TieredChatModel(
+            tiers=[
+                Tier(name="critical", model=ChatOpenAI(model="gpt-4.1")),
+                Tier(name="budget", model=ChatOpenAI(model="gpt-4.1-nano")),
+            ],
+            max_cost_per_call=0.05,
+        )
+        model.invoke("Liste die Hauptstädte Europas auf")  # routed to "budget"
+        model.invoke("...", tier="critical")              # per-call override
+        ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    tiers: list[Tier]
+    """Tiers from most capable (and expensive) to cheapest."""
+    router: Callable[..., Any] | None = Field(default=None, exclude=True)
+    """Any callable ``RouteRequest -> RouteDecision``; default ``ComplexityRouter()``."""
+    price_book: Any = Field(default=None, exclude=True)
+    """``PriceBook`` used for tiers without ``price=``; default ``PriceBook.default()``."""
+    max_cost_per_call: float | None = Field(default=None, gt=0)
+    """Largest worst-case cost in USD a single call may have, checked before sending."""
+    budget: Any = Field(default=None, exclude=True)
+    """A ``Budget`` or a list of them (global, per ``budget_key``, per period)."""
+    on_budget_exceeded: Literal["downgrade", "raise"] = "downgrade"
+    """Over a cap or budget: try cheaper tiers, or raise ``BudgetExceededError`` at once."""
+    cap_output_to_budget: bool = False
+    """Over a cap or budget: first lower ``max_tokens`` to what fits (not below the floor)."""
+    min_output_tokens: int = Field(default=256, gt=0)
+    """Floor for ``cap_output_to_budget``: never cap the output below this."""
+    ledger: Any = Field(default=None, exclude=True)
+    """Where spend records go when no budget names a ledger (e.g. ``SQLiteLedger(path)``)."""
+    retry: Any = Field(default=None, exclude=True)
+    """``RetryPolicy`` for retryable errors on one tier, before falling back."""
+    fallback_on: frozenset[str] | None = None
+    """Error kinds that fall back (``retryable``, ``context_overflow``, ``refusal``)."""
+    refusal_tier: str | None = None
+    """Tier to ask when a tier refuses (content policy); ``None`` re-raises refusals."""
+    allow_upgrade: bool = True
+    """Whether fallbacks may go to more capable tiers after the cheaper ones."""
+    cooldown_failures: int = Field(default=3, gt=0)
+    """Consecutive retryable failures after which a tier cools down."""
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    """How long a cooling tier is skipped before it is probed again."""
+    rate_limit_max_wait: float = Field(default=0.0, ge=0)
+    """Seconds a call may wait for a tier's local rate limit before routing elsewhere."""
+    seed: int | None = None
+    """Seed for retry jitter (tests)."""
+    clock: Clock = Field(default_factory=SystemClock, exclude=True)
+    """Time source for retries, cooldowns, rate limits and budget periods."""
+
+    _rt: Runtime = PrivateAttr()
+    _bound: dict[tuple[str, int, str], tuple[Any, Runnable[Any, Any]]] = PrivateAttr(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _build(self) -> Self:
+        self._rt = build_runtime(self, rng=random.Random(self.seed))  # noqa: S311 - jitter
+        return self
+
+    # -- LangChain metadata ------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "tiered-chat-model"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "tiers": [{"name": t.name, "model": t.model_name} for t in self.tiers],
+            "router": type(self._rt.router).__name__,
+            "max_cost_per_call": self.max_cost_per_call,
+            "on_budget_exceeded": self.on_budget_exceeded,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "tiered"
+        tier = kwargs.get("tier")
+        known = self._rt.by_name.get(tier) if isinstance(tier, str) else None
+        # The chosen tier is only known up front with an override; otherwise name the
+        # tier set, which no tracer prices (the tier's own child run carries its model).
+        params["ls_model_name"] = (
+            known.model_name or known.name
+            if known is not None
+            else "tiered:" + "|".join(self._rt.names)
+        )
+        return params
+
+    # -- tools and structured output ----------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools to every tier; each call still routes, and each tier formats them.
+
+        A tier whose model cannot bind tools is skipped for tool calls (reason recorded).
+        """
+        for tool in tools:  # fail at bind time on tools no tier could format
+            convert_to_openai_tool(tool)
+        if "ls_structured_output_format" in kwargs:
+            kwargs["tiered_structured_output"] = True
+        return self.bind(tools=list(tools), tool_choice=tool_choice, **kwargs)
+
+    def _bind_for(
+        self, tools: Sequence[Any] | None, tool_choice: Any
+    ) -> Callable[[str], tuple[Runnable[Any, Any] | None, str]]:
+        """Per-tier runnable for this call: the tier model, with the tools bound if any."""
+
+        def bind(name: str) -> tuple[Runnable[Any, Any] | None, str]:
+            model = self._rt.models[name]
+            if not tools:
+                return model, ""
+            key = (name, id(tools), repr(tool_choice))
+            cached = self._bound.get(key)
+            if cached is not None and cached[0] is tools:
+                return cached[1], ""
+            extra = {} if tool_choice is None else {"tool_choice": tool_choice}
+            try:
+                runnable = model.bind_tools(tools, **extra)
+            except NotImplementedError:
+                return None, f"model {type(model).__name__} cannot bind tools"
+            if len(self._bound) > 256:  # bounded: bindings are rebuilt, never leaked
+                self._bound.clear()
+            self._bound[key] = (tools, runnable)
+            return runnable, ""
+
+        return bind
+
+    # -- request assembly ---------------------------------------------------------------
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any],
+        run_manager: Any, *, stream: bool,
+    ) -> tuple[CallRequest, dict[str, float]]:
+        own = {k: kwargs.pop(k) for k in _OWN_KWARGS if k in kwargs}
+        kwargs.pop("stream", None)
+        metadata = dict(getattr(run_manager, "metadata", None) or {})
+        override = own.get("tier", metadata.get("tier"))
+        tools = own.get("tools") or None
+        req = CallRequest(
+            messages=messages, stop=stop, kwargs=kwargs, metadata=metadata, stream=stream,
+            override=override, tools=tools, tool_choice=own.get("tool_choice"),
+            openai_tools=self._rt.openai_tools(tools),
+            structured_output=bool(own.get("tiered_structured_output")),
+            bind=self._bind_for(tools, own.get("tool_choice")),
+        )
+        return req, self._rt.limits_for(metadata)
+
+    @staticmethod
+    def _result(message: AIMessage, meta: dict[str, Any]) -> ChatResult:
+        tagged = message.model_copy(
+            update={"response_metadata": {**message.response_metadata, "tiered": meta}}
+        )
+        return ChatResult(generations=[ChatGeneration(message=tagged)])
+
+    def _drive_kw(self, run_manager: Any) -> dict[str, Any]:
+        return {"clock": self._rt.clock, "ledger": self._rt.ledger, "run_manager": run_manager}
+
+    # -- sync and async entry points ----------------------------------------------------
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> ChatResult:
+        req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
+        sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        meta = drive(settle_call(self._rt, sel, sel.result, run_id=_run_id(run_manager)),
+                     **self._drive_kw(run_manager))
+        return self._result(sel.result, meta)
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> ChatResult:
+        req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
+        sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        meta = await adrive(settle_call(self._rt, sel, sel.result, run_id=_run_id(run_manager)),
+                            **self._drive_kw(run_manager))
+        return self._result(sel.result, meta)
+
+    def _stream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
+        sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        first, rest = sel.result
+        relay = _Relay(first)
+        try:
+            if first is not None:
+                yield relay.wrap(first)
+                for chunk in rest:
+                    yield relay.wrap(chunk)
+        except BaseException:
+            drive(relay.settle(self._rt, sel, run_manager, interrupted=True),
+                  **self._drive_kw(run_manager))
+            raise
+        meta = drive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
+        yield relay.final(meta)
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
+        sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        first, rest = sel.result
+        relay = _Relay(first)
+        try:
+            chunk = first
+            while chunk is not None:
+                yield relay.wrap(chunk)
+                chunk = await anext_or_none(rest)
+        except BaseException:
+            await adrive(relay.settle(self._rt, sel, run_manager, interrupted=True),
+                         **self._drive_kw(run_manager))
+            raise
+        meta = await adrive(relay.settle(self._rt, sel, run_manager),
+                            **self._drive_kw(run_manager))
+        yield relay.final(meta)
+
+
+class _Relay:
+    """Passes a tier's stream through unchanged while accumulating it for settlement."""
+
+    def __init__(self, first: AIMessageChunk | None) -> None:
+        self.acc: AIMessageChunk | None = None
+        self.empty_list = first is not None and not isinstance(first.content, str)
+
+    def wrap(self, chunk: AIMessageChunk) -> ChatGenerationChunk:
+        # Our own closing chunk carries chunk_position="last"; a tier's marker mid-stream
+        # would end the merged message early.
+        if chunk.chunk_position == "last":
+            chunk = chunk.model_copy(update={"chunk_position": None})
+        self.acc = chunk if self.acc is None else self.acc + chunk
+        return ChatGenerationChunk(message=chunk)
+
+    def settle(
+        self, rt: Runtime, sel: Selected, run_manager: Any, *, interrupted: bool = False
+    ) -> Any:
+        message = self.acc if self.acc is not None else AIMessage(content="")
+        return settle_call(rt, sel, message, run_id=_run_id(run_manager), interrupted=interrupted)
+
+    def final(self, meta: dict[str, Any]) -> ChatGenerationChunk:
+        content: Any = [] if self.empty_list else ""
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=content, response_metadata={"tiered": meta}, chunk_position="last"
+            )
+        )
+
+
+def _run_id(run_manager: Any) -> str | None:
+    return str(run_manager.run_id) if run_manager is not None else None

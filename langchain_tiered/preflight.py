@@ -1,0 +1,114 @@
+"""Pre-flight arithmetic: what a call may cost at worst on a tier, before anything is sent.
+
+Pure functions over resolved tier profiles; :class:`~langchain_tiered.TieredChatModel`
+only wires them. The worst case of a call is::
+
+    prompt tokens (tools included, safety factor applied) x input price
+    + output cap x output price
+
+where the output cap is, in order: the call's ``max_tokens``, the tier model's own
+``max_tokens``, the tier's ``max_output_tokens``, the routing decision's task cap,
+else :data:`DEFAULT_MAX_OUTPUT_TOKENS`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from langchain_tiered.pricing import ModelPrice
+
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_TOKENS",
+    "Preflight",
+    "TierProfile",
+    "max_output_within",
+    "model_max_tokens",
+    "resolve_output_cap",
+]
+
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+"""Output cap assumed when neither the call, the model, the tier nor the router sets one.
+
+4,096 is the common default completion cap of chat APIs; setting ``max_tokens`` on the
+call or ``Tier.max_output_tokens`` gives tighter (cheaper) worst cases.
+"""
+
+# Keyword arguments under which LangChain chat models accept an output cap per call.
+_MAX_TOKENS_KWARGS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+@dataclass(frozen=True)
+class TierProfile:
+    """Everything the pre-flight check needs to know about a tier, resolved once."""
+
+    name: str
+    index: int
+    model_name: str | None
+    price: ModelPrice
+    context_window: int | None
+    model_max_tokens: int | None
+    tier_max_output_tokens: int | None
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The pre-flight estimate of one call on one tier."""
+
+    tier: str
+    prompt_tokens: int
+    raw_prompt_tokens: int
+    max_output_tokens: int
+    output_cap_source: str
+    worst_case_usd: float
+
+
+def model_max_tokens(model: BaseChatModel) -> int | None:
+    """The output cap configured on a chat model instance, if any."""
+    for attr in _MAX_TOKENS_KWARGS:
+        value = getattr(model, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def call_max_tokens(kwargs: dict[str, Any]) -> int | None:
+    """The output cap passed with the call, if any."""
+    for key in _MAX_TOKENS_KWARGS:
+        value = kwargs.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def resolve_output_cap(
+    profile: TierProfile, call_cap: int | None, decision_cap: int | None
+) -> tuple[int, str]:
+    """The output cap for the worst case and where it came from.
+
+    The router's task cap sits below the explicit settings: it only applies when the
+    caller configured nothing, and then it is also sent with the call.
+    """
+    for value, source in (
+        (call_cap, "call"),
+        (profile.model_max_tokens, "model"),
+        (profile.tier_max_output_tokens, "tier"),
+        (decision_cap, "task"),
+    ):
+        if value is not None:
+            return value, source
+    return DEFAULT_MAX_OUTPUT_TOKENS, "default"
+
+
+def max_output_within(price: ModelPrice, prompt_tokens: int, room_usd: float) -> int:
+    """The largest output cap whose worst case fits in ``room_usd`` (0 if the prompt alone does not)."""
+    room_for_output = room_usd - price.worst_case(prompt_tokens, 0)
+    if room_for_output <= 0:
+        return 0
+    if price.output_per_mtok <= 0:
+        return DEFAULT_MAX_OUTPUT_TOKENS
+    return int(math.floor(room_for_output * 1_000_000 / price.output_per_mtok))

@@ -1,0 +1,109 @@
+"""The :class:`Tier` value object: one chat model plus what the tiered model needs to know of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from langchain_tiered.pricing import ModelPrice
+else:  # pydantic needs the real class at runtime to validate the field
+    ModelPrice = Any
+
+__all__ = ["Tier", "model_name_of", "validate_tier_names"]
+
+# Attribute names under which LangChain chat models keep their model identifier.
+_MODEL_NAME_ATTRS = ("model_name", "model", "model_id", "deployment_name", "azure_deployment")
+
+
+def model_name_of(model: BaseChatModel) -> str | None:
+    """Best-effort model identifier of a chat model (``gpt-4.1``, ``claude-sonnet-4-5`` ...)."""
+    for attr in _MODEL_NAME_ATTRS:
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+class Tier(BaseModel):
+    """One tier of a :class:`~langchain_tiered.TieredChatModel`: a chat model and its limits.
+
+    Tiers are immutable. List them from most capable (and expensive) to cheapest.
+
+    Example:
+        ```python
+        Tier(name="budget", model=ChatOpenAI(model="deepseek-chat", base_url=...),
+             price=ModelPrice(input_per_mtok=0.28, output_per_mtok=0.42))
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    """Unique name used in routing decisions, overrides and reports."""
+    model: BaseChatModel
+    """Any LangChain chat model."""
+    price: Any = None
+    """A :class:`~langchain_tiered.ModelPrice` overriding the price book for this tier."""
+    context_window: int | None = Field(default=None, gt=0)
+    """Maximum input tokens; else the model's profile, else the price book."""
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    """Output cap used for the worst-case estimate when neither call nor model sets one."""
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    """Local request rate limit for this tier."""
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    """Local token rate limit for this tier (weighted by the pre-flight estimate)."""
+    fallbacks: tuple[str, ...] | None = None
+    """Tier names to try, in order, when this tier fails; ``None`` for the default order."""
+
+    @field_validator("price")
+    @classmethod
+    def _check_price(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from langchain_tiered.pricing import ModelPrice  # noqa: PLC0415 - keep import light
+
+        if isinstance(value, ModelPrice):
+            return value
+        if isinstance(value, dict):
+            return ModelPrice(**value)
+        msg = f"price must be a ModelPrice or a mapping of its fields, got {type(value).__name__}"
+        raise ValueError(msg)
+
+    @property
+    def model_name(self) -> str | None:
+        """The tier model's identifier, if it exposes one."""
+        return model_name_of(self.model)
+
+    def __repr__(self) -> str:
+        # Never include the model's repr: it may hold client objects (not secrets, since
+        # LangChain uses SecretStr, but long and noisy).
+        return f"Tier(name={self.name!r}, model={type(self.model).__name__}({self.model_name!r}))"
+
+
+def validate_tier_names(tiers: Sequence[Tier]) -> tuple[str, ...]:
+    """Check a tier list and return its names.
+
+    Raises:
+        ValueError: No tiers, duplicate names, or fallbacks naming unknown tiers.
+    """
+    if not tiers:
+        msg = "TieredChatModel needs at least one tier: tiers=[Tier(name=..., model=...), ...]"
+        raise ValueError(msg)
+    names = tuple(t.name for t in tiers)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        msg = f"tier names must be unique; duplicated: {', '.join(duplicates)}"
+        raise ValueError(msg)
+    for tier in tiers:
+        unknown = [n for n in tier.fallbacks or () if n not in names]
+        if unknown:
+            msg = (
+                f"tier {tier.name!r} lists unknown fallback tiers {unknown}; "
+                f"valid names: {', '.join(names)}"
+            )
+            raise ValueError(msg)
+    return names

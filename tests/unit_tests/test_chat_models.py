@@ -1,0 +1,350 @@
+"""TieredChatModel as a LangChain chat model: routing, overrides, metadata, tools, streaming."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.tools import tool
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from langchain_tiered import ModelPrice, PricingError, RouteDecision, Tier, TieredChatModel
+from tests.unit_tests.fakes import PRICES, FakeTier, usage
+
+SIMPLE_DE = "Liste die Hauptstädte Europas auf"
+MIDDLE_DE = "Erkläre den Unterschied zwischen REST und GraphQL in 3 Sätzen"
+COMPLEX_DE = (
+    "Analysiere und bewerte mehrstufig die Strategie unseres Unternehmens für den "
+    "Markteintritt in Asien, begründe jede Annahme"
+)
+SIMPLE_EN = "List the capitals of Europe"
+MIDDLE_EN = "Explain the difference between REST and GraphQL in 3 sentences"
+COMPLEX_EN = (
+    "Analyze and evaluate step by step our company's strategy for entering the Asian "
+    "market, justify every assumption"
+)
+
+
+def make_model(**kwargs: Any) -> TieredChatModel:
+    tiers = [
+        Tier(name=name, model=FakeTier(model_name=f"{name}-model"), price=PRICES[name])
+        for name in ("critical", "standard", "budget")
+    ]
+    return TieredChatModel(tiers=kwargs.pop("tiers", tiers), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "tier"),
+    [
+        (SIMPLE_DE, "budget"), (MIDDLE_DE, "standard"), (COMPLEX_DE, "critical"),
+        (SIMPLE_EN, "budget"), (MIDDLE_EN, "standard"), (COMPLEX_EN, "critical"),
+    ],
+)
+def test_routes_sanity_cases(prompt: str, tier: str) -> None:
+    model = make_model()
+    meta = model.invoke(prompt).response_metadata["tiered"]
+    assert meta["tier"] == tier
+    assert meta["model_name"] == f"{tier}-model"
+    assert meta["fallback_triggered"] is False
+    assert meta["reason"]
+    # only the routed tier was called
+    for t in model.tiers:
+        assert len(t.model.calls) == (1 if t.name == tier else 0)  # type: ignore[attr-defined]
+
+
+def test_metadata_and_exact_cost_on_known_usage() -> None:
+    model = make_model()
+    tier_model = model.tiers[2].model
+    tier_model.script = [AIMessage(content="Paris", usage_metadata=usage(1000, 200))]  # type: ignore[attr-defined]
+    msg = model.invoke(SIMPLE_EN)
+    meta = msg.response_metadata["tiered"]
+    assert meta["tier"] == "budget"
+    # 1000 x $0.25/M + 200 x $1/M
+    assert meta["cost_usd"] == pytest.approx(1000 * 0.25e-6 + 200 * 1e-6, rel=1e-12)
+    assert meta["estimated_cost_usd"] >= meta["cost_usd"]
+    assert meta["attempts"] == [
+        {"tier": "budget", "error_type": None, "status": None, "kind": "ok", "message": None,
+         "waited_s": 0.0}
+    ]
+    # usage passes through unchanged, the tier's own metadata is kept
+    assert msg.usage_metadata == usage(1000, 200)
+    assert msg.response_metadata["model_name"] == "budget-model"
+
+
+def test_override_kwarg_and_metadata_beat_router() -> None:
+    model = make_model()
+    assert model.invoke(COMPLEX_EN, tier="budget").response_metadata["tiered"]["tier"] == "budget"
+    meta = model.invoke(SIMPLE_EN, config={"metadata": {"tier": "critical"}}).response_metadata
+    assert meta["tiered"]["tier"] == "critical"
+    assert "override" in meta["tiered"]["reason"]
+
+
+def test_unknown_override_lists_valid_names() -> None:
+    model = make_model()
+    with pytest.raises(ValueError, match="valid tier names: critical, standard, budget"):
+        model.invoke("hi", tier="cheapest")
+
+
+def test_custom_router_callable() -> None:
+    model = make_model(router=lambda req: RouteDecision(tier="standard", reason="always std"))
+    meta = model.invoke(SIMPLE_EN).response_metadata["tiered"]
+    assert (meta["tier"], meta["reason"]) == ("standard", "always std")
+
+
+def test_router_returning_unknown_tier_is_a_clear_error() -> None:
+    model = make_model(router=lambda req: RouteDecision(tier="nope", reason="x"))
+    with pytest.raises(ValueError, match="router returned unknown tier 'nope'"):
+        model.invoke("hi")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tiers": []}, "at least one tier"),
+        ({"refusal_tier": "nope"}, "refusal_tier 'nope'"),
+    ],
+)
+def test_bad_config_fails_at_construction(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make_model(**kwargs)
+
+
+def test_duplicate_tier_names_rejected() -> None:
+    t = Tier(name="a", model=FakeTier(), price=PRICES["budget"])
+    with pytest.raises(ValueError, match="duplicated: a"):
+        TieredChatModel(tiers=[t, t])
+
+
+def test_thresholds_out_of_order_rejected() -> None:
+    from langchain_tiered import ComplexityRouter
+
+    with pytest.raises(ValueError, match="thresholds"):
+        make_model(router=ComplexityRouter(thresholds=(0.2, 0.6)))
+
+
+def test_unpriced_model_fails_closed() -> None:
+    tiers = [Tier(name="x", model=FakeTier(model_name="totally-unknown-model-xyz"))]
+    with pytest.raises(PricingError, match="totally-unknown-model-xyz"):
+        TieredChatModel(tiers=tiers)
+
+
+def test_negative_price_rejected() -> None:
+    with pytest.raises(ValueError, match="input_per_mtok"):
+        ModelPrice(input_per_mtok=-1, output_per_mtok=1)
+
+
+def test_works_with_core_generic_fake_model() -> None:
+    fake = GenericFakeChatModel(messages=iter([AIMessage(content="hello there")]))
+    model = TieredChatModel(tiers=[Tier(name="only", model=fake, price=PRICES["budget"])])
+    msg = model.invoke("hi")
+    assert msg.content == "hello there"
+    assert msg.response_metadata["tiered"]["tier"] == "only"
+
+
+def test_lcel_chain_prompt_model_parser() -> None:
+    model = make_model()
+    model.tiers[2].model.script = [AIMessage(content="Berlin, Paris", usage_metadata=usage(5, 3))]  # type: ignore[attr-defined]
+    chain = ChatPromptTemplate.from_messages([("human", "Liste {what} auf")]) | model | StrOutputParser()
+    assert chain.invoke({"what": "die Hauptstädte Europas"}) == "Berlin, Paris"
+    assert len(model.tiers[2].model.calls) == 1  # type: ignore[attr-defined]
+
+
+def test_batch_routes_each_input() -> None:
+    model = make_model()
+    out = model.batch([SIMPLE_EN, COMPLEX_EN, MIDDLE_DE])
+    assert [m.response_metadata["tiered"]["tier"] for m in out] == ["budget", "critical", "standard"]
+
+
+async def test_async_twins_route_per_call() -> None:
+    model = make_model()
+    msg = await model.ainvoke(COMPLEX_DE)
+    assert msg.response_metadata["tiered"]["tier"] == "critical"
+    out = await model.abatch([SIMPLE_DE, MIDDLE_EN])
+    assert [m.response_metadata["tiered"]["tier"] for m in out] == ["budget", "standard"]
+
+
+def test_stream_really_streams_chunk_by_chunk() -> None:
+    events: list[str] = []
+
+    def respond(messages: Any, kwargs: Any) -> AIMessage:
+        return AIMessage(content="one two three", usage_metadata=usage(4, 3))
+
+    tier_model = FakeTier(model_name="s", respond=respond)
+    orig = tier_model._stream
+
+    def spy(*a: Any, **k: Any) -> Any:
+        for chunk in orig(*a, **k):
+            events.append(f"produced:{chunk.message.content!r}")
+            yield chunk
+
+    object.__setattr__(tier_model, "_stream", spy)
+    model = TieredChatModel(tiers=[Tier(name="only", model=tier_model, price=PRICES["budget"])])
+    chunks = []
+    for chunk in model.stream("hi"):
+        events.append(f"consumed:{chunk.content!r}")
+        chunks.append(chunk)
+    # the first chunk reaches the caller before the tier produced the second
+    assert events[:3] == ["produced:'one'", "consumed:'one'", "produced:' two'"]
+    full = chunks[0]
+    for c in chunks[1:]:
+        full = full + c
+    assert full.content == "one two three"
+    assert full.usage_metadata is not None
+    assert full.usage_metadata["input_tokens"] == 4
+    meta = full.response_metadata["tiered"]
+    assert meta["tier"] == "only"
+    assert meta["cost_usd"] == pytest.approx(4 * 0.25e-6 + 3 * 1e-6, rel=1e-12)
+
+
+async def test_astream_and_astream_events() -> None:
+    model = make_model()
+    model.tiers[0].model.script = [AIMessage(content="a b c d", usage_metadata=usage(9, 4))]  # type: ignore[attr-defined]
+    chunks = [c async for c in model.astream(COMPLEX_EN)]
+    assert [c.content for c in chunks if c.content] == ["a", " b", " c", " d"]
+    events = [e async for e in model.astream_events(COMPLEX_EN, version="v2")]
+    streamed = [e for e in events if e["event"] == "on_chat_model_stream"]
+    assert streamed, "astream_events must show streamed chunks"
+    ends = [e for e in events if e["event"] == "on_chat_model_end" and e["name"] == "TieredChatModel"]
+    assert ends[0]["data"]["output"].response_metadata["tiered"]["tier"] == "critical"
+
+
+def test_empty_stream_is_a_valid_answer() -> None:
+    tier_model = FakeTier(script=[AIMessage(content="")])
+    model = TieredChatModel(tiers=[Tier(name="only", model=tier_model, price=PRICES["budget"])])
+    chunks = list(model.stream("hi"))
+    assert "".join(str(c.content) for c in chunks) == ""
+    assert chunks[-1].response_metadata["tiered"]["tier"] == "only"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def test_bind_tools_reaches_every_tier_and_routes_per_call() -> None:
+    model = make_model()
+    bound = model.bind_tools([add])
+    bound.invoke(SIMPLE_EN)
+    bound.invoke(COMPLEX_EN)
+    for name in ("budget", "critical"):
+        calls = model.tiers[[t.name for t in model.tiers].index(name)].model.calls  # type: ignore[attr-defined]
+        assert calls[-1]["kwargs"]["tools"][0]["function"]["name"] == "add"
+
+
+def test_tier_without_tool_support_is_skipped_with_reason() -> None:
+    tiers = [
+        Tier(name="smart", model=FakeTier(model_name="s"), price=PRICES["critical"]),
+        Tier(name="cheap", model=FakeTier(model_name="c", supports_tools=False), price=PRICES["budget"]),
+    ]
+    model = TieredChatModel(tiers=tiers)
+    meta = model.bind_tools([add]).invoke(SIMPLE_EN).response_metadata["tiered"]
+    assert meta["tier"] == "smart"
+    assert meta["skipped"] == [{"tier": "cheap", "reason": "model FakeTier cannot bind tools"}]
+    assert "cannot bind tools" in meta["reason"]
+
+
+class Capital(BaseModel):
+    """A country's capital."""
+
+    country: str
+    capital: str
+
+
+class CapitalDict(TypedDict):
+    """A country's capital."""
+
+    country: str
+    capital: str
+
+
+CAPITAL_JSON = {
+    "title": "Capital",
+    "description": "A country's capital.",
+    "type": "object",
+    "properties": {"country": {"type": "string"}, "capital": {"type": "string"}},
+    "required": ["country", "capital"],
+}
+
+
+@pytest.mark.parametrize("schema", [Capital, CapitalDict, CAPITAL_JSON])
+def test_with_structured_output_across_tiers(schema: Any) -> None:
+    def respond(messages: Any, kwargs: Any) -> AIMessage:
+        name = kwargs["tools"][0]["function"]["name"]
+        args = {"country": "France", "capital": "Paris"}
+        return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "c1"}],
+                         usage_metadata=usage(20, 10))
+
+    tiers = [
+        Tier(name=n, model=FakeTier(model_name=n, respond=respond), price=PRICES[n])
+        for n in ("critical", "budget")
+    ]
+    model = TieredChatModel(tiers=tiers)
+    structured = model.with_structured_output(schema)
+    for tier in ("critical", "budget"):
+        out = structured.invoke("What is the capital of France?", tier=tier)  # type: ignore[call-arg]
+        value = out.model_dump() if isinstance(out, BaseModel) else out
+        assert value == {"country": "France", "capital": "Paris"}
+    assert all(len(t.model.calls) == 1 for t in tiers)  # type: ignore[attr-defined]
+
+
+def test_structured_output_flag_reaches_router() -> None:
+    seen: list[bool] = []
+
+    def router(req: Any) -> RouteDecision:
+        seen.append(req.structured_output)
+        return RouteDecision(tier="critical", reason="x")
+
+    def respond(messages: Any, kwargs: Any) -> AIMessage:
+        return AIMessage(content="", tool_calls=[{"name": "Capital", "args": {"country": "a", "capital": "b"}, "id": "1"}])
+
+    tiers = [Tier(name="critical", model=FakeTier(respond=respond), price=PRICES["critical"])]
+    TieredChatModel(tiers=tiers, router=router).with_structured_output(Capital).invoke("x")
+    TieredChatModel(tiers=tiers, router=router).invoke("x")
+    assert seen == [True, False]
+
+
+def test_create_agent_multi_step_tool_loop() -> None:
+    from langchain.agents import create_agent
+
+    def respond(messages: Any, kwargs: Any) -> AIMessage:
+        if messages[-1].type == "tool":
+            return AIMessage(content=f"The sum is {messages[-1].content}", usage_metadata=usage(30, 5))
+        n = sum(1 for m in messages if m.type == "tool")
+        return AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": n, "b": 2}, "id": f"c{n}"}],
+                         usage_metadata=usage(25, 8))
+
+    tiers = [Tier(name=n, model=FakeTier(model_name=n, respond=respond), price=PRICES[n])
+             for n in ("critical", "budget")]
+    model = TieredChatModel(tiers=tiers)
+    agent = create_agent(model, tools=[add])
+    result = agent.invoke({"messages": [HumanMessage(content="Add 0 and 2 please")]})
+    messages = result["messages"]
+    assert [m.type for m in messages] == ["human", "ai", "tool", "ai"]
+    assert messages[2].content == "2"
+    assert messages[-1].content == "The sum is 2"
+    assert all("tiered" in m.response_metadata for m in messages if m.type == "ai")
+
+
+def test_ls_params_name_the_tier_set_or_the_override() -> None:
+    model = make_model()
+    params = model._get_ls_params()
+    assert params["ls_provider"] == "tiered"
+    assert params["ls_model_name"] == "tiered:critical|standard|budget"
+    assert model._get_ls_params(tier="budget")["ls_model_name"] == "budget-model"
+    assert model._llm_type == "tiered-chat-model"
+    assert [t["name"] for t in model._identifying_params["tiers"]] == ["critical", "standard", "budget"]
+
+
+def test_tier_is_immutable_and_repr_is_short() -> None:
+    t = Tier(name="x", model=FakeTier(model_name="m"), price=PRICES["budget"])
+    with pytest.raises(Exception):  # noqa: B017, PT011 - pydantic's frozen error
+        t.name = "y"  # type: ignore[misc]
+    assert repr(t) == "Tier(name='x', model=FakeTier('m'))"
+    assert operator.attrgetter("model_name")(t) == "m"
