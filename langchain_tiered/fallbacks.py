@@ -102,20 +102,14 @@ _RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
 # any provider SDK has to be importable. Names cover base classes (NetworkError, TimeoutException).
 _SDK_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "openai", "anthropic"})
 _TRANSIENT_SDK_TYPES = frozenset(
-    {
-        "APITimeoutError",
-        "APIConnectionError",
-        "TimeoutException",
-        "NetworkError",
-        "RemoteProtocolError",
-        "ConnectError",
-        "ReadError",
-    }
+    {"APITimeoutError", "APIConnectionError", "TimeoutException", "NetworkError"}
+    | {"RemoteProtocolError"}  # httpx: a peer dropped the connection mid-response
 )
 _REFUSAL_SDK_TYPES = frozenset({"ContentFilterFinishReasonError"})
+# Group 1 is kept (the "api_key=" prefix), the rest replaced.
 _SECRET_PATTERNS = (
-    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),
-    re.compile(r"Bearer\s+\S+", re.IGNORECASE),
+    re.compile(r"()sk-[A-Za-z0-9_-]{8,}"),
+    re.compile(r"(Bearer\s+)\S+", re.IGNORECASE),
     re.compile(r"(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE),
 )
 _MAX_MESSAGE = 200
@@ -300,10 +294,7 @@ def _safe_message(exc: BaseException) -> str:
     text = " ".join((str(exc) or type(exc).__name__).split())
     # Redact before truncating so a cut can't leave a key too short for the patterns.
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(
-            lambda m: (m.group(1) if m.re.groups else "") + "[REDACTED]",
-            text,
-        )
+        text = pattern.sub(r"\1[REDACTED]", text)
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
@@ -359,7 +350,8 @@ class RetryPolicy:
         exponent = max(0, retry_number - 1)
         # Cap the exponent so huge retry numbers can't overflow the float.
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(exponent, 1023))
-        backoff = (rng or random.Random()).uniform(0.0, ceiling) if self.jitter else ceiling  # noqa: S311 - jitter, not crypto
+        rng = rng or random.Random()  # noqa: S311 - jitter needs no cryptographic randomness
+        backoff = rng.uniform(0.0, ceiling) if self.jitter else ceiling
         return max(backoff, retry_after or 0.0)
 
     def next_delay(

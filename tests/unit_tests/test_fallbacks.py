@@ -118,6 +118,27 @@ def test_chat_openai_invalid_request_with_context_code_is_overflow() -> None:
     assert classify_error(exc).kind is C
 
 
+def test_chat_openai_error_mapping_end_to_end() -> None:
+    """Run langchain-openai's own mapping, then classify what it raised."""
+    body = {"code": "context_length_exceeded", "message": "Input is too long for this model."}
+    raw = openai.BadRequestError("Error code: 400", response=_response(400), body=body)
+    with pytest.raises(lc.ModelInvalidRequestError) as mapped:
+        lc_openai._handle_openai_bad_request(raw)
+    assert classify_error(mapped.value).kind is C
+
+
+def test_anthropic_style_transport_error_by_name() -> None:
+    class APITimeoutError(Exception):
+        __module__ = "anthropic._exceptions"
+
+    class NotOursError(Exception):
+        __module__ = "myapp.errors"
+
+    NotOursError.__name__ = "APITimeoutError"
+    assert classify_error(APITimeoutError("timed out")).kind is R
+    assert classify_error(NotOursError("timed out")).kind is F
+
+
 # --- raw openai SDK errors -------------------------------------------------------------------
 
 
