@@ -87,11 +87,7 @@ def normalize_model_name(name: str) -> str:
 
 
 class ModelPrice(BaseModel):
-    """List price of one model in USD per million tokens.
-
-    Example:
-        ``ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0, cached_input_per_mtok=0.3)``
-    """
+    """List price of one model in USD per million tokens (frozen; validated on creation)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -194,10 +190,8 @@ class ModelInfo:
     max_output_tokens: int | None = None
 
     def __post_init__(self) -> None:
-        for field, value in (
-            ("context_window", self.context_window),
-            ("max_output_tokens", self.max_output_tokens),
-        ):
+        for field in ("context_window", "max_output_tokens"):
+            value = getattr(self, field)
             if value is not None and value <= 0:
                 msg = f"{field} must be a positive token count or None; got {value!r}"
                 raise ValueError(msg)
@@ -330,9 +324,10 @@ class PriceBook:
 
     def merged(self, other: PriceBook) -> PriceBook:
         """Return a new book holding both books' entries; ``other`` wins on conflicts."""
-        return PriceBook._from_maps(
-            {**self._exact, **other._exact}, {**self._names, **other._names}
-        )
+        # Drop this book's keys for every name `other` prices, so that a lookup by an exact key
+        # ("gpt-4o", "azure/gpt-4o") cannot bypass the override through the exact-key step.
+        kept = {k: v for k, v in self._exact.items() if normalize_model_name(k) not in other._names}
+        return PriceBook._from_maps({**kept, **other._exact}, {**self._names, **other._names})
 
     def __contains__(self, model: object) -> bool:
         return isinstance(model, str) and self.lookup(model) is not None
@@ -341,7 +336,6 @@ class PriceBook:
         return len(self._exact)
 
     def __iter__(self) -> Iterator[str]:
-        """Iterate over the book's keys (lowercased, as given)."""
         return iter(self._exact)
 
     def __repr__(self) -> str:
@@ -418,13 +412,10 @@ def _litellm_info(key: str, spec: object) -> ModelInfo | None:
 
 @functools.cache
 def _default_book() -> PriceBook:
-    entries: dict[str, ModelInfo] = {}
-    for name, (inp, out, cached, write, window, max_out) in BUILTIN_PRICES.items():
-        price = ModelPrice(
-            input_per_mtok=inp,
-            output_per_mtok=out,
-            cached_input_per_mtok=cached,
-            cache_write_per_mtok=write,
-        )
-        entries[name] = ModelInfo(price=price, context_window=window, max_output_tokens=max_out)
-    return PriceBook(entries)
+    fields = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok")
+    return PriceBook(
+        {
+            name: ModelInfo(ModelPrice(**dict(zip(fields, row[:4], strict=True))), row[4], row[5])
+            for name, row in BUILTIN_PRICES.items()
+        }
+    )

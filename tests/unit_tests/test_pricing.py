@@ -371,10 +371,11 @@ def test_with_prices_and_merged_precedence() -> None:
     override = base.with_prices({"openai:gpt-4o": _tagged(2.0), "new-model": _tagged(3.0)})
     assert base.price_for("gpt-4o").input_per_mtok == 1.0  # unchanged
     assert "new-model" not in base
+    assert override.price_for("gpt-4o").input_per_mtok == 2.0
     assert override.price_for("gpt-4o-2024-08-06").input_per_mtok == 2.0
     assert override.price_for("o3").input_per_mtok == 9.0
     assert override.price_for("new-model").input_per_mtok == 3.0
-    assert len(override) == 4
+    assert len(override) == 3  # "gpt-4o" is replaced by "openai:gpt-4o"
 
     other = PriceBook({"o3": ModelInfo(price=_tagged(7.0), context_window=1000)})
     merged = base.merged(other)
@@ -382,6 +383,13 @@ def test_with_prices_and_merged_precedence() -> None:
     assert info is not None
     assert (info.price.input_per_mtok, info.context_window) == (7.0, 1000)
     assert other.merged(base).price_for("o3").input_per_mtok == 9.0
+
+    # An override of the bare name also wins over a provider-specific key of the older book.
+    provider_specific = PriceBook({"azure/gpt-4o": _tagged(5.0), "gpt-4o": _tagged(1.0)})
+    assert provider_specific.price_for("azure/gpt-4o").input_per_mtok == 5.0
+    overridden = provider_specific.with_prices({"gpt-4o": _tagged(6.0)})
+    assert overridden.price_for("azure/gpt-4o").input_per_mtok == 6.0
+    assert overridden.price_for("gpt-4o").input_per_mtok == 6.0
 
 
 def test_constructor_collisions_prefer_bare_then_first_party_then_expensive() -> None:
