@@ -1,0 +1,417 @@
+"""Signal word lists for :class:`~langchain_tiered.routing.ComplexityRouter`, kept as data.
+
+Each :class:`SignalGroup` is a tuple of terms plus the score it adds when one of them occurs in
+the user's request. Terms are matched case-insensitively at the *start* of a word and may run on,
+so a stem such as ``"analysier"`` matches "analysiere", "analysierst" and "Analysierung". Two
+markers refine a term:
+
+* a trailing ``$`` demands that the word ends there (``"plan$"`` matches "plan", not "planet");
+* a standalone ``*`` stands for the rest of the preceding word plus up to two more words
+  (``"schreib * funktion"`` matches "Schreibe eine Python-Funktion" and "Schreiben Sie eine
+  Funktion").
+
+Groups that name a ``task`` also tell the router what kind of answer to expect, which sets the
+output-token cap. The defaults cover English and German.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["DEFAULT_SIGNALS", "Contribution", "SignalGroup", "SignalMatcher", "SignalSet"]
+
+
+@dataclass(frozen=True)
+class SignalGroup:
+    """A family of terms that moves the complexity score in one direction.
+
+    The first distinct term found adds ``weight``; each further distinct term adds
+    ``repeat_weight``, up to ``max_repeats`` times, so piling on synonyms has diminishing returns.
+    """
+
+    terms: tuple[str, ...]
+    """Lower-case stems or phrases; see the module docstring for the ``$`` and ``*`` markers."""
+    weight: float
+    """Score added by the first matching term (negative for cheap tasks)."""
+    repeat_weight: float = 0.0
+    """Score added by each further distinct term."""
+    max_repeats: int = 3
+    """How many further terms may add ``repeat_weight``."""
+    task: str | None = None
+    """Task kind this group indicates (a key of ``task_output_caps``), or ``None``."""
+
+    def __post_init__(self) -> None:
+        # Lower-case once here so matching can lower-case only the request.
+        object.__setattr__(self, "terms", tuple(t.strip().lower() for t in self.terms if t.strip()))
+        if self.max_repeats < 0:
+            msg = f"max_repeats must be >= 0, got {self.max_repeats}"
+            raise ValueError(msg)
+
+    def contribution(self, hits: int) -> float:
+        """Score added when ``hits`` distinct terms of this group matched."""
+        if hits <= 0:
+            return 0.0
+        return self.weight + self.repeat_weight * min(hits - 1, self.max_repeats)
+
+
+@dataclass(frozen=True, repr=False)
+class SignalSet:
+    """All signals the complexity router scores: word groups plus structural weights.
+
+    Replace weights with :func:`dataclasses.replace`; change word lists with :meth:`extend`,
+    :meth:`replace_terms`, :meth:`with_group` and :meth:`without`. Every method returns a new set.
+    """
+
+    groups: Mapping[str, SignalGroup]
+    """Word groups by name; the name appears in reasons and in ``RouteDecision.signals``."""
+    code_block: float = 0.25
+    """Added when the request contains a fenced (```) or indented code block."""
+    multi_part: float = 0.1
+    """Added per question part beyond the first (numbered lines or several ``?``)."""
+    multi_part_cap: float = 0.3
+    """Upper bound for the multi-part contribution."""
+    tools: float = 0.15
+    """Added when tools are bound: tool use needs a model that follows schemas reliably."""
+    structured_output: float = 0.05
+    """Added when structured output is requested."""
+    length_per_doubling: float = 0.05
+    """Added for each doubling of the prompt length beyond ``length_base_tokens``."""
+    length_base_tokens: int = 64
+    """Prompt length (tokens) below which length adds nothing."""
+    length_cap: float = 0.3
+    """Upper bound for the length contribution."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
+
+    def __repr__(self) -> str:
+        # Hundreds of terms would drown any log line that shows a router.
+        sizes = ", ".join(f"{name}: {len(g.terms)} terms" for name, g in self.groups.items())
+        return f"SignalSet({{{sizes}}})"
+
+    def extend(self, **terms: Iterable[str]) -> SignalSet:
+        """Return a copy with ``terms`` appended to the named existing groups.
+
+        Example: ``DEFAULT_SIGNALS.extend(complex=["durchleuchte"])``.
+        """
+        self._check_known(terms)
+        return self._with_terms({k: (*self.groups[k].terms, *v) for k, v in terms.items()})
+
+    def replace_terms(self, **terms: Iterable[str]) -> SignalSet:
+        """Return a copy whose named groups use exactly ``terms`` (weights unchanged)."""
+        self._check_known(terms)
+        return self._with_terms({k: tuple(v) for k, v in terms.items()})
+
+    def with_group(self, name: str, group: SignalGroup) -> SignalSet:
+        """Return a copy with group ``name`` added or replaced."""
+        return dataclasses.replace(self, groups={**self.groups, name: group})
+
+    def without(self, *names: str) -> SignalSet:
+        """Return a copy without the named groups."""
+        self._check_known(dict.fromkeys(names))
+        return dataclasses.replace(
+            self, groups={k: g for k, g in self.groups.items() if k not in names}
+        )
+
+    def _with_terms(self, terms: Mapping[str, tuple[str, ...]]) -> SignalSet:
+        groups = {
+            name: dataclasses.replace(group, terms=terms.get(name, group.terms))
+            for name, group in self.groups.items()
+        }
+        return dataclasses.replace(self, groups=groups)
+
+    def _check_known(self, names: Iterable[str]) -> None:
+        unknown = sorted(set(names) - set(self.groups))
+        if unknown:
+            msg = (
+                f"unknown signal group(s) {unknown}; known groups: {sorted(self.groups)}. "
+                "Add a new group with SignalSet.with_group()."
+            )
+            raise ValueError(msg)
+
+
+_COMPLEX = SignalGroup(
+    weight=0.55,
+    repeat_weight=0.15,
+    task="analysis",
+    terms=(
+        # English: analysis, evaluation, multi-step reasoning, strategy, proof, planning, design.
+        "analy", "evaluat", "assess", "step by step", "step-by-step", "multi-step", "multistep",
+        "multi-stage", "strateg", "prove$", "proves$", "proof", "plan$", "plans$", "planning",
+        "design", "architect", "trade-off", "tradeoff", "trade off", "justif", "critique",
+        "critically", "in depth", "in-depth", "thorough", "pros and cons", "weigh", "optimi",
+        "derive", "root cause", "investigat", "diagnos",
+        # German stems cover the inflections (analysiere, bewertest, begründe, mehrstufige...).
+        "analysier", "analyse", "bewerte", "begründ", "mehrstufig", "schritt für schritt",
+        "schrittweise", "strategi", "beweis", "planen", "planung", "entwirf", "entwerf",
+        "entwurf", "architektur", "abwäg", "vor- und nachteil", "kritisch", "untersuch",
+        "herleit", "optimier", "ausführlich", "detailliert", "tiefgehend", "gründlich",
+        "beurteil", "einschätz", "konzept",
+    ),
+)  # fmt: skip
+
+_CODE = SignalGroup(
+    weight=0.55,
+    repeat_weight=0.15,
+    task="code",
+    terms=(
+        "write * function", "write * code", "write * script", "write * program",
+        "write * class", "write * query", "write * regex", "write * unit test", "implement",
+        "refactor", "debug", "fix * bug", "code review", "unit test",
+        "schreib * funktion", "schreib * code", "schreib * skript", "schreib * programm",
+        "schreib * klasse", "schreib * abfrage", "schreib * test", "programmier", "refaktor",
+    ),
+)  # fmt: skip
+
+_EXPLAIN = SignalGroup(
+    weight=0.4,
+    repeat_weight=0.1,
+    max_repeats=2,
+    task="explain",
+    terms=(
+        "explain", "compare", "comparison", "difference", "why", "how does", "how do",
+        "how is", "how can", "describe", "what happens", "advantages", "disadvantages",
+        "erklär", "vergleich", "unterschied", "unterscheid", "warum", "wieso", "weshalb",
+        "wie funktioniert", "wie funktionieren", "beschreib", "was passiert", "vorteil",
+        "nachteil", "inwiefern",
+    ),
+)  # fmt: skip
+
+_SUMMARIZE = SignalGroup(
+    weight=0.35,
+    repeat_weight=0.1,
+    max_repeats=1,
+    task="summarize",
+    terms=(
+        "summar", "tldr", "condense", "recap", "key points", "main points", "overview",
+        "zusammenfass", "fasse * zusammen",
+        # Separable verb: "Fasse den folgenden Text kurz zusammen" puts the particle far away.
+        "fasse$", "fassen sie", "kernpunkt", "kernaussage", "das wichtigste",
+        "überblick",
+    ),
+)  # fmt: skip
+
+# The cheap task families share a weight but stay separate groups so the router can tell
+# which output cap fits (a yes/no label needs far fewer tokens than a translation).
+_TRANSLATE = SignalGroup(
+    weight=-0.2,
+    task="translate",
+    terms=(
+        "translat", "übersetz", "auf deutsch", "auf englisch", "into english", "into german",
+        "ins deutsche", "ins englische",
+    ),
+)  # fmt: skip
+
+_CLASSIFY = SignalGroup(
+    weight=-0.2,
+    task="classify",
+    terms=(
+        "classif", "categori", "klassifizier", "kategorisier", "yes or no", "ja oder nein",
+        "true or false", "wahr oder falsch", "sentiment", "positive or negative",
+        "positiv oder negativ", "which category", "welche kategorie",
+    ),
+)  # fmt: skip
+
+_LIST = SignalGroup(
+    weight=-0.2,
+    task="list",
+    terms=(
+        "list", "liste", "enumerat", "name$", "nenn", "zähl * auf", "zähle$", "aufzähl", "auflist",
+    ),
+)  # fmt: skip
+
+_LOOKUP = SignalGroup(
+    weight=-0.2,
+    task="lookup",
+    terms=(
+        "what is the capital", "what's the capital", "capital of", "who wrote", "who was",
+        "who is", "when was", "when did", "how many", "how old", "what does * mean",
+        "look up", "definition of", "hauptstadt von", "was ist die hauptstadt", "wie heißt",
+        "wie heisst", "wer ist", "wer war", "wer hat", "wann war", "wann wurde", "wie viele",
+        "wie alt", "was bedeutet",
+    ),
+)  # fmt: skip
+
+_BREVITY = SignalGroup(
+    weight=-0.1,
+    terms=(
+        "briefly", "brief$", "in * sentence", "one sentence", "in * word", "concise",
+        "short answer", "keep it short", "in a nutshell", "tl;dr",
+        "in * sätze", "in * satz", "in * wort", "in * wörter", "kurz$", "kurze$", "kurzen$",
+        "knapp", "in kürze", "stichpunktartig", "höchstens * wörter",
+    ),
+)  # fmt: skip
+
+DEFAULT_SIGNALS = SignalSet(
+    groups={
+        "complex": _COMPLEX,
+        "code": _CODE,
+        "explain": _EXPLAIN,
+        "summarize": _SUMMARIZE,
+        "translate": _TRANSLATE,
+        "classify": _CLASSIFY,
+        "list": _LIST,
+        "lookup": _LOOKUP,
+        "brevity": _BREVITY,
+    }
+)
+"""The built-in English and German signals."""
+
+
+# A "*" swallows the rest of the word before it plus up to two more words; bounded so a
+# wildcard term can never scan far or backtrack badly.
+_GAP = r"\w*(?:\W+\w+){0,2}\W+"
+_NUMBERED_LINE = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]", re.MULTILINE)
+_INDENTED_CODE = re.compile(r"^(?: {4}|\t)\S.*\n(?: {4}|\t)\S", re.MULTILINE)
+
+
+def _atoms(term: str) -> list[str]:
+    """Split a term into regex atoms: escaped characters, whitespace runs, gaps, end marks."""
+    exact = term.endswith("$")
+    atoms: list[str] = []
+    for i, word in enumerate((term[:-1] if exact else term).split()):
+        if word == "*":
+            atoms.append(_GAP)
+            continue
+        if i and atoms[-1] != _GAP:
+            atoms.append(r"\s+")
+        atoms.extend(map(re.escape, word))
+    if exact:
+        atoms.append(r"(?!\w)")
+    return atoms
+
+
+_END = ""  # trie key marking "a term ends here"; no atom is empty
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    """Render a trie of atoms as a regex; term ``i`` ends in an empty group named ``t<i>``."""
+    alternatives = [atom + _trie_regex(child) for atom, child in node.items() if atom != _END]
+    if _END in node:
+        # Last, so a longer term sharing this prefix is tried first.
+        alternatives.append(f"(?P<t{node[_END]}>)")
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _compile_trie(terms: Sequence[str]) -> tuple[re.Pattern[str], tuple[int, ...]]:
+    """Compile ``terms`` into one trie-shaped regex.
+
+    Returns the pattern and, per capturing group (``match.lastindex - 1``), the index of the
+    term that group marks.
+
+    A flat alternation of ~250 terms costs ~30 us per short prompt because every alternative
+    is tried at every word start; sharing prefixes in a trie tries only one branch per letter.
+    """
+    root: dict[str, Any] = {}
+    for index, term in enumerate(terms):
+        node = root
+        for atom in _atoms(term):
+            node = node.setdefault(atom, {})
+        node.setdefault(_END, index)  # a duplicate term keeps its first owner
+    if not root:
+        return re.compile(r"(?!x)x"), ()
+    pattern = re.compile(rf"(?<!\w){_trie_regex(root)}")
+    # Groups are numbered by position in the pattern, not by term order: read the names back.
+    by_group = sorted((number, int(name[1:])) for name, number in pattern.groupindex.items())
+    return pattern, tuple(term for _, term in by_group)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One signal's share of the score."""
+
+    name: str
+    """Machine name: a group name, ``code_block``, ``multi_part``, ``tools``, ... or ``length``."""
+    value: float
+    """Signed amount added to the raw score."""
+    label: str
+    """Human-readable form for the reason, e.g. ``complex[analysier, bewert] (+0.70)``."""
+
+
+class SignalMatcher:
+    """A :class:`SignalSet` compiled for fast, repeated scoring.
+
+    All groups' terms form ONE trie-shaped regex, so a single pass over the text finds every
+    group (several times faster than a pattern per group). Each term ends in its own empty
+    capturing group, so ``match.lastindex`` names the term, and through a table its group,
+    without re-testing.
+    """
+
+    def __init__(self, signals: SignalSet) -> None:
+        self.signals = signals
+        owners: dict[str, str] = {}
+        for name, group in signals.groups.items():
+            for term in group.terms:
+                owners.setdefault(term, name)  # a term listed twice counts for its first group
+        # Longest first, so where two terms match at one position the longer one wins.
+        terms = sorted(owners, key=len, reverse=True)
+        self._pattern, term_of_group = _compile_trie(terms)
+        self._table = tuple((owners[terms[i]], terms[i]) for i in term_of_group)
+
+    def find(self, text: str) -> dict[str, list[str]]:
+        """Distinct matched terms per group name, in order of appearance; ``text`` lower-case."""
+        hits: dict[str, list[str]] = {}
+        table = self._table
+        for match in self._pattern.finditer(text):
+            group, term = table[match.lastindex - 1]  # type: ignore[operator]
+            terms = hits.setdefault(group, [])
+            if term not in terms:
+                terms.append(term)
+        return hits
+
+    def words(self, hits: Mapping[str, list[str]]) -> list[Contribution]:
+        """Contributions of the word groups in ``hits``."""
+        out = []
+        for name, terms in hits.items():
+            value = self.signals.groups[name].contribution(len(terms))
+            shown = ", ".join(t.rstrip("$") for t in terms)
+            out.append(Contribution(name, value, f"{name}[{shown}] ({value:+.2f})"))
+        return out
+
+    def structure(
+        self, text: str, *, n_tools: int, structured_output: bool, tokens: int
+    ) -> list[Contribution]:
+        """Contributions of code blocks, multi-part questions, tools and length."""
+        s = self.signals
+        out: list[Contribution] = []
+        if "```" in text or _INDENTED_CODE.search(text):
+            out.append(
+                Contribution("code_block", s.code_block, f"code_block ({s.code_block:+.2f})")
+            )
+        n_parts = max(len(_NUMBERED_LINE.findall(text)), text.count("?"))
+        if n_parts >= 2:  # noqa: PLR2004 -- one question is not "multi-part"
+            value = min(s.multi_part_cap, s.multi_part * (n_parts - 1))
+            out.append(Contribution("multi_part", value, f"multi_part[{n_parts}] ({value:+.2f})"))
+        if n_tools:
+            out.append(Contribution("tools", s.tools, f"tools[{n_tools}] ({s.tools:+.2f})"))
+        if structured_output:
+            value = s.structured_output
+            out.append(
+                Contribution("structured_output", value, f"structured_output ({value:+.2f})")
+            )
+        if tokens > s.length_base_tokens:
+            # Log scale: a 4x longer prompt is harder, but not 4x harder.
+            value = min(
+                s.length_cap, s.length_per_doubling * math.log2(tokens / s.length_base_tokens)
+            )
+            out.append(Contribution("length", value, f"length {tokens} tok ({value:+.2f})"))
+        return out
+
+    def task(self, hits: Mapping[str, list[str]]) -> str | None:
+        """Task kind of the strongest (largest absolute contribution) task-bearing group."""
+        best: tuple[float, str] | None = None
+        groups = self.signals.groups
+        for name in hits:
+            group = groups[name]
+            strength = abs(group.contribution(len(hits[name])))
+            if group.task is not None and (best is None or strength > best[0]):
+                best = (strength, group.task)
+        return best[1] if best else None
