@@ -109,7 +109,9 @@ class SQLiteLedger:
             # NORMAL keeps WAL commits durable across a killed process; only power loss can
             # drop the last transactions, and it saves an fsync on every reserve and settle.
             self._db.execute("PRAGMA synchronous=NORMAL")
-            with self._transaction() as db:
+            # IMMEDIATE here too: a deferred transaction upgraded to a write can fail with
+            # "database is locked" at once, without waiting, when processes start together.
+            with self._write() as db:
                 _create_schema(db)
 
     def __repr__(self) -> str:
@@ -161,7 +163,7 @@ class SQLiteLedger:
         now = self._clock.now().timestamp()
         rid = uuid.uuid4().hex
         expires_at = expiry(now, ttl_seconds)
-        with self._lock, self._transaction(immediate=True) as db:
+        with self._lock, self._write() as db:
             self._maybe_cleanup(db, now)
             for key, cap in caps.items():
                 committed, held = _spent(db, key), _held(db, key, now)
@@ -199,7 +201,7 @@ class SQLiteLedger:
             record: History row to append, if any.
         """
         actual = actual_nanos(actual_usd)
-        with self._lock, self._transaction(immediate=True) as db:
+        with self._lock, self._write() as db:
             if not _drop(db, reservation.id):
                 return
             db.executemany(
@@ -216,7 +218,7 @@ class SQLiteLedger:
         Args:
             reservation: What :meth:`reserve` returned.
         """
-        with self._lock, self._transaction(immediate=True) as db:
+        with self._lock, self._write() as db:
             _drop(db, reservation.id)
 
     def record(self, record: SpendRecord) -> None:
@@ -225,7 +227,7 @@ class SQLiteLedger:
         Args:
             record: The row to append.
         """
-        with self._lock, self._transaction(immediate=True) as db:
+        with self._lock, self._write() as db:
             db.execute(_INSERT_RECORD, _record_row(record))
 
     def spent(self, key: str) -> float:
@@ -293,11 +295,11 @@ class SQLiteLedger:
         return self._db
 
     @contextmanager
-    def _transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._conn()
         # IMMEDIATE takes the write lock up front, so a check-then-insert cannot interleave
         # with another process doing the same.
-        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
             yield db
         except BaseException:

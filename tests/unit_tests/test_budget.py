@@ -32,7 +32,7 @@ USER = {"budget_key": "user-42"}
 def test_key_derivation(
     kwargs: dict[str, str], metadata: dict[str, object] | None, expected: str | None
 ) -> None:
-    assert Budget(limit_usd=1.0, **kwargs).key(metadata, NOW) == expected  # type: ignore[arg-type]
+    assert Budget(limit_usd=1.0, **kwargs).key(metadata, NOW) == expected
 
 
 def test_key_uses_utc_boundaries() -> None:
@@ -101,11 +101,11 @@ def test_limit_must_be_finite_and_non_negative(bad: float) -> None:
 
 def test_other_validation_errors_name_the_field() -> None:
     with pytest.raises(ValidationError, match="period"):
-        Budget(limit_usd=1.0, period="week")  # type: ignore[arg-type]
+        Budget(limit_usd=1.0, period="week")
     with pytest.raises(ValidationError, match="scope"):
-        Budget(limit_usd=1.0, scope="user")  # type: ignore[arg-type]
+        Budget(limit_usd=1.0, scope="user")
     with pytest.raises(ValidationError, match="ledger"):
-        Budget(limit_usd=1.0, ledger=object())  # type: ignore[arg-type]
+        Budget(limit_usd=1.0, ledger=object())
     with pytest.raises(ValidationError, match="name"):
         Budget(limit_usd=1.0, name="")
 
