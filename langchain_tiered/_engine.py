@@ -314,7 +314,7 @@ def _attempt(
             ):
                 raise
             if info.kind is ErrorKind.RETRYABLE and number + 1 < rt.retry.max_attempts:
-                delay = rt.retry.delay(number, info.retry_after, rt.rng)
+                delay = rt.retry.delay(number + 1, info.retry_after, rt.rng)
                 if rt.clock.monotonic() + delay <= st.deadline and not rt.breaker.is_open(tier):
                     record["waited_s"] = delay
                     yield Sleep(delay)

@@ -7,6 +7,7 @@ prices (fail closed), budgets on different ledgers.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -90,8 +91,16 @@ def _policies(model: Any, names: tuple[str, ...]) -> dict[str, Any]:
         DEFAULT_FALLBACK_ON if model.fallback_on is None
         else frozenset(ErrorKind(k) for k in model.fallback_on)
     )
+    retry = model.retry if model.retry is not None else RetryPolicy()
+    changes: dict[str, Any] = {}
+    if model.max_retries is not None:
+        changes["max_attempts"] = model.max_retries + 1
+    if model.timeout is not None:
+        changes["max_total_seconds"] = model.timeout
+    if changes:
+        retry = dataclasses.replace(retry, **changes)
     return {
-        "retry": model.retry if model.retry is not None else RetryPolicy(),
+        "retry": retry,
         "fallback_on": fallback_on,
         "breaker": CircuitBreaker(failure_threshold=model.cooldown_failures,
                                   cooldown_seconds=model.cooldown_seconds, clock=model.clock),

@@ -21,6 +21,7 @@ from langchain_tiered._drivers import adrive, anext_or_none, drive
 from langchain_tiered._engine import CallRequest, Runtime, Selected, plan_call
 from langchain_tiered._runtime import build_runtime
 from langchain_tiered._settle import settle_call
+from langchain_tiered.preflight import call_max_tokens
 from langchain_tiered.tiers import Tier
 
 __all__ = ["TieredChatModel"]
@@ -88,6 +89,18 @@ class TieredChatModel(BaseChatModel):
     """Seconds a call may wait for a tier's local rate limit before routing elsewhere."""
     seed: int | None = None
     """Seed for retry jitter (tests)."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Default output cap sent with every call (a call's own ``max_tokens`` wins)."""
+    temperature: float | None = None
+    """Sampling temperature sent with every call when set (not every model accepts one)."""
+    stop: list[str] | None = None
+    """Default stop sequences sent with every call."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Total seconds a call may spend on retries and their waits (overrides ``retry``)."""
+    max_retries: int | None = Field(default=None, ge=0)
+    """Retries per tier before falling back (overrides ``retry.max_attempts - 1``)."""
+    streaming: bool = False
+    """Stream from the tier even on ``invoke`` (LangChain's standard flag)."""
     clock: Clock = Field(default_factory=SystemClock, exclude=True)
     """Time source for retries, cooldowns, rate limits and budget periods."""
 
@@ -119,6 +132,8 @@ class TieredChatModel(BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "tiered"
+        if isinstance(kwargs.get("model"), str):
+            return params  # the base already reports an explicit per-call model
         tier = kwargs.get("tier")
         known = self._rt.by_name.get(tier) if isinstance(tier, str) else None
         # The chosen tier is only known up front with an override; otherwise name the
@@ -182,6 +197,8 @@ class TieredChatModel(BaseChatModel):
     ) -> tuple[CallRequest, dict[str, float]]:
         own = {k: kwargs.pop(k) for k in _OWN_KWARGS if k in kwargs}
         kwargs.pop("stream", None)
+        self._apply_defaults(kwargs)
+        stop = stop if stop is not None else self.stop
         metadata = dict(getattr(run_manager, "metadata", None) or {})
         override = own.get("tier", metadata.get("tier"))
         tools = own.get("tools") or None
@@ -193,6 +210,13 @@ class TieredChatModel(BaseChatModel):
             bind=self._bind_for(tools, own.get("tool_choice")),
         )
         return req, self._rt.limits_for(metadata)
+
+    def _apply_defaults(self, kwargs: dict[str, Any]) -> None:
+        """Model-level defaults (``max_tokens``, ``temperature``) under the call's own kwargs."""
+        if self.max_tokens is not None and call_max_tokens(kwargs) is None:
+            kwargs["max_tokens"] = self.max_tokens
+        if self.temperature is not None:
+            kwargs.setdefault("temperature", self.temperature)
 
     @staticmethod
     def _result(message: AIMessage, meta: dict[str, Any]) -> ChatResult:
