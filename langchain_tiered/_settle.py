@@ -102,6 +102,7 @@ def settle_call(
         "max_output_tokens": sel.pre.max_output_tokens,
         "output_cap_source": sel.pre.output_cap_source,
         "budget_keys": list(sel.budget_keys),
+        "run_id": run_id,
     }
 
 
