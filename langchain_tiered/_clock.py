@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Clock", "FakeClock", "SystemClock"]
@@ -85,8 +85,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         """Move both clocks forward by ``seconds``."""
-        from datetime import timedelta
-
         with self._lock:
             self._mono += seconds
             self._wall += timedelta(seconds=seconds)

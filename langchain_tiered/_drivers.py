@@ -2,11 +2,12 @@
 
 The plan yields actions; a driver performs each one and sends the result back (or throws
 the exception in, so the plan's ``try``/``except`` sees it exactly where it yielded).
+Each action type maps to one method of :class:`_SyncIO` / :class:`_AsyncIO`, side by side.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_tiered._actions import (
@@ -23,13 +24,20 @@ from langchain_tiered._actions import (
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+    from langchain_core.runnables import RunnableConfig
 
     from langchain_tiered._clock import Clock
     from langchain_tiered.ledger import Ledger
 
-__all__ = ["drive", "adrive"]
+__all__ = ["adrive", "anext_or_none", "drive"]
 
 T = TypeVar("T")
+
+# Action type -> name of the method performing it, shared by both drivers.
+_METHODS: dict[type, str] = {
+    CallTier: "call", Sleep: "sleep", AcquireRate: "acquire", Emit: "emit",
+    Reserve: "reserve", Settle: "settle", Release: "release", Record: "record",
+}
 
 
 def drive(
@@ -40,8 +48,9 @@ def drive(
     run_manager: CallbackManagerForLLMRun | None,
 ) -> T:
     """Run ``plan`` to completion with blocking I/O and return its value."""
+    io = _SyncIO(clock, ledger, run_manager)
     send: Any = None
-    throw: BaseException | None = None
+    throw: Exception | None = None
     while True:
         try:
             action = plan.throw(throw) if throw is not None else plan.send(send)
@@ -49,8 +58,8 @@ def drive(
             return stop.value  # type: ignore[no-any-return]
         send, throw = None, None
         try:
-            send = _perform(action, clock, ledger, run_manager)
-        except Exception as exc:  # noqa: BLE001 - handed to the plan, which decides
+            send = getattr(io, _METHODS[type(action)])(action)
+        except Exception as exc:
             throw = exc
 
 
@@ -62,8 +71,9 @@ async def adrive(
     run_manager: AsyncCallbackManagerForLLMRun | None,
 ) -> T:
     """Run ``plan`` to completion with async I/O and return its value."""
+    io = _AsyncIO(clock, ledger, run_manager)
     send: Any = None
-    throw: BaseException | None = None
+    throw: Exception | None = None
     while True:
         try:
             action = plan.throw(throw) if throw is not None else plan.send(send)
@@ -71,8 +81,8 @@ async def adrive(
             return stop.value  # type: ignore[no-any-return]
         send, throw = None, None
         try:
-            send = await _aperform(action, clock, ledger, run_manager)
-        except Exception as exc:  # noqa: BLE001 - handed to the plan, which decides
+            send = await getattr(io, _METHODS[type(action)])(action)
+        except Exception as exc:
             throw = exc
 
 
@@ -93,17 +103,13 @@ def _child_manager(run_manager: Any) -> Any:
     return manager
 
 
-def _child_config(run_manager: Any) -> dict[str, Any]:
-    return {"callbacks": _child_manager(run_manager)} if run_manager is not None else {}
-
-
 def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, Any]] | None:
     """The chat model and kwargs to call without a child run, when nobody is listening.
 
     With no callback handlers there is no one to see the tier's own run, so the tier's
-    generation is called directly: this halves the per-call overhead (no second callback
-    manager, no second run). As soon as any handler is attached (a tracer, our cost
-    callback) the tier runs as a proper child run instead.
+    generation is called directly: this saves a second callback manager and run per call.
+    As soon as any handler is attached (a tracer, our cost callback) the tier runs as a
+    proper child run instead.
     """
     if action.stream or (run_manager is not None and run_manager.handlers):
         return None
@@ -119,117 +125,109 @@ def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, A
     return target, kwargs
 
 
-def _perform(
-    action: Action, clock: Clock, ledger: Ledger | None, run_manager: Any
-) -> Any:
-    if isinstance(action, CallTier):
-        direct = _direct_target(action, run_manager)
+class _IO:
+    """State shared by both drivers."""
+
+    def __init__(self, clock: Clock, ledger: Ledger | None, run_manager: Any) -> None:
+        self.clock = clock
+        self._ledger = ledger
+        self.run_manager = run_manager
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:  # pragma: no cover - the plan only yields these with one
+            msg = "ledger action without a ledger"
+            raise RuntimeError(msg)
+        return self._ledger
+
+    def listening(self) -> bool:
+        return self.run_manager is not None and bool(self.run_manager.handlers)
+
+    def config(self) -> RunnableConfig:
+        rm = self.run_manager
+        return {"callbacks": _child_manager(rm)} if rm is not None else {}
+
+
+class _SyncIO(_IO):
+    def call(self, a: CallTier) -> Any:
+        direct = _direct_target(a, self.run_manager)
         if direct is not None:
             model, kwargs = direct
-            result = model._generate_with_cache(action.messages, stop=action.stop, **kwargs)  # noqa: SLF001
+            result = model._generate_with_cache(a.messages, stop=a.stop, **kwargs)
             return result.generations[0].message
-        config = _child_config(run_manager)
-        if action.stream:
-            it = iter(action.runnable.stream(
-                action.messages, config, stop=action.stop, **action.kwargs
-            ))
+        if a.stream:
+            it = iter(a.runnable.stream(a.messages, self.config(), stop=a.stop, **a.kwargs))
             return next(it, None), it
-        return action.runnable.invoke(action.messages, config, stop=action.stop, **action.kwargs)
-    if isinstance(action, Sleep):
-        clock.sleep(action.seconds)
-        return None
-    if isinstance(action, AcquireRate):
-        return action.limiter.acquire(action.tokens, max_wait=action.max_wait, tier=action.tier)
-    if isinstance(action, Emit):
-        if run_manager is not None and run_manager.handlers:
-            _child_manager(run_manager).on_custom_event(
-                action.name, action.data, run_id=run_manager.run_id
+        return a.runnable.invoke(a.messages, self.config(), stop=a.stop, **a.kwargs)
+
+    def sleep(self, a: Sleep) -> None:
+        self.clock.sleep(a.seconds)
+
+    def acquire(self, a: AcquireRate) -> float:
+        return a.limiter.acquire(a.tokens, max_wait=a.max_wait, tier=a.tier)
+
+    def emit(self, a: Emit) -> None:
+        if self.listening():
+            _child_manager(self.run_manager).on_custom_event(
+                a.name, a.data, run_id=self.run_manager.run_id
             )
-        return None
-    return _perform_ledger(action, _need(ledger))
+
+    def reserve(self, a: Reserve) -> Any:
+        return self.ledger.reserve(a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier)
+
+    def settle(self, a: Settle) -> None:
+        self.ledger.settle(a.reservation, a.actual_usd, a.record)
+
+    def release(self, a: Release) -> None:
+        self.ledger.release(a.reservation)
+
+    def record(self, a: Record) -> None:
+        self.ledger.record(a.record)
 
 
-def _perform_ledger(action: Action, ledger: Ledger) -> Any:
-    if isinstance(action, Reserve):
-        return ledger.reserve(
-            action.limits, action.amount_usd, ttl_seconds=action.ttl_seconds, tier=action.tier
-        )
-    if isinstance(action, Settle):
-        return ledger.settle(action.reservation, action.actual_usd, action.record)
-    if isinstance(action, Release):
-        return ledger.release(action.reservation)
-    if isinstance(action, Record):
-        return ledger.record(action.record)
-    msg = f"unknown action {action!r}"  # pragma: no cover - exhaustive above
-    raise TypeError(msg)
-
-
-async def _aperform(
-    action: Action, clock: Clock, ledger: Ledger | None, run_manager: Any
-) -> Any:
-    if isinstance(action, CallTier):
-        direct = _direct_target(action, run_manager)
+class _AsyncIO(_IO):
+    async def call(self, a: CallTier) -> Any:
+        direct = _direct_target(a, self.run_manager)
         if direct is not None:
             model, kwargs = direct
-            result = await model._agenerate_with_cache(  # noqa: SLF001
-                action.messages, stop=action.stop, **kwargs
-            )
+            result = await model._agenerate_with_cache(a.messages, stop=a.stop, **kwargs)
             return result.generations[0].message
-        config = _child_config(run_manager)
-        if action.stream:
-            ait = action.runnable.astream(
-                action.messages, config, stop=action.stop, **action.kwargs
-            ).__aiter__()
+        if a.stream:
+            ait = a.runnable.astream(a.messages, self.config(), stop=a.stop, **a.kwargs)
+            ait = ait.__aiter__()
             return await anext_or_none(ait), ait
-        return await action.runnable.ainvoke(
-            action.messages, config, stop=action.stop, **action.kwargs
-        )
-    if isinstance(action, Sleep):
-        await clock.asleep(action.seconds)
-        return None
-    if isinstance(action, AcquireRate):
-        return await action.limiter.aacquire(
-            action.tokens, max_wait=action.max_wait, tier=action.tier
-        )
-    if isinstance(action, Emit):
-        if run_manager is not None and run_manager.handlers:
-            await _child_manager(run_manager).on_custom_event(
-                action.name, action.data, run_id=run_manager.run_id
+        return await a.runnable.ainvoke(a.messages, self.config(), stop=a.stop, **a.kwargs)
+
+    async def sleep(self, a: Sleep) -> None:
+        await self.clock.asleep(a.seconds)
+
+    async def acquire(self, a: AcquireRate) -> float:
+        return await a.limiter.aacquire(a.tokens, max_wait=a.max_wait, tier=a.tier)
+
+    async def emit(self, a: Emit) -> None:
+        if self.listening():
+            await _child_manager(self.run_manager).on_custom_event(
+                a.name, a.data, run_id=self.run_manager.run_id
             )
-        return None
-    return await _aperform_ledger(action, _need(ledger))
 
-
-async def _aperform_ledger(action: Action, ledger: Ledger) -> Any:
-    if isinstance(action, Reserve):
-        return await ledger.areserve(
-            action.limits, action.amount_usd, ttl_seconds=action.ttl_seconds, tier=action.tier
+    async def reserve(self, a: Reserve) -> Any:
+        return await self.ledger.areserve(
+            a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier
         )
-    if isinstance(action, Settle):
-        return await ledger.asettle(action.reservation, action.actual_usd, action.record)
-    if isinstance(action, Release):
-        return await ledger.arelease(action.reservation)
-    if isinstance(action, Record):
-        return await ledger.arecord(action.record)
-    msg = f"unknown action {action!r}"  # pragma: no cover - exhaustive above
-    raise TypeError(msg)
 
+    async def settle(self, a: Settle) -> None:
+        await self.ledger.asettle(a.reservation, a.actual_usd, a.record)
 
-def _need(ledger: Ledger | None) -> Ledger:
-    if ledger is None:  # pragma: no cover - the plan only yields ledger actions with one
-        msg = "ledger action without a ledger"
-        raise RuntimeError(msg)
-    return ledger
+    async def release(self, a: Release) -> None:
+        await self.ledger.arelease(a.reservation)
+
+    async def record(self, a: Record) -> None:
+        await self.ledger.arecord(a.record)
 
 
 async def anext_or_none(ait: AsyncIterator[T]) -> T | None:
-    """``anext(ait, None)`` for Python 3.10 compatibility."""
+    """``anext(ait, None)``, spelled out so the stream relay reads the same on 3.10."""
     try:
         return await ait.__anext__()
     except StopAsyncIteration:
         return None
-
-
-def next_or_none(it: Iterator[T]) -> T | None:
-    """``next(it, None)``, named for symmetry with :func:`anext_or_none`."""
-    return next(it, None)

@@ -49,6 +49,8 @@ __all__ = ["CallRequest", "Runtime", "Selected", "plan_call"]
 
 Plan = Generator[Action, Any, "Selected"]
 
+_MEMO_LIMIT = 256  # bound on per-binding memos (tool lists are few per process)
+
 
 @dataclass
 class Runtime:
@@ -106,7 +108,7 @@ class Runtime:
         from langchain_core.utils.function_calling import convert_to_openai_tool  # noqa: PLC0415
 
         converted = tuple(convert_to_openai_tool(t) for t in tools)
-        if len(self._tool_cache) > 256:
+        if len(self._tool_cache) > _MEMO_LIMIT:
             self._tool_cache.clear()
         self._tool_cache[id(tools)] = (tools, converted)
         return converted
@@ -210,7 +212,9 @@ def _cap_problem(rt: Runtime, pre: Preflight) -> BudgetExceededError | None:
     )
 
 
-def _shrink_output(rt: Runtime, profile: TierProfile, pre: Preflight, room: float) -> Preflight | None:
+def _shrink_output(
+    rt: Runtime, profile: TierProfile, pre: Preflight, room: float
+) -> Preflight | None:
     """With ``cap_output_to_budget``, lower the output cap so the worst case fits ``room``."""
     if not rt.cap_output_to_budget:
         return None
@@ -294,14 +298,14 @@ def _reserve(
 
 
 def _attempt(
-    rt: Runtime, st: _State, req: CallRequest, tier: str, runnable: Runnable[Any, Any],
+    rt: Runtime, st: _State, req: CallRequest, tier: str, *, runnable: Runnable[Any, Any],
     call_kwargs: dict[str, Any],
 ) -> Generator[Action, Any, tuple[bool, Any]]:
     """Call one tier with retries. Returns ``(True, result)`` or ``(False, ErrorInfo)``."""
     for number in range(rt.retry.max_attempts):
         try:
             result = yield CallTier(tier, runnable, req.messages, req.stop, call_kwargs, req.stream)
-        except Exception as exc:  # noqa: BLE001 - every error is classified below
+        except Exception as exc:
             info = classify_error(exc)
             record = {"tier": tier, "error_type": info.error_type, "status": info.status,
                       "kind": info.kind.value, "message": info.message, "waited_s": 0.0,
@@ -389,7 +393,9 @@ def _try_tier(
         if limiter is not None:
             weight = pre.prompt_tokens + pre.max_output_tokens
             yield AcquireRate(limiter, weight, rt.rate_limit_max_wait, profile.name)
-        ok, payload = yield from _attempt(rt, st, req, profile.name, runnable, call_kwargs)
+        ok, payload = yield from _attempt(
+            rt, st, req, profile.name, runnable=runnable, call_kwargs=call_kwargs
+        )
     except RateLimitExceededError as exc:
         yield from _release(reservation)
         st.skip(profile.name, f"rate limited locally (wait {exc.wait_seconds:.1f}s)")

@@ -33,7 +33,9 @@ def _output_text(message: BaseMessage) -> str:
     return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
 
 
-def _cost(rt: Runtime, sel: Selected, message: BaseMessage | None) -> tuple[float, bool, dict[str, int]]:
+def _cost(
+    rt: Runtime, sel: Selected, message: BaseMessage | None
+) -> tuple[float, bool, dict[str, int]]:
     """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer."""
     usage = getattr(message, "usage_metadata", None) if message is not None else None
     price = sel.profile.price
@@ -77,9 +79,11 @@ def settle_call(
     fallback = sel.profile.name != sel.routed
     record = SpendRecord(
         time=rt.clock.now(), tier=sel.profile.name, model=sel.profile.model_name or "",
+        input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
+        cached_tokens=tokens["cached_tokens"], reasoning_tokens=tokens["reasoning_tokens"],
         cost_usd=cost, estimated_cost_usd=sel.pre.worst_case_usd,
         baseline_cost_usd=baseline_cost, budget_keys=sel.budget_keys, fallback=fallback,
-        run_id=run_id, **tokens,
+        run_id=run_id,
     )
     if sel.reservation is not None:
         yield Settle(sel.reservation, cost, record)

@@ -28,6 +28,7 @@ __all__ = ["TieredChatModel"]
 
 # Keyword arguments this model consumes itself; they never reach a tier.
 _OWN_KWARGS = ("tier", "tools", "tool_choice", "tiered_structured_output")
+_MEMO_LIMIT = 256  # bound on cached per-tier tool bindings
 
 
 class TieredChatModel(BaseChatModel):
@@ -182,7 +183,7 @@ class TieredChatModel(BaseChatModel):
                 runnable = model.bind_tools(tools, **extra)
             except NotImplementedError:
                 return None, f"model {type(model).__name__} cannot bind tools"
-            if len(self._bound) > 256:  # bounded: bindings are rebuilt, never leaked
+            if len(self._bound) > _MEMO_LIMIT:  # bounded: bindings are rebuilt, never leaked
                 self._bound.clear()
             self._bound[key] = (tools, runnable)
             return runnable, ""

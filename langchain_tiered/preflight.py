@@ -105,10 +105,10 @@ def resolve_output_cap(
 
 
 def max_output_within(price: ModelPrice, prompt_tokens: int, room_usd: float) -> int:
-    """The largest output cap whose worst case fits in ``room_usd`` (0 if the prompt alone does not)."""
+    """The largest output cap whose worst case fits in ``room_usd`` (0 if the prompt can't)."""
     room_for_output = room_usd - price.worst_case(prompt_tokens, 0)
     if room_for_output <= 0:
         return 0
     if price.output_per_mtok <= 0:
         return DEFAULT_MAX_OUTPUT_TOKENS
-    return int(math.floor(room_for_output * 1_000_000 / price.output_per_mtok))
+    return math.floor(room_for_output * 1_000_000 / price.output_per_mtok)
