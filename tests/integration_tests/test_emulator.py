@@ -379,3 +379,19 @@ def test_cli_serves_until_interrupted() -> None:
 def test_cli_rejects_malformed_context_window() -> None:
     with pytest.raises(SystemExit):
         cli_main(["--context-window", "no-tokens"])
+
+
+def test_public_surface_is_pinned() -> None:
+    from langchain_tiered import testing  # noqa: PLC0415
+
+    assert testing.__all__ == [
+        "Fault",
+        "FaultKind",
+        "ModelStats",
+        "OpenAICompatibleEmulator",
+        "Reply",
+        "RequestRecord",
+        "ToolCall",
+        "serve",
+        "tool_call_then_answer",
+    ]
