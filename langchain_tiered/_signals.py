@@ -12,6 +12,9 @@ markers refine a term:
 
 Groups that name a ``task`` also tell the router what kind of answer to expect, which sets the
 output-token cap. The defaults cover English and German.
+
+:class:`SignalMatcher` is the compiled form the router caches: one trie-shaped regex for all
+groups plus the structural signals (code blocks, multi-part questions, tools, length).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["DEFAULT_SIGNALS", "Contribution", "SignalGroup", "SignalMatcher", "SignalSet"]
 
@@ -324,9 +327,8 @@ def _compile_trie(terms: Sequence[str]) -> tuple[re.Pattern[str], tuple[int, ...
     return pattern, tuple(term for _, term in by_group)
 
 
-@dataclass(frozen=True)
-class Contribution:
-    """One signal's share of the score."""
+class Contribution(NamedTuple):
+    """One signal's share of the score (a tuple: created several times per call, cheaply)."""
 
     name: str
     """Machine name: a group name, ``code_block``, ``multi_part``, ``tools``, ... or ``length``."""
@@ -354,7 +356,8 @@ class SignalMatcher:
         # Longest first, so where two terms match at one position the longer one wins.
         terms = sorted(owners, key=len, reverse=True)
         self._pattern, term_of_group = _compile_trie(terms)
-        self._table = tuple((owners[terms[i]], terms[i]) for i in term_of_group)
+        # Display forms are precomputed: the reason shows "plan", not the marker "plan$".
+        self._table = tuple((owners[terms[i]], terms[i].rstrip("$")) for i in term_of_group)
 
     def find(self, text: str) -> dict[str, list[str]]:
         """Distinct matched terms per group name, in order of appearance; ``text`` lower-case."""
@@ -370,10 +373,10 @@ class SignalMatcher:
     def words(self, hits: Mapping[str, list[str]]) -> list[Contribution]:
         """Contributions of the word groups in ``hits``."""
         out = []
+        groups = self.signals.groups
         for name, terms in hits.items():
-            value = self.signals.groups[name].contribution(len(terms))
-            shown = ", ".join(t.rstrip("$") for t in terms)
-            out.append(Contribution(name, value, f"{name}[{shown}] ({value:+.2f})"))
+            value = groups[name].contribution(len(terms))
+            out.append(Contribution(name, value, f"{name}[{', '.join(terms)}] ({value:+.2f})"))
         return out
 
     def structure(
@@ -406,7 +409,10 @@ class SignalMatcher:
         return out
 
     def task(self, hits: Mapping[str, list[str]]) -> str | None:
-        """Task kind of the strongest (largest absolute contribution) task-bearing group."""
+        """Task kind of the strongest (largest absolute contribution) task-bearing group.
+
+        Ties go to the group matched first in the text.
+        """
         best: tuple[float, str] | None = None
         groups = self.signals.groups
         for name in hits:

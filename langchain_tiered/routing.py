@@ -218,8 +218,16 @@ class ComplexityRouter:
     """Descending score cut-offs, one fewer than the tiers; ``None`` spreads them evenly."""
     task_output_caps: Mapping[str, int] = field(default_factory=lambda: DEFAULT_TASK_OUTPUT_CAPS)
     """Output-token cap per task kind, used for ``RouteDecision.max_output_tokens``."""
+    max_scan_chars: int | None = 1000
+    """Scan at most this many characters of a long request: the first two thirds and the last
+    third, where instructions sit ("Summarize: <document>", "<document> Translate this").
+    Keeps routing cost flat for pasted documents, whose own words are noise anyway.
+    ``None`` scans everything."""
 
     def __post_init__(self) -> None:
+        if self.max_scan_chars is not None and self.max_scan_chars < 1:
+            msg = f"max_scan_chars must be positive or None, got {self.max_scan_chars}"
+            raise ValueError(msg)
         if self.thresholds is not None:
             thresholds = tuple(float(t) for t in self.thresholds)
             _check_thresholds(thresholds)
@@ -263,7 +271,7 @@ class ComplexityRouter:
         if len(cuts) != len(tiers) - 1:
             self.validate_tiers(tiers)
         matcher = self._matcher
-        text = request.text.lower()  # once; the patterns hold lower-case terms
+        text = _window(request.text, self.max_scan_chars).lower()  # patterns are lower-case
         hits = matcher.find(text)
         parts = matcher.words(hits) + matcher.structure(
             text,
@@ -288,6 +296,13 @@ class ComplexityRouter:
             max_output_tokens=self.task_output_caps.get(task) if task else None,
             signals=tuple(p.name for p in fired),
         )
+
+
+def _window(text: str, limit: int | None) -> str:
+    if limit is None or len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    return f"{text[:head]}\n{text[len(text) - (limit - head) :]}"
 
 
 def _bound(cuts: tuple[float, ...], index: int) -> str:
