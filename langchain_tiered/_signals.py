@@ -310,8 +310,9 @@ def _compile_trie(terms: Sequence[str]) -> tuple[re.Pattern[str], tuple[int, ...
     Returns the pattern and, per capturing group (``match.lastindex - 1``), the index of the
     term that group marks.
 
-    A flat alternation of ~250 terms costs ~30 us per short prompt because every alternative
-    is tried at every word start; sharing prefixes in a trie tries only one branch per letter.
+    In a flat alternation every one of ~250 terms is tried at each word start; in a trie the
+    terms share prefixes, so one branch per letter is tried (measured: about 10% faster than
+    a flat alternation here; the per-position cost of the regex engine dominates).
     """
     root: dict[str, Any] = {}
     for index, term in enumerate(terms):
@@ -342,7 +343,7 @@ class SignalMatcher:
     """A :class:`SignalSet` compiled for fast, repeated scoring.
 
     All groups' terms form ONE trie-shaped regex, so a single pass over the text finds every
-    group (several times faster than a pattern per group). Each term ends in its own empty
+    group (a pattern per group would rescan the text nine times). Each term ends in its own empty
     capturing group, so ``match.lastindex`` names the term, and through a table its group,
     without re-testing.
     """
