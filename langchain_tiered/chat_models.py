@@ -190,6 +190,26 @@ class TieredChatModel(BaseChatModel):
 
         return bind
 
+    # -- LCEL composition ---------------------------------------------------------------
+
+    def as_fallback_runnable(
+        self, primary: str | None = None, *, callbacks: Sequence[Any] | None = None
+    ) -> Runnable[LanguageModelInput, BaseMessage]:
+        """The tiers as a LangChain ``RunnableWithFallbacks``, for hand-built LCEL.
+
+        ``primary`` (default: the first tier) is tried first, then the same fallback
+        order the model uses itself (cheaper tiers, then more capable ones if
+        ``allow_upgrade``; per-tier ``fallbacks`` win). Each tier runs with ``callbacks``
+        attached (e.g. a ``TieredCostCallbackHandler``) and is tagged ``tier:<name>``.
+        It falls back on langchain-core's retryable errors and context overflows.
+
+        Unlike the tiered model itself, the result is not a chat model: it does no
+        routing, pre-flight checks, budgets or retries, and ``create_agent`` rejects it.
+        """
+        from langchain_tiered._fallback_runnable import fallback_runnable  # noqa: PLC0415
+
+        return fallback_runnable(self._rt, primary=primary, callbacks=callbacks)
+
     # -- request assembly ---------------------------------------------------------------
 
     def _request(

@@ -220,3 +220,25 @@ async def test_async_fallback_matches_sync() -> None:
     assert (meta["tier"], clock.sleeps) == ("standard", [1.0])
     chunks = [c async for c in model.astream(ASK, tier="budget")]
     assert chunks[-1].response_metadata["tiered"]["tier"] == "standard"
+
+
+def test_as_fallback_runnable_is_lcel_with_the_same_order() -> None:
+    from langchain_core.runnables import RunnableWithFallbacks
+
+    model, _ = make({"standard": [rate_limited()]})
+    handler = Events()
+    chain = model.as_fallback_runnable("standard", callbacks=[handler])
+    assert isinstance(chain, RunnableWithFallbacks)
+    out = chain.invoke(ASK)
+    # standard failed (429) -> next cheaper tier, budget, answered
+    assert out.response_metadata["model_name"] == "budget"
+    assert (calls(model, "standard"), calls(model, "budget"), calls(model, "critical")) == (1, 1, 0)
+    with pytest.raises(ValueError, match="valid tier names"):
+        model.as_fallback_runnable("nope")
+
+
+def test_as_fallback_runnable_does_not_fall_back_on_auth_errors() -> None:
+    model, _ = make({"critical": [ModelAuthenticationError("401")]})
+    with pytest.raises(ModelAuthenticationError):
+        model.as_fallback_runnable().invoke(ASK)
+    assert calls(model, "standard") == 0
