@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from langchain_tiered.ratelimit import TierRateLimiter
     from langchain_tiered.tokens import TokenCounter
 
-__all__ = ["CallRequest", "Runtime", "Selected", "plan_call"]
+__all__ = ["CallRequest", "Runtime", "Selected", "decide", "plan_call", "preview"]
 
 Plan = Generator[Action, Any, "Selected"]
 
@@ -353,11 +353,35 @@ def _initial_order(rt: Runtime, routed: str) -> deque[str]:
     return deque(order)
 
 
-def plan_call(rt: Runtime, req: CallRequest, limits: dict[str, float]) -> Plan:
-    """Route, check, reserve, call with retries and fallbacks; return the answering tier."""
+def decide(rt: Runtime, req: CallRequest) -> RouteDecision:
+    """Route a call; the router sees the prompt's size counted for the most capable tier."""
     first = rt.profiles[0]
     approx = rt.counter.count(req.messages, model=first.model_name, tools=req.openai_tools).raw
-    decision = route(rt, req, approx)
+    return route(rt, req, approx)
+
+
+def preview(rt: Runtime, req: CallRequest) -> dict[str, Any]:
+    """What a call would do before any I/O: the routed tier and every tier's worst case."""
+    decision = decide(rt, req)
+    per_tier = {}
+    for profile in rt.profiles:
+        pre = estimate(rt, profile, req, decision.max_output_tokens)
+        per_tier[profile.name] = {
+            "model_name": profile.model_name,
+            "prompt_tokens": pre.prompt_tokens,
+            "max_output_tokens": pre.max_output_tokens,
+            "worst_case_usd": pre.worst_case_usd,
+            "fits_context": _window_problem(profile, pre, None) is None,
+            "within_max_cost_per_call": _cap_problem(rt, pre) is None,
+        }
+    routed = per_tier[decision.tier]
+    return {"tier": decision.tier, "reason": decision.reason, "score": decision.score,
+            "signals": list(decision.signals), **routed, "tiers": per_tier}
+
+
+def plan_call(rt: Runtime, req: CallRequest, limits: dict[str, float]) -> Plan:
+    """Route, check, reserve, call with retries and fallbacks; return the answering tier."""
+    decision = decide(rt, req)
     st = _State(decision=decision, order=_initial_order(rt, decision.tier))
     st.deadline = rt.clock.monotonic() + rt.retry.max_total_seconds
     yield Emit("tiered.route", {"tier": decision.tier, "reason": decision.reason,

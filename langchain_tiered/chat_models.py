@@ -190,6 +190,29 @@ class TieredChatModel(BaseChatModel):
 
         return bind
 
+    # -- planning without calling -------------------------------------------------------
+
+    def plan(
+        self, input: LanguageModelInput, *, tier: str | None = None,
+        metadata: dict[str, Any] | None = None, **kwargs: Any,
+    ) -> dict[str, Any]:
+        """What a call with this input would do, without any network call or spending.
+
+        Returns the routed ``tier`` with its ``reason``, ``prompt_tokens``,
+        ``max_output_tokens`` and ``worst_case_usd``, plus the same estimate for every
+        tier under ``tiers`` (with ``fits_context`` and ``within_max_cost_per_call``).
+        The ``langchain-tiered estimate`` command is built on it.
+        """
+        from langchain_tiered._engine import preview  # noqa: PLC0415
+
+        messages = self._convert_input(input).to_messages()
+        call_kwargs = dict(kwargs)
+        if tier is not None:
+            call_kwargs["tier"] = tier
+        shim = _MetadataOnly(metadata or {})
+        req, _ = self._request(messages, None, call_kwargs, shim, stream=False)
+        return preview(self._rt, req)
+
     # -- LCEL composition ---------------------------------------------------------------
 
     def as_fallback_runnable(
@@ -341,6 +364,13 @@ class _Relay:
                 content=content, response_metadata={"tiered": meta}, chunk_position="last"
             )
         )
+
+
+class _MetadataOnly:
+    """Stands in for a run manager where only the caller's metadata is needed."""
+
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
 
 
 def _run_id(run_manager: Any) -> str | None:

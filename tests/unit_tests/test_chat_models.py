@@ -348,3 +348,15 @@ def test_tier_is_immutable_and_repr_is_short() -> None:
         t.name = "y"  # type: ignore[misc]
     assert repr(t) == "Tier(name='x', model=FakeTier('m'))"
     assert operator.attrgetter("model_name")(t) == "m"
+
+
+def test_plan_previews_without_calling_any_tier() -> None:
+    model = make_model(max_tokens=100)
+    plan = model.plan(COMPLEX_EN)
+    assert plan["tier"] == "critical"
+    assert plan["max_output_tokens"] == 100
+    assert set(plan["tiers"]) == {"critical", "standard", "budget"}
+    n = plan["tiers"]["budget"]["prompt_tokens"]
+    assert plan["tiers"]["budget"]["worst_case_usd"] == pytest.approx(PRICES["budget"].worst_case(n, 100))
+    assert model.plan(COMPLEX_EN, tier="budget")["tier"] == "budget"
+    assert all(t.model.calls == [] for t in model.tiers)  # type: ignore[attr-defined]
