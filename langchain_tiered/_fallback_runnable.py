@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from langchain_core.callbacks import BaseCallbackHandler
     from langchain_core.runnables import Runnable, RunnableWithFallbacks
 
-    from langchain_tiered._engine import Runtime
+    from langchain_tiered._state import Runtime
 
 __all__ = ["FALLBACK_EXCEPTIONS", "fallback_runnable"]
 

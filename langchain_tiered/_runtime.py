@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_tiered._engine import Runtime
+from langchain_tiered._state import Runtime
 from langchain_tiered.preflight import TierProfile, model_max_tokens
 from langchain_tiered.tiers import Tier, validate_tier_names
 

@@ -10,7 +10,7 @@ from langchain_tiered._actions import Action, Record, Settle
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-    from langchain_tiered._engine import Runtime, Selected
+    from langchain_tiered._state import Runtime, Selected
 
 __all__ = ["settle_call"]
 

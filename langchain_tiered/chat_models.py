@@ -18,9 +18,10 @@ from typing_extensions import Self
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered._drivers import adrive, anext_or_none, drive
-from langchain_tiered._engine import CallRequest, Runtime, Selected, plan_call
+from langchain_tiered._engine import plan_call
 from langchain_tiered._runtime import build_runtime
 from langchain_tiered._settle import settle_call
+from langchain_tiered._state import CallRequest, Runtime, Selected
 from langchain_tiered.preflight import call_max_tokens
 from langchain_tiered.tiers import Tier
 
