@@ -15,9 +15,10 @@ tiktoken itself is imported only when the first count happens.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -136,17 +137,46 @@ def _freeze(value: Any) -> Hashable:
 
 
 def _message_key(message: BaseMessage) -> Hashable:
-    content = message.content
-    return (
-        message.type,
-        getattr(message, "role", None),  # ChatMessage
-        content if isinstance(content, str) else _freeze(content),
-        message.name,
-        _freeze(getattr(message, "tool_calls", None) or None),
-        _freeze(getattr(message, "invalid_tool_calls", None) or None),
-        getattr(message, "tool_call_id", None),
-        _freeze(message.additional_kwargs) if message.additional_kwargs else None,
+    # Read fields from __dict__: getattr() of a field a message type lacks (e.g. tool_calls on
+    # a HumanMessage) goes through pydantic's slow __getattr__ and dominated the memo's cost.
+    # This runs for every message of every turn, so plain text messages take a short path.
+    fields = message.__dict__
+    content = fields.get("content")
+    key: tuple[Any, ...] = (
+        fields.get("type"),
+        content if content.__class__ is str else _freeze(content),
+        fields.get("name"),
     )
+    rest = (
+        fields.get("role"),  # ChatMessage
+        fields.get("tool_calls"),
+        fields.get("invalid_tool_calls"),
+        fields.get("tool_call_id"),
+        fields.get("additional_kwargs"),
+    )
+    if any(rest):
+        key += tuple(_freeze(value) for value in rest)
+    return key
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The last counted conversation, kept to skip key building for an unchanged prefix."""
+
+    profile: int
+    messages: tuple[BaseMessage, ...]
+    contents: tuple[Any, ...]  # each message's content when counted
+    counts: tuple[int, ...]
+
+
+_EMPTY_SNAPSHOT = _Snapshot(profile=-1, messages=(), contents=(), counts=())
+_CONTENT = operator.attrgetter("content")  # a declared field: plain __dict__ access, no getattr
+
+
+def _prefix_length(same: Callable[[Any, Any], Any], new: Sequence[Any], old: Sequence[Any]) -> int:
+    """Length of the leading run where ``same(new[i], old[i])`` holds."""
+    matches = list(map(same, new, old))
+    return matches.index(False) if False in matches else len(matches)
 
 
 class TokenCounter:
@@ -170,6 +200,7 @@ class TokenCounter:
         self._cache: OrderedDict[tuple[int, Hashable], int] = OrderedDict()
         self._profiles: dict[ModelEncoding, int] = {}
         self._factors: dict[str, float] = {}
+        self._snapshot: _Snapshot | None = None
 
     def _profile_id(self, model_encoding: ModelEncoding) -> int:
         # A small int per family stands in for the dataclass in cache keys: cheaper to hash.
@@ -192,30 +223,63 @@ class TokenCounter:
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)
 
+    @staticmethod
+    def _reusable_prefix(messages: Sequence[BaseMessage], snapshot: _Snapshot) -> int:
+        # Fast path for the agent-loop shape: the same message objects as last call, plus new
+        # ones. Checking message identity and content equality runs in C (~0.1us per message),
+        # far cheaper than building content keys. A message whose content was reassigned is
+        # noticed; other in-place edits of a sent message (e.g. its tool_calls) are not.
+        head = tuple(messages[: len(snapshot.messages)])
+        size = len(head)
+        if head == snapshot.messages[:size]:  # identity short-circuits each comparison
+            contents = tuple(map(_CONTENT, head))
+            if contents == snapshot.contents[:size]:
+                return size
+        reused = _prefix_length(operator.is_, head, snapshot.messages)
+        return _prefix_length(operator.eq, tuple(map(_CONTENT, head[:reused])), snapshot.contents)
+
+    def _counts_by_key(
+        self, messages: Sequence[BaseMessage], profile: int, model_encoding: ModelEncoding
+    ) -> list[int]:
+        keys = [(profile, _message_key(message)) for message in messages]
+        found = self._lookup(keys)
+        misses: list[tuple[tuple[int, Hashable], int]] = []
+        counts: list[int] = []
+        for key, cached, message in zip(keys, found, messages, strict=True):
+            if cached is None:
+                # Tokenize outside the lock; one LangChain message may become several wire
+                # messages (e.g. Anthropic-style tool_result blocks), all counted here.
+                enc = get_encoding(model_encoding.encoding)
+                cached = sum(  # noqa: PLW2901 - a miss fills the slot the lookup left empty
+                    _tokens_openai.count_message(wire, model_encoding, enc)
+                    for wire in convert_to_openai_messages([message])
+                )
+                misses.append((key, cached))
+            counts.append(cached)
+        if misses:
+            self._store(misses)
+        return counts
+
     def _count_messages(
         self, messages: Sequence[BaseMessage], model_encoding: ModelEncoding
     ) -> int:
         profile = self._profile_id(model_encoding)
-        keys = [(profile, _message_key(message)) for message in messages]
-        found = self._lookup(keys)
-        misses: list[tuple[tuple[int, Hashable], int]] = []
-        total = 0
-        for key, cached, message in zip(keys, found, messages, strict=True):
-            if cached is not None:
-                total += cached
-                continue
-            # Tokenize outside the lock; one LangChain message may become several wire
-            # messages (e.g. Anthropic-style tool_result blocks), all counted here.
-            enc = get_encoding(model_encoding.encoding)
-            count = sum(
-                _tokens_openai.count_message(wire, model_encoding, enc)
-                for wire in convert_to_openai_messages([message])
-            )
-            misses.append((key, count))
-            total += count
-        if misses:
-            self._store(misses)
-        return total
+        # One read: concurrent calls may replace the snapshot, each works from its own copy.
+        old = self._snapshot
+        if old is None or old.profile != profile:
+            old = _EMPTY_SNAPSHOT
+        reused = self._reusable_prefix(messages, old)
+        new_messages = messages[reused:]
+        counts = old.counts[:reused] + tuple(
+            self._counts_by_key(new_messages, profile, model_encoding)
+        )
+        self._snapshot = _Snapshot(
+            profile=profile,
+            messages=tuple(messages),
+            contents=old.contents[:reused] + tuple(map(_CONTENT, new_messages)),
+            counts=counts,
+        )
+        return sum(counts)
 
     def _count_tools(self, tools: Sequence[Any], model_encoding: ModelEncoding) -> int:
         if not all(isinstance(tool, Mapping) for tool in tools):
