@@ -1,0 +1,460 @@
+"""Cost tracking for LangChain runs: :class:`TieredCostCallbackHandler` and its context manager.
+
+Modelled on ``langchain_core.callbacks.usage``: a lock, per-name tallies and a context
+manager that attaches the handler to every run started inside it (threads and asyncio tasks
+included, through an inheritable configure hook).
+
+Every chat-model call is counted exactly once. A ``TieredChatModel`` call is counted from
+the ``tiered`` metadata of its answer; the tier model's own run, which LangChain reports as a
+child of the tiered run, is ignored. Chat models used outside a ``TieredChatModel`` are
+priced from their ``model_name`` with a :class:`~langchain_tiered.pricing.PriceBook`; a model
+the book does not know is reported as *unpriced*, never as free.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.tracers.context import register_configure_hook
+
+from langchain_tiered.errors import BudgetExceededError
+
+if TYPE_CHECKING:
+    from langchain_tiered.pricing import PriceBook
+
+__all__ = ["CostStats", "TieredCostCallbackHandler", "get_tiered_cost_callback"]
+
+_TIERED_TYPE = "tiered-chat-model"
+
+
+@dataclass
+class CostStats:
+    """Tallies for one tier or one model.
+
+    Attributes:
+        calls: Answered calls, cache hits included.
+        input_tokens: Billed prompt tokens (cache hits bill none).
+        output_tokens: Billed output tokens.
+        cached_tokens: Prompt tokens read from the provider's prompt cache.
+        reasoning_tokens: Output tokens spent on reasoning.
+        cost_usd: Actual cost in USD; ``None`` once a call of an unpriced model is seen.
+        fallbacks: Calls this tier/model answered although the router chose another tier.
+        refusals: Calls refused by a budget or cap with this tier considered last.
+    """
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = 0.0
+    fallbacks: int = 0
+    refusals: int = 0
+
+    def _add(self, tokens: Mapping[str, int], cost: float | None) -> None:
+        self.calls += 1
+        self.input_tokens += tokens.get("input_tokens", 0)
+        self.output_tokens += tokens.get("output_tokens", 0)
+        self.cached_tokens += tokens.get("cached_tokens", 0)
+        self.reasoning_tokens += tokens.get("reasoning_tokens", 0)
+        # One unknown cost makes the sum unknown: a partial sum would read as the whole.
+        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+
+    def _sub(self, tokens: Mapping[str, int], cost: float | None) -> None:
+        self.calls -= 1
+        self.input_tokens -= tokens.get("input_tokens", 0)
+        self.output_tokens -= tokens.get("output_tokens", 0)
+        self.cached_tokens -= tokens.get("cached_tokens", 0)
+        self.reasoning_tokens -= tokens.get("reasoning_tokens", 0)
+        if cost is not None and self.cost_usd is not None:
+            self.cost_usd -= cost
+
+
+@dataclass
+class _Plain:
+    """A plain model call counted while a tiered run without a linked child was open.
+
+    When the tiered model streams, LangChain gives it no run manager, so its tier's run
+    arrives as an unrelated run. It is counted at once and retracted when a tiered run it
+    overlapped ends with the same model and usage.
+    """
+
+    model: str
+    tokens: dict[str, int]
+    cost: float | None
+    candidates: set[UUID] = field(default_factory=set)
+
+
+def _tokens(usage: Mapping[str, Any] | None) -> dict[str, int]:
+    usage = usage or {}
+    details_in = usage.get("input_token_details") or {}
+    details_out = usage.get("output_token_details") or {}
+    return {
+        "input_tokens": int(usage.get("input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),
+        "cached_tokens": int(details_in.get("cache_read") or 0),
+        "reasoning_tokens": int(details_out.get("reasoning") or 0),
+    }
+
+
+def _message(response: LLMResult) -> AIMessage | None:
+    for generations in response.generations:
+        for generation in generations:
+            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+                return generation.message
+    return None
+
+
+def _is_tiered_start(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> bool:
+    params = kwargs.get("invocation_params") or {}
+    metadata = kwargs.get("metadata") or {}
+    name = (serialized or {}).get("name")
+    return (
+        params.get("_type") == _TIERED_TYPE
+        or metadata.get("ls_provider") == "tiered"
+        or name == "TieredChatModel"
+    )
+
+
+class TieredCostCallbackHandler(BaseCallbackHandler):
+    """Adds up cost, savings, cache hits, refusals and fallbacks of chat-model calls.
+
+    Thread-safe (one lock around every update), so one handler may serve ``batch``,
+    threads and asyncio tasks at once. Attach it through ``config={"callbacks": [cb]}`` or
+    use :func:`get_tiered_cost_callback`.
+
+    Attributes:
+        total_cost_usd: Actual cost of all priced calls in USD (cache hits add nothing).
+        calls: Answered calls, counted once each (cache hits included).
+        estimated_cost_usd: Sum of the pre-flight worst cases of tiered calls.
+        baseline_cost_usd: What the tiered calls would have cost on the top tier.
+        cache_hits: Tiered calls answered from LangChain's response cache.
+        avoided_cost_usd: What those cache hits cost when they were first answered.
+        refusals: Calls refused by a budget or a per-call cap (``BudgetExceededError``).
+        fallbacks: Tiered calls answered by a tier other than the routed one.
+        unpriced_calls: Plain-model calls whose cost is unknown (no price or no usage).
+        unpriced_models: Names of those models.
+        by_tier: Tier name -> :class:`CostStats` (tiered calls only).
+        by_model: Model name -> :class:`CostStats` (tiered and plain calls).
+
+    Args:
+        price_book: Prices for chat models used outside a ``TieredChatModel``; default
+            ``PriceBook.default()``.
+        max_events: How many custom events (``tiered.route``, ``tiered.fallback``) to keep.
+    """
+
+    def __init__(self, *, price_book: PriceBook | None = None, max_events: int = 1000) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._book = price_book
+        self.total_cost_usd = 0.0
+        self.calls = 0
+        self.estimated_cost_usd = 0.0
+        self.baseline_cost_usd = 0.0
+        self._baseline_actual = 0.0
+        self.cache_hits = 0
+        self.avoided_cost_usd = 0.0
+        self.refusals = 0
+        self.fallbacks = 0
+        self.unpriced_calls = 0
+        self.unpriced_models: set[str] = set()
+        self.by_tier: dict[str, CostStats] = {}
+        self.by_model: dict[str, CostStats] = {}
+        self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
+        # Run bookkeeping: open tiered runs (-> whether a child run was linked to them),
+        # runs nested under a tiered run (ignored), and plain runs awaiting a possible match.
+        self._tiered: dict[UUID, bool] = {}
+        self._inside: set[UUID] = set()
+        self._hints: dict[UUID, str] = {}
+        self._orphans: dict[UUID, _Plain] = {}
+
+    # -- derived values -----------------------------------------------------------------
+
+    @property
+    def savings_usd(self) -> float:
+        """Baseline minus actual cost of the tiered calls that have a baseline."""
+        return self.baseline_cost_usd - self._baseline_actual
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The most recent custom events, oldest first, each ``{"name", "data", "run_id"}``."""
+        with self._lock:
+            return list(self._events)
+
+    def __repr__(self) -> str:
+        unpriced = f", unpriced_calls={self.unpriced_calls}" if self.unpriced_calls else ""
+        return (
+            f"TieredCostCallbackHandler(calls={self.calls}, "
+            f"total_cost_usd={self.total_cost_usd:.6f}, savings_usd={self.savings_usd:.6f}, "
+            f"cache_hits={self.cache_hits}, fallbacks={self.fallbacks}, "
+            f"refusals={self.refusals}{unpriced})"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Return every total and breakdown as a JSON-serialisable dict."""
+        with self._lock:
+            return {
+                "calls": self.calls,
+                "total_cost_usd": self.total_cost_usd,
+                "estimated_cost_usd": self.estimated_cost_usd,
+                "baseline_cost_usd": self.baseline_cost_usd,
+                "savings_usd": self.savings_usd,
+                "cache_hits": self.cache_hits,
+                "avoided_cost_usd": self.avoided_cost_usd,
+                "refusals": self.refusals,
+                "fallbacks": self.fallbacks,
+                "unpriced_calls": self.unpriced_calls,
+                "unpriced_models": sorted(self.unpriced_models),
+                "by_tier": {k: asdict(v) for k, v in sorted(self.by_tier.items())},
+                "by_model": {k: asdict(v) for k, v in sorted(self.by_model.items())},
+                "events": len(self._events),
+            }
+
+    # -- callbacks ----------------------------------------------------------------------
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Remember tiered runs, and ignore runs nested under one."""
+        with self._lock:
+            if parent_run_id is not None and (
+                parent_run_id in self._tiered or parent_run_id in self._inside
+            ):
+                self._inside.add(run_id)
+                if parent_run_id in self._tiered:
+                    self._tiered[parent_run_id] = True
+            elif _is_tiered_start(serialized, kwargs):
+                self._tiered[run_id] = False
+            else:
+                hint = (kwargs.get("metadata") or {}).get("ls_model_name")
+                if isinstance(hint, str):
+                    self._hints[run_id] = hint
+                unlinked = {r for r, linked in self._tiered.items() if not linked}
+                if unlinked:
+                    self._orphans[run_id] = _Plain("", {}, None, unlinked)
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: dict[str, Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Follow wrappers (e.g. ``with_fallbacks``) a tier model may run inside."""
+        with self._lock:
+            if parent_run_id in self._tiered or parent_run_id in self._inside:
+                self._inside.add(run_id)
+                if parent_run_id in self._tiered:
+                    self._tiered[parent_run_id] = True
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget a finished nested run."""
+        with self._lock:
+            self._inside.discard(run_id)
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget a failed nested run."""
+        self.on_chain_end(None, run_id=run_id)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """Count one answered call: a tiered one from its metadata, a plain one from prices."""
+        message = _message(response)
+        with self._lock:
+            if run_id in self._inside:
+                self._inside.discard(run_id)
+                return
+            linked = self._tiered.pop(run_id, None)
+            hint = self._hints.pop(run_id, None)
+            if message is None:
+                self._orphans.pop(run_id, None)
+                return
+            meta = message.response_metadata.get("tiered")
+            if isinstance(meta, dict):
+                self._add_tiered(meta, message, run_id, linked=bool(linked))
+            else:
+                self._add_plain(message, run_id, hint)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Count a budget or cap refusal; other errors cost nothing and are not counted."""
+        with self._lock:
+            if run_id in self._inside:
+                self._inside.discard(run_id)
+                return
+            if self._tiered.pop(run_id, None) is not None:
+                self._close_tiered(run_id, None)
+            self._hints.pop(run_id, None)
+            self._orphans.pop(run_id, None)
+            if isinstance(error, BudgetExceededError):
+                self.refusals += 1
+                if error.tier:
+                    self.by_tier.setdefault(error.tier, CostStats()).refusals += 1
+
+    def on_custom_event(
+        self, name: str, data: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        """Keep routing and fallback decisions (bounded; oldest dropped first)."""
+        if not name.startswith("tiered."):
+            return
+        with self._lock:
+            self._events.append({"name": name, "data": data, "run_id": str(run_id)})
+
+    # -- tallying (called with the lock held) ---------------------------------------------
+
+    def _add_tiered(
+        self, meta: Mapping[str, Any], message: AIMessage, run_id: UUID, *, linked: bool
+    ) -> None:
+        tier = str(meta.get("tier") or "")
+        model = str(meta.get("model_name") or tier)
+        tokens = _tokens(message.usage_metadata)
+        self._close_tiered(run_id, None if linked else (model, tokens))
+        self.calls += 1
+        cost = float(meta.get("cost_usd") or 0.0)
+        if _is_cache_hit(meta, message, run_id):
+            # A replayed answer: no provider call, no pre-flight, nothing billed.
+            self.cache_hits += 1
+            self.avoided_cost_usd += cost
+            for stats in (self._tier(tier), self._model(model)):
+                stats._add({}, 0.0)
+            return
+        self.total_cost_usd += cost
+        self.estimated_cost_usd += float(meta.get("estimated_cost_usd") or 0.0)
+        baseline = meta.get("baseline_cost_usd")
+        if baseline is not None:
+            self.baseline_cost_usd += float(baseline)
+            self._baseline_actual += cost
+        fallback = bool(meta.get("fallback_triggered"))
+        self.fallbacks += fallback
+        for stats in (self._tier(tier), self._model(model)):
+            stats._add(tokens, cost)
+            stats.fallbacks += fallback
+
+    def _add_plain(self, message: AIMessage, run_id: UUID, hint: str | None) -> None:
+        rm = message.response_metadata
+        model = str(rm.get("model_name") or rm.get("model") or hint or "unknown")
+        usage = message.usage_metadata
+        tokens = _tokens(usage)
+        cost = self._price(model, usage)
+        self.calls += 1
+        if cost is None:
+            self.unpriced_calls += 1
+            self.unpriced_models.add(model)
+        else:
+            self.total_cost_usd += cost
+        self._model(model)._add(tokens, cost)
+        pending = self._orphans.get(run_id)
+        if pending is not None:
+            pending.model, pending.tokens, pending.cost = model, tokens, cost
+
+    def _close_tiered(
+        self, tiered_run: UUID, unlinked: tuple[str, Mapping[str, int]] | None
+    ) -> None:
+        """Forget a finished tiered run; if it had no linked child, retract its tier's run.
+
+        Args:
+            tiered_run: The finished tiered run.
+            unlinked: ``(model, tokens)`` of its answer when no child run was linked to it.
+        """
+        match = None
+        if unlinked is not None:
+            model, tokens = unlinked
+            match = next(
+                (
+                    rid for rid, p in self._orphans.items()
+                    if tiered_run in p.candidates and p.model == model and p.tokens == tokens
+                ),
+                None,
+            )
+        for rid, pending in list(self._orphans.items()):
+            pending.candidates.discard(tiered_run)
+            if not pending.candidates and rid != match:
+                del self._orphans[rid]
+        if match is None:
+            return
+        pending = self._orphans.pop(match)
+        self.calls -= 1
+        if pending.cost is None:
+            self.unpriced_calls -= 1
+        else:
+            self.total_cost_usd -= pending.cost
+        stats = self.by_model[pending.model]
+        stats._sub(pending.tokens, pending.cost)
+        if stats.calls == 0:
+            del self.by_model[pending.model]
+            self.unpriced_models.discard(pending.model)
+
+    def _price(self, model: str, usage: Mapping[str, Any] | None) -> float | None:
+        if not usage:
+            return None  # without usage the cost is unknown, not zero
+        if self._book is None:
+            from langchain_tiered.pricing import PriceBook  # noqa: PLC0415 - import cost
+
+            self._book = PriceBook.default()
+        info = self._book.lookup(model)
+        return None if info is None else info.price.cost(usage)
+
+    def _tier(self, name: str) -> CostStats:
+        return self.by_tier.setdefault(name, CostStats())
+
+    def _model(self, name: str) -> CostStats:
+        return self.by_model.setdefault(name, CostStats())
+
+
+def _is_cache_hit(meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> bool:
+    # The cache replays the original message, whose metadata names the original run.
+    original = meta.get("run_id")
+    if original is not None and original != str(run_id):
+        return True
+    usage: Mapping[str, Any] = message.usage_metadata or {}
+    return "total_cost" in usage and usage["total_cost"] == 0
+
+
+@contextmanager
+def get_tiered_cost_callback(
+    name: str = "tiered_cost_callback", *, price_book: PriceBook | None = None
+) -> Generator[TieredCostCallbackHandler, None, None]:
+    """Track the cost of every chat-model call made inside the ``with`` block.
+
+    Works across threads started by LangChain (``batch``) and across ``await`` (the
+    handler travels in a context variable that asyncio tasks inherit).
+
+    Args:
+        name: Name of the context variable.
+        price_book: Prices for chat models used outside a ``TieredChatModel``.
+
+    Yields:
+        The handler collecting the totals.
+
+    Example:
+        ```python
+        with get_tiered_cost_callback() as cb:
+            chain.invoke({"question": "..."})
+        print(cb.total_cost_usd, cb.by_tier["budget"].calls)
+        ```
+    """
+    var: ContextVar[TieredCostCallbackHandler | None] = ContextVar(name, default=None)
+    register_configure_hook(var, inheritable=True)
+    cb = TieredCostCallbackHandler(price_book=price_book)
+    token = var.set(cb)
+    try:
+        yield cb
+    finally:
+        # Reset even when the block raises, or later calls would keep adding to ``cb``.
+        var.reset(token)
