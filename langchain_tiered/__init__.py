@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         RateLimitExceededError,
         TieredError,
     )
+    from langchain_tiered.fallbacks import RetryPolicy
     from langchain_tiered.ledger import InMemoryLedger, SQLiteLedger
     from langchain_tiered.pricing import ModelPrice, PriceBook
     from langchain_tiered.routing import (
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "PriceBook": "pricing",
     "PricingError": "errors",
     "RateLimitExceededError": "errors",
+    "RetryPolicy": "fallbacks",
     "RouteDecision": "routing",
     "RouteRequest": "routing",
     "Rule": "routing",
@@ -69,6 +71,7 @@ __all__ = [
     "PriceBook",
     "PricingError",
     "RateLimitExceededError",
+    "RetryPolicy",
     "RouteDecision",
     "RouteRequest",
     "Rule",
