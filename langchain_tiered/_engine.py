@@ -248,7 +248,13 @@ def _initial_order(rt: Runtime, routed: str) -> deque[str]:
 
 
 def decide(rt: Runtime, req: CallRequest) -> RouteDecision:
-    """Route a call; the router sees the prompt's size counted for the most capable tier."""
+    """Route a call; the router sees the prompt's size counted for the most capable tier.
+
+    Routers that declare ``needs_token_count = False`` (the default ``ComplexityRouter``)
+    are spared that count: the routed tier's own count follows in the pre-flight anyway.
+    """
+    if req.override is not None or not getattr(rt.router, "needs_token_count", True):
+        return route(rt, req, None)
     first = rt.profiles[0]
     approx = rt.counter.count(req.messages, model=first.model_name, tools=req.openai_tools).raw
     return route(rt, req, approx)

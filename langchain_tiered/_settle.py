@@ -77,18 +77,19 @@ def settle_call(
         else baseline.cost(getattr(message, "usage_metadata", None) or {})
     )
     fallback = sel.profile.name != sel.routed
-    record = SpendRecord(
-        time=rt.clock.now(), tier=sel.profile.name, model=sel.profile.model_name or "",
-        input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
-        cached_tokens=tokens["cached_tokens"], reasoning_tokens=tokens["reasoning_tokens"],
-        cost_usd=cost, estimated_cost_usd=sel.pre.worst_case_usd,
-        baseline_cost_usd=baseline_cost, budget_keys=sel.budget_keys, fallback=fallback,
-        run_id=run_id,
-    )
-    if sel.reservation is not None:
-        yield Settle(sel.reservation, cost, record)
-    elif rt.ledger is not None:
-        yield Record(record)
+    if sel.reservation is not None or rt.ledger is not None:
+        record = SpendRecord(
+            time=rt.clock.now(), tier=sel.profile.name, model=sel.profile.model_name or "",
+            input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
+            cached_tokens=tokens["cached_tokens"], reasoning_tokens=tokens["reasoning_tokens"],
+            cost_usd=cost, estimated_cost_usd=sel.pre.worst_case_usd,
+            baseline_cost_usd=baseline_cost, budget_keys=sel.budget_keys, fallback=fallback,
+            run_id=run_id,
+        )
+        if sel.reservation is not None:
+            yield Settle(sel.reservation, cost, record)
+        else:
+            yield Record(record)
     return {
         "tier": sel.profile.name,
         "model_name": sel.profile.model_name,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Generic, TypeAlias, TypeVar, overload
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, overload
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
@@ -218,6 +218,9 @@ class ComplexityRouter:
     """Descending score cut-offs, one fewer than the tiers; ``None`` spreads them evenly."""
     task_output_caps: Mapping[str, int] = field(default_factory=lambda: DEFAULT_TASK_OUTPUT_CAPS)
     """Output-token cap per task kind, used for ``RouteDecision.max_output_tokens``."""
+    needs_token_count: ClassVar[bool] = False
+    """The length signal works from characters, so the model need not count tokens to route
+    (any router without this attribute gets ``RouteRequest.token_count`` filled in)."""
     max_scan_chars: int | None = 1000
     """Scan at most this many characters of a long request: the first two thirds and the last
     third, where instructions sit ("Summarize: <document>", "<document> Translate this").
