@@ -34,8 +34,9 @@ class FixedReply(BaseChatModel):
     def _llm_type(self) -> str:
         return "fixed"
 
-    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         msg = AIMessage(content="REST uses resources; GraphQL one endpoint.", usage_metadata=USAGE)
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
@@ -44,7 +45,9 @@ def build() -> tuple[BaseChatModel, TieredChatModel]:
     price = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)
     fakes = [FixedReply(model_name=f"m{i}") for i in range(3)]
     tiered = TieredChatModel(
-        tiers=[Tier(name=n, model=f, price=price) for n, f in zip(("a", "b", "c"), fakes)]
+        tiers=[
+            Tier(name=n, model=f, price=price) for n, f in zip(("a", "b", "c"), fakes, strict=True)
+        ]
     )
     routed = tiered.invoke(PROMPT).response_metadata["tiered"]["tier"]
     return fakes[[t.name for t in tiered.tiers].index(routed)], tiered
@@ -76,10 +79,14 @@ def main() -> None:
         sync_t.append(per_call(lambda: tiered.invoke(PROMPT), args.calls))
         async_d.append(asyncio.run(aper_call(lambda: direct.ainvoke(PROMPT), args.calls)))
         async_t.append(asyncio.run(aper_call(lambda: tiered.ainvoke(PROMPT), args.calls)))
-    print(f"invoke : direct {min(sync_d) * 1e6:8.1f} us  tiered {min(sync_t) * 1e6:8.1f} us  "
-          f"ratio {min(sync_t) / min(sync_d):.2f}")
-    print(f"ainvoke: direct {min(async_d) * 1e6:8.1f} us  tiered {min(async_t) * 1e6:8.1f} us  "
-          f"ratio {min(async_t) / min(async_d):.2f}")
+    print(
+        f"invoke : direct {min(sync_d) * 1e6:8.1f} us  tiered {min(sync_t) * 1e6:8.1f} us  "
+        f"ratio {min(sync_t) / min(sync_d):.2f}"
+    )
+    print(
+        f"ainvoke: direct {min(async_d) * 1e6:8.1f} us  tiered {min(async_t) * 1e6:8.1f} us  "
+        f"ratio {min(async_t) / min(async_d):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -88,8 +88,9 @@ def test_no_tier_under_cap_raises_budget_error_without_calls() -> None:
 def test_cap_output_to_budget_lowers_max_tokens_instead() -> None:
     n = count_tokens([("human", PROMPT)], model="critical-model")
     cap = PRICES["critical"].worst_case(n, 500)
-    model = TieredChatModel(tiers=tiers(), max_cost_per_call=cap, cap_output_to_budget=True,
-                            min_output_tokens=100)
+    model = TieredChatModel(
+        tiers=tiers(), max_cost_per_call=cap, cap_output_to_budget=True, min_output_tokens=100
+    )
     msg = model.invoke(PROMPT, tier="critical", max_tokens=4096)
     meta = msg.response_metadata["tiered"]
     assert meta["tier"] == "critical"
@@ -100,14 +101,19 @@ def test_cap_output_to_budget_lowers_max_tokens_instead() -> None:
 
 def test_context_window_skips_to_larger_tier_and_none_fits_raises() -> None:
     long_prompt = "word " * 3000
-    model = TieredChatModel(tiers=tiers(budget={"context_window": 1000},
-                                        standard={"context_window": 2000},
-                                        critical={"context_window": 100_000}))
+    model = TieredChatModel(
+        tiers=tiers(
+            budget={"context_window": 1000},
+            standard={"context_window": 2000},
+            critical={"context_window": 100_000},
+        )
+    )
     meta = model.invoke(long_prompt, tier="budget").response_metadata["tiered"]
     assert meta["tier"] == "critical"
     assert [s["tier"] for s in meta["skipped"]] == ["budget", "standard"]
-    small = TieredChatModel(tiers=tiers(**{n: {"context_window": 1000} for n in
-                                           ("critical", "standard", "budget")}))
+    small = TieredChatModel(
+        tiers=tiers(**{n: {"context_window": 1000} for n in ("critical", "standard", "budget")})
+    )
     with pytest.raises(NoTierFitsError) as err:
         small.invoke(long_prompt)
     assert err.value.largest_window == 1000
@@ -153,8 +159,9 @@ def test_no_reservation_leaks_when_calls_fail() -> None:
     ledger = InMemoryLedger()
     budget = Budget(limit_usd=10.0, ledger=ledger)
     failing = FakeTier(model_name="f", script=[PermissionError("boom")])
-    model = TieredChatModel(tiers=[Tier(name="only", model=failing, price=PRICES["budget"])],
-                            budget=budget)
+    model = TieredChatModel(
+        tiers=[Tier(name="only", model=failing, price=PRICES["budget"])], budget=budget
+    )
     with pytest.raises(PermissionError):
         model.invoke("hi")
     key = next(iter(budget_limits_keys(model)))
@@ -178,7 +185,9 @@ def _concurrent_model(limit_calls: int) -> tuple[TieredChatModel, Budget, float]
     budget = Budget(limit_usd=per_call * limit_calls)
     model = TieredChatModel(
         tiers=[Tier(name="only", model=FakeTier(model_name="m", respond=respond), price=price)],
-        budget=budget, max_tokens=100, on_budget_exceeded="raise",
+        budget=budget,
+        max_tokens=100,
+        on_budget_exceeded="raise",
     )
     return model, budget, per_call
 
@@ -229,10 +238,11 @@ async def test_300_tasks_never_overshoot_the_budget() -> None:
 
 def test_daily_budget_rolls_over_with_the_clock() -> None:
     clock = FakeClock()
-    model, budget, per_call = _concurrent_model(1)
+    model, _, per_call = _concurrent_model(1)
     daily = Budget(limit_usd=per_call, period="day")
-    model = TieredChatModel(tiers=model.tiers, budget=daily, max_tokens=100, clock=clock,
-                            on_budget_exceeded="raise")
+    model = TieredChatModel(
+        tiers=model.tiers, budget=daily, max_tokens=100, clock=clock, on_budget_exceeded="raise"
+    )
     ask = "Liste die Hauptstädte Europas auf"
     first = model.invoke(ask).response_metadata["tiered"]
     with pytest.raises(BudgetExceededError) as err:

@@ -40,8 +40,12 @@ def rate_limited(retry_after: float | None = None) -> ModelRateLimitError:
 def make(scripts: dict[str, list[Any]], **kwargs: Any) -> tuple[TieredChatModel, FakeClock]:
     clock = kwargs.pop("clock", FakeClock())
     tiers = [
-        Tier(name=n, model=FakeTier(model_name=n, script=scripts.get(n, [])), price=PRICES[n],
-             **kwargs.pop(f"{n}_tier", {}))
+        Tier(
+            name=n,
+            model=FakeTier(model_name=n, script=scripts.get(n, [])),
+            price=PRICES[n],
+            **kwargs.pop(f"{n}_tier", {}),
+        )
         for n in ("critical", "standard", "budget")
     ]
     kwargs.setdefault("retry", RetryPolicy(max_attempts=2, base_delay=1.0, jitter=False))
@@ -86,8 +90,11 @@ def test_retry_after_longer_than_max_delay_falls_back_without_waiting() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [ModelAuthenticationError("401 invalid key"), ModelInvalidRequestError("400 bad"),
-     ValueError("a bug")],
+    [
+        ModelAuthenticationError("401 invalid key"),
+        ModelInvalidRequestError("400 bad"),
+        ValueError("a bug"),
+    ],
 )
 def test_fatal_errors_raise_at_once_without_fallback(error: Exception) -> None:
     model, clock = make({"budget": [error]})
@@ -100,7 +107,8 @@ def test_fatal_errors_raise_at_once_without_fallback(error: Exception) -> None:
 def test_context_overflow_falls_back_to_a_larger_window() -> None:
     model, _ = make(
         {"budget": [ContextOverflowError("too long")]},
-        budget_tier={"context_window": 8000}, standard_tier={"context_window": 8000},
+        budget_tier={"context_window": 8000},
+        standard_tier={"context_window": 8000},
         critical_tier={"context_window": 200_000},
     )
     meta = model.invoke(ASK).response_metadata["tiered"]
@@ -124,7 +132,9 @@ def test_all_tiers_failed_keeps_every_attempt() -> None:
     model, _ = make({"critical": [err], "standard": [err], "budget": [err]})
     with pytest.raises(AllTiersFailedError) as info:
         model.invoke(ASK)
-    assert [a["tier"] for a in info.value.attempts] == ["budget"] * 2 + ["standard"] * 2 + ["critical"] * 2
+    assert [a["tier"] for a in info.value.attempts] == ["budget"] * 2 + ["standard"] * 2 + [
+        "critical"
+    ] * 2
     assert all(isinstance(e, ModelRateLimitError) for e in info.value.errors)
 
 
@@ -143,8 +153,9 @@ def test_per_tier_fallback_order() -> None:
 def test_fallback_rechecks_the_per_call_cap() -> None:
     from langchain_tiered import BudgetExceededError
 
-    model, _ = make({"budget": [rate_limited()]}, max_cost_per_call=0.001, max_tokens=100,
-                    allow_upgrade=True)
+    model, _ = make(
+        {"budget": [rate_limited()]}, max_cost_per_call=0.001, max_tokens=100, allow_upgrade=True
+    )
     # standard's worst case (~$0.0016 for 100 output tokens) is above the cap: never called
     with pytest.raises((AllTiersFailedError, BudgetExceededError)):
         model.invoke(ASK)
@@ -154,8 +165,12 @@ def test_fallback_rechecks_the_per_call_cap() -> None:
 
 def test_cooldown_opens_after_consecutive_failures_and_closes_after_probe() -> None:
     err = rate_limited()
-    model, clock = make({"budget": [err, err, err, err]}, cooldown_failures=3,
-                        cooldown_seconds=30, retry=RetryPolicy(max_attempts=1))
+    model, clock = make(
+        {"budget": [err, err, err, err]},
+        cooldown_failures=3,
+        cooldown_seconds=30,
+        retry=RetryPolicy(max_attempts=1),
+    )
     for _ in range(3):
         assert model.invoke(ASK).response_metadata["tiered"]["tier"] == "standard"
     meta = model.invoke(ASK).response_metadata["tiered"]
@@ -184,8 +199,7 @@ def test_fallback_emits_custom_events() -> None:
 
 
 def test_stream_falls_back_before_first_chunk() -> None:
-    model, _ = make({"budget": [rate_limited()]},
-                    standard_tier={})
+    model, _ = make({"budget": [rate_limited()]}, standard_tier={})
     model.tiers[1].model.script = [AIMessage(content="from standard", usage_metadata=usage(4, 2))]  # type: ignore[attr-defined]
     text = "".join(str(c.content) for c in model.stream(ASK))
     assert text == "from standard"
@@ -194,18 +208,24 @@ def test_stream_falls_back_before_first_chunk() -> None:
 def test_stream_error_after_first_chunk_propagates_and_settles() -> None:
     ledger = InMemoryLedger()
     budget = Budget(limit_usd=1.0, ledger=ledger)
-    broken = FakeTier(model_name="b", script=[AIMessage(content="one two three four")],
-                      break_after=2)
+    broken = FakeTier(
+        model_name="b", script=[AIMessage(content="one two three four")], break_after=2
+    )
     other = FakeTier(model_name="o")
     model = TieredChatModel(
-        tiers=[Tier(name="other", model=other, price=PRICES["critical"]),
-               Tier(name="budget", model=broken, price=PRICES["budget"])],
+        tiers=[
+            Tier(name="other", model=other, price=PRICES["critical"]),
+            Tier(name="budget", model=broken, price=PRICES["budget"]),
+        ],
         budget=budget,
     )
-    seen = []
+    seen: list[Any] = []
+
+    def consume() -> None:
+        seen.extend(chunk.content for chunk in model.stream(ASK, tier="budget"))
+
     with pytest.raises(ConnectionError):
-        for chunk in model.stream(ASK, tier="budget"):
-            seen.append(chunk.content)
+        consume()
     assert seen == ["one", " two"]  # never spliced with another tier's output
     assert other.calls == []
     key = next(iter(model._rt.limits_for({})))

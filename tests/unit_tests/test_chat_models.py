@@ -42,8 +42,12 @@ def make_model(**kwargs: Any) -> TieredChatModel:
 @pytest.mark.parametrize(
     ("prompt", "tier"),
     [
-        (SIMPLE_DE, "budget"), (MIDDLE_DE, "standard"), (COMPLEX_DE, "critical"),
-        (SIMPLE_EN, "budget"), (MIDDLE_EN, "standard"), (COMPLEX_EN, "critical"),
+        (SIMPLE_DE, "budget"),
+        (MIDDLE_DE, "standard"),
+        (COMPLEX_DE, "critical"),
+        (SIMPLE_EN, "budget"),
+        (MIDDLE_EN, "standard"),
+        (COMPLEX_EN, "critical"),
     ],
 )
 def test_routes_sanity_cases(prompt: str, tier: str) -> None:
@@ -69,8 +73,14 @@ def test_metadata_and_exact_cost_on_known_usage() -> None:
     assert meta["cost_usd"] == pytest.approx(1000 * 0.25e-6 + 200 * 1e-6, rel=1e-12)
     assert meta["estimated_cost_usd"] >= meta["cost_usd"]
     assert meta["attempts"] == [
-        {"tier": "budget", "error_type": None, "status": None, "kind": "ok", "message": None,
-         "waited_s": 0.0}
+        {
+            "tier": "budget",
+            "error_type": None,
+            "status": None,
+            "kind": "ok",
+            "message": None,
+            "waited_s": 0.0,
+        }
     ]
     # usage passes through unchanged, the tier's own metadata is kept
     assert msg.usage_metadata == usage(1000, 200)
@@ -150,7 +160,11 @@ def test_works_with_core_generic_fake_model() -> None:
 def test_lcel_chain_prompt_model_parser() -> None:
     model = make_model()
     model.tiers[2].model.script = [AIMessage(content="Berlin, Paris", usage_metadata=usage(5, 3))]  # type: ignore[attr-defined]
-    chain = ChatPromptTemplate.from_messages([("human", "Liste {what} auf")]) | model | StrOutputParser()
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "Liste {what} auf")])
+        | model
+        | StrOutputParser()
+    )
     assert chain.invoke({"what": "die Hauptstädte Europas"}) == "Berlin, Paris"
     assert len(model.tiers[2].model.calls) == 1  # type: ignore[attr-defined]
 
@@ -158,7 +172,11 @@ def test_lcel_chain_prompt_model_parser() -> None:
 def test_batch_routes_each_input() -> None:
     model = make_model()
     out = model.batch([SIMPLE_EN, COMPLEX_EN, MIDDLE_DE])
-    assert [m.response_metadata["tiered"]["tier"] for m in out] == ["budget", "critical", "standard"]
+    assert [m.response_metadata["tiered"]["tier"] for m in out] == [
+        "budget",
+        "critical",
+        "standard",
+    ]
 
 
 async def test_async_twins_route_per_call() -> None:
@@ -210,7 +228,9 @@ async def test_astream_and_astream_events() -> None:
     events = [e async for e in model.astream_events(COMPLEX_EN, version="v2")]
     streamed = [e for e in events if e["event"] == "on_chat_model_stream"]
     assert streamed, "astream_events must show streamed chunks"
-    ends = [e for e in events if e["event"] == "on_chat_model_end" and e["name"] == "TieredChatModel"]
+    ends = [
+        e for e in events if e["event"] == "on_chat_model_end" and e["name"] == "TieredChatModel"
+    ]
     assert ends[0]["data"]["output"].response_metadata["tiered"]["tier"] == "critical"
 
 
@@ -241,7 +261,11 @@ def test_bind_tools_reaches_every_tier_and_routes_per_call() -> None:
 def test_tier_without_tool_support_is_skipped_with_reason() -> None:
     tiers = [
         Tier(name="smart", model=FakeTier(model_name="s"), price=PRICES["critical"]),
-        Tier(name="cheap", model=FakeTier(model_name="c", supports_tools=False), price=PRICES["budget"]),
+        Tier(
+            name="cheap",
+            model=FakeTier(model_name="c", supports_tools=False),
+            price=PRICES["budget"],
+        ),
     ]
     model = TieredChatModel(tiers=tiers)
     meta = model.bind_tools([add]).invoke(SIMPLE_EN).response_metadata["tiered"]
@@ -278,8 +302,11 @@ def test_with_structured_output_across_tiers(schema: Any) -> None:
     def respond(messages: Any, kwargs: Any) -> AIMessage:
         name = kwargs["tools"][0]["function"]["name"]
         args = {"country": "France", "capital": "Paris"}
-        return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "c1"}],
-                         usage_metadata=usage(20, 10))
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": name, "args": args, "id": "c1"}],
+            usage_metadata=usage(20, 10),
+        )
 
     tiers = [
         Tier(name=n, model=FakeTier(model_name=n, respond=respond), price=PRICES[n])
@@ -302,7 +329,10 @@ def test_structured_output_flag_reaches_router() -> None:
         return RouteDecision(tier="critical", reason="x")
 
     def respond(messages: Any, kwargs: Any) -> AIMessage:
-        return AIMessage(content="", tool_calls=[{"name": "Capital", "args": {"country": "a", "capital": "b"}, "id": "1"}])
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": "Capital", "args": {"country": "a", "capital": "b"}, "id": "1"}],
+        )
 
     tiers = [Tier(name="critical", model=FakeTier(respond=respond), price=PRICES["critical"])]
     TieredChatModel(tiers=tiers, router=router).with_structured_output(Capital).invoke("x")
@@ -315,13 +345,20 @@ def test_create_agent_multi_step_tool_loop() -> None:
 
     def respond(messages: Any, kwargs: Any) -> AIMessage:
         if messages[-1].type == "tool":
-            return AIMessage(content=f"The sum is {messages[-1].content}", usage_metadata=usage(30, 5))
+            return AIMessage(
+                content=f"The sum is {messages[-1].content}", usage_metadata=usage(30, 5)
+            )
         n = sum(1 for m in messages if m.type == "tool")
-        return AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": n, "b": 2}, "id": f"c{n}"}],
-                         usage_metadata=usage(25, 8))
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": "add", "args": {"a": n, "b": 2}, "id": f"c{n}"}],
+            usage_metadata=usage(25, 8),
+        )
 
-    tiers = [Tier(name=n, model=FakeTier(model_name=n, respond=respond), price=PRICES[n])
-             for n in ("critical", "budget")]
+    tiers = [
+        Tier(name=n, model=FakeTier(model_name=n, respond=respond), price=PRICES[n])
+        for n in ("critical", "budget")
+    ]
     model = TieredChatModel(tiers=tiers)
     agent = create_agent(model, tools=[add])
     result = agent.invoke({"messages": [HumanMessage(content="Add 0 and 2 please")]})
@@ -339,7 +376,11 @@ def test_ls_params_name_the_tier_set_or_the_override() -> None:
     assert params["ls_model_name"] == "tiered:critical|standard|budget"
     assert model._get_ls_params(tier="budget")["ls_model_name"] == "budget-model"
     assert model._llm_type == "tiered-chat-model"
-    assert [t["name"] for t in model._identifying_params["tiers"]] == ["critical", "standard", "budget"]
+    assert [t["name"] for t in model._identifying_params["tiers"]] == [
+        "critical",
+        "standard",
+        "budget",
+    ]
 
 
 def test_tier_is_immutable_and_repr_is_short() -> None:
@@ -357,6 +398,8 @@ def test_plan_previews_without_calling_any_tier() -> None:
     assert plan["max_output_tokens"] == 100
     assert set(plan["tiers"]) == {"critical", "standard", "budget"}
     n = plan["tiers"]["budget"]["prompt_tokens"]
-    assert plan["tiers"]["budget"]["worst_case_usd"] == pytest.approx(PRICES["budget"].worst_case(n, 100))
+    assert plan["tiers"]["budget"]["worst_case_usd"] == pytest.approx(
+        PRICES["budget"].worst_case(n, 100)
+    )
     assert model.plan(COMPLEX_EN, tier="budget")["tier"] == "budget"
     assert all(t.model.calls == [] for t in model.tiers)  # type: ignore[attr-defined]
