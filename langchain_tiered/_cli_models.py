@@ -144,6 +144,7 @@ def build_model(
     from langchain_tiered import Budget, ComplexityRouter, PriceBook, Tier  # noqa: PLC0415
     from langchain_tiered.chat_models import TieredChatModel  # noqa: PLC0415
     from langchain_tiered.fallbacks import RetryPolicy  # noqa: PLC0415
+    from langchain_tiered.ledger import InMemoryLedger  # noqa: PLC0415
 
     tiers = []
     for i, spec in enumerate(cfg.tiers):
@@ -160,7 +161,8 @@ def build_model(
         except Exception as exc:
             raise cfg.error(where, _one_line(exc)) from None
     if ledger is None and (cfg.budgets or cfg.ledger_path is not None):
-        ledger = make_ledger(cfg)
+        # Offline plans record nothing, so they must not create or lock the ledger file.
+        ledger = InMemoryLedger() if offline else make_ledger(cfg)
     budgets = [Budget(limit_usd=b.limit_usd, period=b.period, scope=b.scope,
                       name=b.name, ledger=ledger) for b in cfg.budgets]
     fields: dict[str, Any] = {
