@@ -6,7 +6,9 @@ included, through an inheritable configure hook).
 
 Every chat-model call is counted exactly once. A ``TieredChatModel`` call is counted from
 the ``tiered`` metadata of its answer; the tier model's own run, which LangChain reports as a
-child of the tiered run, is ignored. Chat models used outside a ``TieredChatModel`` are
+child of the tiered run, is ignored (so are runs nested deeper, e.g. inside ``with_fallbacks``).
+When ``.stream()`` leaves the tier's run unlinked, it is retracted when the tiered run ends
+(see ``_Plain``). Chat models used outside a ``TieredChatModel`` are
 priced from their ``model_name`` with a :class:`~langchain_tiered.pricing.PriceBook`; a model
 the book does not know is reported as *unpriced*, never as free.
 """
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["CostStats", "TieredCostCallbackHandler", "get_tiered_cost_callback"]
 
 _TIERED_TYPE = "tiered-chat-model"
+_TOTALS = (
+    "calls", "total_cost_usd", "estimated_cost_usd", "baseline_cost_usd", "savings_usd",
+    "cache_hits", "avoided_cost_usd", "refusals", "fallbacks", "unpriced_calls",
+)
 
 
 @dataclass
@@ -61,23 +67,18 @@ class CostStats:
     fallbacks: int = 0
     refusals: int = 0
 
-    def _add(self, tokens: Mapping[str, int], cost: float | None) -> None:
-        self.calls += 1
-        self.input_tokens += tokens.get("input_tokens", 0)
-        self.output_tokens += tokens.get("output_tokens", 0)
-        self.cached_tokens += tokens.get("cached_tokens", 0)
-        self.reasoning_tokens += tokens.get("reasoning_tokens", 0)
-        # One unknown cost makes the sum unknown: a partial sum would read as the whole.
-        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
-
-    def _sub(self, tokens: Mapping[str, int], cost: float | None) -> None:
-        self.calls -= 1
-        self.input_tokens -= tokens.get("input_tokens", 0)
-        self.output_tokens -= tokens.get("output_tokens", 0)
-        self.cached_tokens -= tokens.get("cached_tokens", 0)
-        self.reasoning_tokens -= tokens.get("reasoning_tokens", 0)
-        if cost is not None and self.cost_usd is not None:
-            self.cost_usd -= cost
+    def _add(self, tokens: Mapping[str, int], cost: float | None, sign: int = 1) -> None:
+        # sign=-1 retracts a call counted earlier (see ``_Plain``).
+        self.calls += sign
+        self.input_tokens += sign * tokens.get("input_tokens", 0)
+        self.output_tokens += sign * tokens.get("output_tokens", 0)
+        self.cached_tokens += sign * tokens.get("cached_tokens", 0)
+        self.reasoning_tokens += sign * tokens.get("reasoning_tokens", 0)
+        if cost is None:
+            # One unknown cost makes the sum unknown: a partial sum would read as the whole.
+            self.cost_usd = None if sign > 0 else self.cost_usd
+        elif self.cost_usd is not None:
+            self.cost_usd += sign * cost
 
 
 @dataclass
@@ -203,43 +204,24 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
     def summary(self) -> dict[str, Any]:
         """Return every total and breakdown as a JSON-serialisable dict."""
         with self._lock:
-            return {
-                "calls": self.calls,
-                "total_cost_usd": self.total_cost_usd,
-                "estimated_cost_usd": self.estimated_cost_usd,
-                "baseline_cost_usd": self.baseline_cost_usd,
-                "savings_usd": self.savings_usd,
-                "cache_hits": self.cache_hits,
-                "avoided_cost_usd": self.avoided_cost_usd,
-                "refusals": self.refusals,
-                "fallbacks": self.fallbacks,
-                "unpriced_calls": self.unpriced_calls,
-                "unpriced_models": sorted(self.unpriced_models),
-                "by_tier": {k: asdict(v) for k, v in sorted(self.by_tier.items())},
-                "by_model": {k: asdict(v) for k, v in sorted(self.by_model.items())},
-                "events": len(self._events),
-            }
+            data: dict[str, Any] = {name: getattr(self, name) for name in _TOTALS}
+            data["unpriced_models"] = sorted(self.unpriced_models)
+            data["by_tier"] = {k: asdict(v) for k, v in sorted(self.by_tier.items())}
+            data["by_model"] = {k: asdict(v) for k, v in sorted(self.by_model.items())}
+            data["events"] = len(self._events)
+            return data
 
     # -- callbacks ----------------------------------------------------------------------
 
     def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[Any]],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
+        self, serialized: dict[str, Any], messages: list[list[Any]], *, run_id: UUID,
+        parent_run_id: UUID | None = None, **kwargs: Any,
     ) -> None:
         """Remember tiered runs, and ignore runs nested under one."""
         with self._lock:
-            if parent_run_id is not None and (
-                parent_run_id in self._tiered or parent_run_id in self._inside
-            ):
-                self._inside.add(run_id)
-                if parent_run_id in self._tiered:
-                    self._tiered[parent_run_id] = True
-            elif _is_tiered_start(serialized, kwargs):
+            if self._nest(run_id, parent_run_id):
+                return
+            if _is_tiered_start(serialized, kwargs):
                 self._tiered[run_id] = False
             else:
                 hint = (kwargs.get("metadata") or {}).get("ls_model_name")
@@ -250,20 +232,12 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
                     self._orphans[run_id] = _Plain("", {}, None, unlinked)
 
     def on_chain_start(
-        self,
-        serialized: dict[str, Any] | None,
-        inputs: dict[str, Any],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
+        self, serialized: dict[str, Any] | None, inputs: dict[str, Any], *, run_id: UUID,
+        parent_run_id: UUID | None = None, **kwargs: Any,
     ) -> None:
         """Follow wrappers (e.g. ``with_fallbacks``) a tier model may run inside."""
         with self._lock:
-            if parent_run_id in self._tiered or parent_run_id in self._inside:
-                self._inside.add(run_id)
-                if parent_run_id in self._tiered:
-                    self._tiered[parent_run_id] = True
+            self._nest(run_id, parent_run_id)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Forget a finished nested run."""
@@ -283,8 +257,10 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
                 return
             linked = self._tiered.pop(run_id, None)
             hint = self._hints.pop(run_id, None)
-            if message is None:
+            if message is None:  # not a chat answer: nothing to count
                 self._orphans.pop(run_id, None)
+                if linked is not None:
+                    self._close_tiered(run_id, None)
                 return
             meta = message.response_metadata.get("tiered")
             if isinstance(meta, dict):
@@ -307,9 +283,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
                 if error.tier:
                     self.by_tier.setdefault(error.tier, CostStats()).refusals += 1
 
-    def on_custom_event(
-        self, name: str, data: Any, *, run_id: UUID, **kwargs: Any
-    ) -> None:
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Keep routing and fallback decisions (bounded; oldest dropped first)."""
         if not name.startswith("tiered."):
             return
@@ -317,6 +291,15 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             self._events.append({"name": name, "data": data, "run_id": str(run_id)})
 
     # -- tallying (called with the lock held) ---------------------------------------------
+
+    def _nest(self, run_id: UUID, parent: UUID | None) -> bool:
+        """Mark ``run_id`` ignored if it runs under a tiered run; say whether it does."""
+        if parent is None or (parent not in self._tiered and parent not in self._inside):
+            return False
+        self._inside.add(run_id)
+        if parent in self._tiered:
+            self._tiered[parent] = True  # linked: its tier's run will not look unrelated
+        return True
 
     def _add_tiered(
         self, meta: Mapping[str, Any], message: AIMessage, run_id: UUID, *, linked: bool
@@ -353,6 +336,11 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         tokens = _tokens(usage)
         cost = self._price(model, usage)
         self.calls += 1
+        if _is_replay(usage):
+            self.cache_hits += 1
+            self.avoided_cost_usd += cost or 0.0
+            self._model(model)._add({}, 0.0)
+            return
         if cost is None:
             self.unpriced_calls += 1
             self.unpriced_models.add(model)
@@ -363,25 +351,18 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         if pending is not None:
             pending.model, pending.tokens, pending.cost = model, tokens, cost
 
-    def _close_tiered(
-        self, tiered_run: UUID, unlinked: tuple[str, Mapping[str, int]] | None
-    ) -> None:
-        """Forget a finished tiered run; if it had no linked child, retract its tier's run.
+    def _close_tiered(self, tiered_run: UUID, unlinked: tuple[str, Any] | None) -> None:
+        """Forget a finished tiered run; without a linked child, retract its tier's run.
 
-        Args:
-            tiered_run: The finished tiered run.
-            unlinked: ``(model, tokens)`` of its answer when no child run was linked to it.
+        ``unlinked`` is the ``(model, tokens)`` of its answer when no child was linked.
         """
         match = None
         if unlinked is not None:
             model, tokens = unlinked
-            match = next(
-                (
-                    rid for rid, p in self._orphans.items()
-                    if tiered_run in p.candidates and p.model == model and p.tokens == tokens
-                ),
-                None,
-            )
+            match = next((
+                rid for rid, p in self._orphans.items()
+                if tiered_run in p.candidates and p.model == model and p.tokens == tokens
+            ), None)
         for rid, pending in list(self._orphans.items()):
             pending.candidates.discard(tiered_run)
             if not pending.candidates and rid != match:
@@ -395,7 +376,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         else:
             self.total_cost_usd -= pending.cost
         stats = self.by_model[pending.model]
-        stats._sub(pending.tokens, pending.cost)
+        stats._add(pending.tokens, pending.cost, sign=-1)
         if stats.calls == 0:
             del self.by_model[pending.model]
             self.unpriced_models.discard(pending.model)
@@ -422,8 +403,12 @@ def _is_cache_hit(meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> 
     original = meta.get("run_id")
     if original is not None and original != str(run_id):
         return True
-    usage: Mapping[str, Any] = message.usage_metadata or {}
-    return "total_cost" in usage and usage["total_cost"] == 0
+    return _is_replay(message.usage_metadata)
+
+
+def _is_replay(usage: Mapping[str, Any] | None) -> bool:
+    # LangChain zeroes ``total_cost`` in the usage of every answer it serves from its cache.
+    return usage is not None and "total_cost" in usage and usage["total_cost"] == 0
 
 
 @contextmanager

@@ -87,6 +87,8 @@ class SpendReport:
         rows: One row per group, days in date order, other groups by cost (highest first).
         by: The grouping used.
         since: The earliest time included, if the records were filtered.
+        input_tokens: Prompt tokens of all records.
+        output_tokens: Output tokens of all records.
     """
 
     total_cost_usd: float
@@ -97,6 +99,8 @@ class SpendReport:
     rows: list[ReportRow]
     by: GroupBy = "tier"
     since: datetime | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass
@@ -171,6 +175,7 @@ def summarize(
         total_cost_usd=total.cost_usd, calls=total.calls,
         baseline_cost_usd=total.baseline_cost_usd, savings_usd=savings, savings_pct=pct,
         rows=rows, by=by, since=cutoff,
+        input_tokens=total.input_tokens, output_tokens=total.output_tokens,
     )
 
 
@@ -220,7 +225,8 @@ def render_table(report: SpendReport, *, width: int = 110) -> str:
         title += f" since {report.since.isoformat()}"
     table = Table(title=title, show_footer=True)
     totals = [
-        "total", str(report.calls), "100.0%", "", "", f"${report.total_cost_usd:.6f}",
+        "total", str(report.calls), "100.0%", f"{report.input_tokens:,}",
+        f"{report.output_tokens:,}", f"${report.total_cost_usd:.6f}",
         f"${report.baseline_cost_usd:.6f}",
         f"${report.savings_usd:.6f} ({report.savings_pct:.1f}%)",
     ]

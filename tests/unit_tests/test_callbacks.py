@@ -13,6 +13,7 @@ from langchain_core.exceptions import ModelRateLimitError
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableParallel
 from langchain_core.tools import tool
 
 from langchain_tiered import (
@@ -292,8 +293,6 @@ def test_summary_is_json_and_repr_is_short() -> None:
 def test_plain_call_beside_a_streaming_tiered_call_is_kept() -> None:
     # While the tiered model streams, its tier's run is not linked to it; an unrelated plain
     # call running at the same time must still count, and the tier's run must not.
-    from langchain_core.runnables import RunnableParallel  # noqa: PLC0415
-
     plain = FakeTier(model_name="gpt-4o", script=[answer(1000, 100)])
     both = RunnableParallel(plain=plain, tiered=make())
     with get_tiered_cost_callback() as cb:
@@ -303,3 +302,27 @@ def test_plain_call_beside_a_streaming_tiered_call_is_kept() -> None:
     assert cb.total_cost_usd == pytest.approx(expected + cost("budget"))
     assert cb.by_model["gpt-4o"].calls == 1
     assert cb.by_tier["budget"].calls == 1
+
+
+def test_plain_model_cache_hit_is_free_and_records_what_it_avoided() -> None:
+    plain = FakeTier(model_name="gpt-4o", script=[answer(1000, 100)], cache=InMemoryCache())
+    with get_tiered_cost_callback() as cb:
+        plain.invoke("hi")
+        plain.invoke("hi")
+    expected = PriceBook.default().price_for("gpt-4o").cost(usage(1000, 100))
+    assert len(plain.calls) == 1
+    assert cb.calls == 2
+    assert cb.cache_hits == 1
+    assert cb.total_cost_usd == pytest.approx(expected)
+    assert cb.avoided_cost_usd == pytest.approx(expected)
+    assert cb.by_model["gpt-4o"].calls == 2
+    assert cb.by_model["gpt-4o"].input_tokens == 1000
+
+
+def test_tiered_model_as_a_tier_counts_once() -> None:
+    inner = make()
+    outer = TieredChatModel(tiers=[Tier(name="inner", model=inner, price=PRICES["budget"])])
+    with get_tiered_cost_callback() as cb:
+        outer.invoke(ASK)
+    assert cb.calls == 1
+    assert set(cb.by_tier) == {"inner"}

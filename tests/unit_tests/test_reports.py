@@ -53,6 +53,7 @@ def test_totals_count_each_record_once() -> None:
     assert report.total_cost_usd == pytest.approx(0.0245)
     assert report.baseline_cost_usd == pytest.approx(0.0455)
     assert report.savings_usd == pytest.approx(0.021)
+    assert (report.input_tokens, report.output_tokens) == (650, 65)
     assert report.savings_pct == pytest.approx(100 * 0.021 / 0.0455)
 
 
