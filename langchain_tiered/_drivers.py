@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from langchain_tiered._clock import Clock
     from langchain_tiered.ledger import Ledger
 
-__all__ = ["adrive", "anext_or_none", "drive"]
+__all__ = ["adrive", "anext_or_none", "drive", "has_content"]
 
 T = TypeVar("T")
 
@@ -95,7 +95,10 @@ def _child_manager(run_manager: Any) -> Any:
     from langchain_core.callbacks import AsyncCallbackManager, CallbackManager  # noqa: PLC0415
     from langchain_core.callbacks.manager import AsyncRunManager  # noqa: PLC0415
 
-    cls = AsyncCallbackManager if isinstance(run_manager, AsyncRunManager) else CallbackManager
+    is_async = getattr(run_manager, "is_async", None)
+    if is_async is None:
+        is_async = isinstance(run_manager, AsyncRunManager)
+    cls = AsyncCallbackManager if is_async else CallbackManager
     manager = cls(handlers=[], parent_run_id=run_manager.run_id)
     manager.set_handlers(run_manager.inheritable_handlers)
     manager.add_tags(run_manager.inheritable_tags)
@@ -157,7 +160,12 @@ class _SyncIO(_IO):
             return result.generations[0].message
         if a.stream:
             it = iter(a.runnable.stream(a.messages, self.config(), stop=a.stop, **a.kwargs))
-            return next(it, None), it
+            head: list[Any] = []
+            for chunk in it:  # errors up to the first content chunk may still fall back
+                head.append(chunk)
+                if has_content(chunk):
+                    break
+            return head, it
         return a.runnable.invoke(a.messages, self.config(), stop=a.stop, **a.kwargs)
 
     def sleep(self, a: Sleep) -> None:
@@ -195,7 +203,12 @@ class _AsyncIO(_IO):
         if a.stream:
             ait = a.runnable.astream(a.messages, self.config(), stop=a.stop, **a.kwargs)
             ait = ait.__aiter__()
-            return await anext_or_none(ait), ait
+            head: list[Any] = []
+            async for chunk in ait:  # errors up to the first content chunk may still fall back
+                head.append(chunk)
+                if has_content(chunk):
+                    break
+            return head, ait
         return await a.runnable.ainvoke(a.messages, self.config(), stop=a.stop, **a.kwargs)
 
     async def sleep(self, a: Sleep) -> None:
@@ -223,6 +236,15 @@ class _AsyncIO(_IO):
 
     async def record(self, a: Record) -> None:
         await self.ledger.arecord(a.record)
+
+
+def has_content(chunk: Any) -> bool:
+    """Whether a stream chunk carries output (text or a tool call), not just a role or usage.
+
+    OpenAI-style streams open with an empty role chunk; falling back is still safe until
+    the first chunk the caller could have shown.
+    """
+    return bool(chunk.content) or bool(getattr(chunk, "tool_call_chunks", None))
 
 
 async def anext_or_none(ait: AsyncIterator[T]) -> T | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
@@ -11,14 +12,15 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
 from langchain_tiered._clock import Clock, SystemClock
-from langchain_tiered._drivers import adrive, anext_or_none, drive
+from langchain_tiered._drivers import adrive, drive
 from langchain_tiered._engine import plan_call
+from langchain_tiered._run_context import current_run, publish, stream_run
 from langchain_tiered._runtime import build_runtime
 from langchain_tiered._settle import settle_call
 from langchain_tiered._state import CallRequest, Runtime, Selected
@@ -273,6 +275,41 @@ class TieredChatModel(BaseChatModel):
     def _drive_kw(self, run_manager: Any) -> dict[str, Any]:
         return {"clock": self._rt.clock, "ledger": self._rt.ledger, "run_manager": run_manager}
 
+    # -- entry points that publish the run for _stream (see _run_context) --------------
+
+    def _generate_with_cache(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> ChatResult:
+        with publish(self, run_manager):
+            return super()._generate_with_cache(messages, stop, run_manager, **kwargs)
+
+    async def _agenerate_with_cache(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> ChatResult:
+        with publish(self, run_manager):
+            return await super()._agenerate_with_cache(messages, stop, run_manager, **kwargs)
+
+    def stream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Stream the routed tier's answer chunk by chunk (see ``BaseChatModel.stream``)."""
+        config = ensure_config(config)
+        with publish(self, stream_run(self, config, is_async=False)):  # type: ignore[arg-type]
+            yield from super().stream(input, config, stop=stop, **kwargs)
+
+    async def astream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of :meth:`stream`."""
+        config = ensure_config(config)
+        with publish(self, stream_run(self, config, is_async=True)):  # type: ignore[arg-type]
+            async for chunk in super().astream(input, config, stop=stop, **kwargs):
+                yield chunk
+
     # -- sync and async entry points ----------------------------------------------------
 
     def _generate(
@@ -299,15 +336,14 @@ class TieredChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        run_manager = run_manager or current_run(self)
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
-        first, rest = sel.result
-        relay = _Relay(first)
+        head, rest = sel.result
+        relay = _Relay(head)
         try:
-            if first is not None:
-                yield relay.wrap(first)
-                for chunk in rest:
-                    yield relay.wrap(chunk)
+            for chunk in itertools.chain(head, rest):
+                yield relay.wrap(chunk)
         except BaseException:
             drive(relay.settle(self._rt, sel, run_manager, interrupted=True),
                   **self._drive_kw(run_manager))
@@ -319,15 +355,16 @@ class TieredChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        run_manager = run_manager or current_run(self)
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
-        first, rest = sel.result
-        relay = _Relay(first)
+        head, rest = sel.result
+        relay = _Relay(head)
         try:
-            chunk = first
-            while chunk is not None:
+            for chunk in head:
                 yield relay.wrap(chunk)
-                chunk = await anext_or_none(rest)
+            async for chunk in rest:
+                yield relay.wrap(chunk)
         except BaseException:
             await adrive(relay.settle(self._rt, sel, run_manager, interrupted=True),
                          **self._drive_kw(run_manager))
@@ -340,9 +377,9 @@ class TieredChatModel(BaseChatModel):
 class _Relay:
     """Passes a tier's stream through unchanged while accumulating it for settlement."""
 
-    def __init__(self, first: AIMessageChunk | None) -> None:
+    def __init__(self, head: list[AIMessageChunk]) -> None:
         self.acc: AIMessageChunk | None = None
-        self.empty_list = first is not None and not isinstance(first.content, str)
+        self.empty_list = bool(head) and not isinstance(head[0].content, str)
 
     def wrap(self, chunk: AIMessageChunk) -> ChatGenerationChunk:
         # Our own closing chunk carries chunk_position="last"; a tier's marker mid-stream

@@ -6,6 +6,7 @@ import operator
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
@@ -403,3 +404,57 @@ def test_plan_previews_without_calling_any_tier() -> None:
     )
     assert model.plan(COMPLEX_EN, tier="budget")["tier"] == "budget"
     assert all(t.model.calls == [] for t in model.tiers)  # type: ignore[attr-defined]
+
+
+class RunLog(BaseCallbackHandler):
+    """Records run starts (id, parent) and custom events."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[Any, Any, str]] = []
+        self.events: list[str] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+        self.starts.append((kw["run_id"], kw.get("parent_run_id"), serialized.get("name", "")))
+
+    def on_custom_event(self, name: str, data: Any, **kw: Any) -> None:
+        self.events.append(name)
+
+
+def test_stream_honours_config_metadata_and_nests_the_tier_run() -> None:
+    model = make_model()
+    log = RunLog()
+    chunks = list(
+        model.stream(COMPLEX_EN, config={"metadata": {"tier": "budget"}, "callbacks": [log]})
+    )
+    assert chunks[-1].response_metadata["tiered"]["tier"] == "budget"
+    (outer_id, outer_parent, _), (inner_id, inner_parent, _) = log.starts
+    assert outer_parent is None
+    assert inner_parent == outer_id  # the tier's run is a child of the tiered run
+    assert log.events == ["tiered.route"]
+    assert chunks[-1].response_metadata["tiered"]["run_id"] == str(outer_id)
+
+
+async def test_astream_honours_config_metadata_and_nests_the_tier_run() -> None:
+    model = make_model()
+    log = RunLog()
+    cfg = {"metadata": {"tier": "standard"}, "callbacks": [log]}
+    chunks = [c async for c in model.astream(SIMPLE_EN, config=cfg)]
+    assert chunks[-1].response_metadata["tiered"]["tier"] == "standard"
+    assert log.starts[1][1] == log.starts[0][0]
+    assert log.events == ["tiered.route"]
+
+
+async def test_streaming_invoke_path_sees_metadata() -> None:
+    # astream_events attaches a streaming handler: invoke() then goes through _stream
+    model = make_model()
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model
+    events = [
+        e
+        async for e in chain.astream_events(
+            {"q": COMPLEX_EN}, config={"metadata": {"tier": "budget"}}, version="v2"
+        )
+    ]
+    ends = [
+        e for e in events if e["event"] == "on_chat_model_end" and e["name"] == "TieredChatModel"
+    ]
+    assert ends[0]["data"]["output"].response_metadata["tiered"]["tier"] == "budget"
