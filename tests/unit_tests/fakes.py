@@ -41,6 +41,7 @@ class FakeTier(BaseChatModel):
     script: list[Any] = Field(default_factory=list)
     respond: Script | None = None
     break_after: int | None = None
+    lead_empty: bool = False
     supports_tools: bool = True
     _calls: list[dict[str, Any]] = PrivateAttr(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -85,6 +86,8 @@ class FakeTier(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         message = self._next(messages, kwargs)
         words = str(message.content).split(" ") if message.content else []
+        if self.lead_empty:  # like OpenAI's opening role-only delta
+            yield ChatGenerationChunk(message=AIMessageChunk(content=""))
         for i, word in enumerate(words):
             if self.break_after is not None and i >= self.break_after:
                 raise ConnectionError("stream broke")

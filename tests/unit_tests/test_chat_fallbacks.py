@@ -262,3 +262,20 @@ def test_as_fallback_runnable_does_not_fall_back_on_auth_errors() -> None:
     with pytest.raises(ModelAuthenticationError):
         model.as_fallback_runnable().invoke(ASK)
     assert calls(model, "standard") == 0
+
+
+def test_stream_falls_back_after_an_empty_opening_chunk() -> None:
+    broken = FakeTier(
+        model_name="b", script=[AIMessage(content="x y")], break_after=0, lead_empty=True
+    )
+    good = FakeTier(model_name="g", script=[AIMessage(content="good answer")])
+    model = TieredChatModel(
+        tiers=[
+            Tier(name="good", model=good, price=PRICES["standard"]),
+            Tier(name="broken", model=broken, price=PRICES["budget"]),
+        ],
+        retry=RetryPolicy(max_attempts=1),
+    )
+    chunks = list(model.stream(ASK, tier="broken"))
+    assert "".join(str(c.content) for c in chunks) == "good answer"
+    assert chunks[-1].response_metadata["tiered"]["tier"] == "good"

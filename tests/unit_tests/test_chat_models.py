@@ -427,7 +427,7 @@ def test_stream_honours_config_metadata_and_nests_the_tier_run() -> None:
         model.stream(COMPLEX_EN, config={"metadata": {"tier": "budget"}, "callbacks": [log]})
     )
     assert chunks[-1].response_metadata["tiered"]["tier"] == "budget"
-    (outer_id, outer_parent, _), (inner_id, inner_parent, _) = log.starts
+    (outer_id, outer_parent, _), (_, inner_parent, _) = log.starts
     assert outer_parent is None
     assert inner_parent == outer_id  # the tier's run is a child of the tiered run
     assert log.events == ["tiered.route"]
