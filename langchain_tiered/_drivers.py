@@ -106,6 +106,24 @@ def _child_manager(run_manager: Any) -> Any:
     return manager
 
 
+def _unwrap(runnable: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Peel plain ``RunnableBinding`` layers (``bind_tools``) into kwargs for the model.
+
+    Invoking a binding merges our config with the *ambient* one (inside a lambda or a graph
+    node), and the ambient parent run would win: the tier's run must nest under ours.
+    """
+    from langchain_core.runnables import RunnableBinding  # noqa: PLC0415
+
+    while (
+        isinstance(runnable, RunnableBinding)
+        and not runnable.config
+        and not runnable.config_factories
+    ):
+        kwargs = {**runnable.kwargs, **kwargs}
+        runnable = runnable.bound
+    return runnable, kwargs
+
+
 def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, Any]] | None:
     """The chat model and kwargs to call without a child run, when nobody is listening.
 
@@ -117,12 +135,8 @@ def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, A
     if action.stream or (run_manager is not None and run_manager.handlers):
         return None
     from langchain_core.language_models import BaseChatModel  # noqa: PLC0415
-    from langchain_core.runnables import RunnableBinding  # noqa: PLC0415
 
-    target, kwargs = action.runnable, action.kwargs
-    if isinstance(target, RunnableBinding) and not target.config:
-        kwargs = {**target.kwargs, **kwargs}
-        target = target.bound
+    target, kwargs = _unwrap(action.runnable, action.kwargs)
     if type(target).__dict__.get("invoke") is not None or not isinstance(target, BaseChatModel):
         return None  # a model with its own invoke logic must go through it
     return target, kwargs
@@ -158,15 +172,16 @@ class _SyncIO(_IO):
             model, kwargs = direct
             result = model._generate_with_cache(a.messages, stop=a.stop, **kwargs)
             return result.generations[0].message
+        runnable, kwargs = _unwrap(a.runnable, a.kwargs)
         if a.stream:
-            it = iter(a.runnable.stream(a.messages, self.config(), stop=a.stop, **a.kwargs))
+            it = iter(runnable.stream(a.messages, self.config(), stop=a.stop, **kwargs))
             head: list[Any] = []
             for chunk in it:  # errors up to the first content chunk may still fall back
                 head.append(chunk)
                 if has_content(chunk):
                     break
             return head, it
-        return a.runnable.invoke(a.messages, self.config(), stop=a.stop, **a.kwargs)
+        return runnable.invoke(a.messages, self.config(), stop=a.stop, **kwargs)
 
     def sleep(self, a: Sleep) -> None:
         self.clock.sleep(a.seconds)
@@ -200,8 +215,9 @@ class _AsyncIO(_IO):
             model, kwargs = direct
             result = await model._agenerate_with_cache(a.messages, stop=a.stop, **kwargs)
             return result.generations[0].message
+        runnable, kwargs = _unwrap(a.runnable, a.kwargs)
         if a.stream:
-            ait = a.runnable.astream(a.messages, self.config(), stop=a.stop, **a.kwargs)
+            ait = runnable.astream(a.messages, self.config(), stop=a.stop, **kwargs)
             ait = ait.__aiter__()
             head: list[Any] = []
             async for chunk in ait:  # errors up to the first content chunk may still fall back
@@ -209,7 +225,7 @@ class _AsyncIO(_IO):
                 if has_content(chunk):
                     break
             return head, ait
-        return await a.runnable.ainvoke(a.messages, self.config(), stop=a.stop, **a.kwargs)
+        return await runnable.ainvoke(a.messages, self.config(), stop=a.stop, **kwargs)
 
     async def sleep(self, a: Sleep) -> None:
         await self.clock.asleep(a.seconds)

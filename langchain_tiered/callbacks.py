@@ -6,10 +6,9 @@ included, through an inheritable configure hook).
 
 Every chat-model call is counted exactly once. A ``TieredChatModel`` call is counted from
 the ``tiered`` metadata of its answer; the tier model's own run, which LangChain reports as a
-child of the tiered run, is ignored (so are runs nested deeper, e.g. inside ``with_fallbacks``).
-When ``.stream()`` leaves the tier's run unlinked, it is retracted when the tiered run ends
-(see ``_Plain``). Chat models used outside a ``TieredChatModel`` are
-priced from their ``model_name`` with a :class:`~langchain_tiered.pricing.PriceBook`; a model
+child of the tiered run (also when streaming), is ignored (so are runs nested deeper, e.g.
+inside ``with_fallbacks``). Chat models used outside a ``TieredChatModel`` are priced from
+their ``model_name`` with a :class:`~langchain_tiered.pricing.PriceBook`; a model
 the book does not know is reported as *unpriced*, never as free.
 """
 
@@ -20,7 +19,7 @@ from collections import deque
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -67,33 +66,17 @@ class CostStats:
     fallbacks: int = 0
     refusals: int = 0
 
-    def _add(self, tokens: Mapping[str, int], cost: float | None, sign: int = 1) -> None:
-        # sign=-1 retracts a call counted earlier (see ``_Plain``).
-        self.calls += sign
-        self.input_tokens += sign * tokens.get("input_tokens", 0)
-        self.output_tokens += sign * tokens.get("output_tokens", 0)
-        self.cached_tokens += sign * tokens.get("cached_tokens", 0)
-        self.reasoning_tokens += sign * tokens.get("reasoning_tokens", 0)
+    def _add(self, tokens: Mapping[str, int], cost: float | None) -> None:
+        self.calls += 1
+        self.input_tokens += tokens.get("input_tokens", 0)
+        self.output_tokens += tokens.get("output_tokens", 0)
+        self.cached_tokens += tokens.get("cached_tokens", 0)
+        self.reasoning_tokens += tokens.get("reasoning_tokens", 0)
         if cost is None:
             # One unknown cost makes the sum unknown: a partial sum would read as the whole.
-            self.cost_usd = None if sign > 0 else self.cost_usd
+            self.cost_usd = None
         elif self.cost_usd is not None:
-            self.cost_usd += sign * cost
-
-
-@dataclass
-class _Plain:
-    """A plain model call counted while a tiered run without a linked child was open.
-
-    When the tiered model streams, LangChain gives it no run manager, so its tier's run
-    arrives as an unrelated run. It is counted at once and retracted when a tiered run it
-    overlapped ends with the same model and usage.
-    """
-
-    model: str
-    tokens: dict[str, int]
-    cost: float | None
-    candidates: set[UUID] = field(default_factory=set)
+            self.cost_usd += cost
 
 
 def _tokens(usage: Mapping[str, Any] | None) -> dict[str, int]:
@@ -172,12 +155,10 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         self.by_tier: dict[str, CostStats] = {}
         self.by_model: dict[str, CostStats] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
-        # Run bookkeeping: open tiered runs (-> whether a child run was linked to them),
-        # runs nested under a tiered run (ignored), and plain runs awaiting a possible match.
-        self._tiered: dict[UUID, bool] = {}
+        # Run bookkeeping: open tiered runs, and runs nested under one (ignored).
+        self._tiered: set[UUID] = set()
         self._inside: set[UUID] = set()
         self._hints: dict[UUID, str] = {}
-        self._orphans: dict[UUID, _Plain] = {}
 
     # -- derived values -----------------------------------------------------------------
 
@@ -222,14 +203,11 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             if self._nest(run_id, parent_run_id):
                 return
             if _is_tiered_start(serialized, kwargs):
-                self._tiered[run_id] = False
+                self._tiered.add(run_id)
             else:
                 hint = (kwargs.get("metadata") or {}).get("ls_model_name")
                 if isinstance(hint, str):
                     self._hints[run_id] = hint
-                unlinked = {r for r, linked in self._tiered.items() if not linked}
-                if unlinked:
-                    self._orphans[run_id] = _Plain("", {}, None, unlinked)
 
     def on_chain_start(
         self, serialized: dict[str, Any] | None, inputs: dict[str, Any], *, run_id: UUID,
@@ -255,16 +233,13 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             if run_id in self._inside:
                 self._inside.discard(run_id)
                 return
-            linked = self._tiered.pop(run_id, None)
+            self._tiered.discard(run_id)
             hint = self._hints.pop(run_id, None)
             if message is None:  # not a chat answer: nothing to count
-                self._orphans.pop(run_id, None)
-                if linked is not None:
-                    self._close_tiered(run_id, None)
                 return
             meta = message.response_metadata.get("tiered")
             if isinstance(meta, dict):
-                self._add_tiered(meta, message, run_id, linked=bool(linked))
+                self._add_tiered(meta, message, run_id)
             else:
                 self._add_plain(message, run_id, hint)
 
@@ -274,10 +249,8 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             if run_id in self._inside:
                 self._inside.discard(run_id)
                 return
-            if self._tiered.pop(run_id, None) is not None:
-                self._close_tiered(run_id, None)
+            self._tiered.discard(run_id)
             self._hints.pop(run_id, None)
-            self._orphans.pop(run_id, None)
             if isinstance(error, BudgetExceededError):
                 self.refusals += 1
                 if error.tier:
@@ -297,17 +270,12 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         if parent is None or (parent not in self._tiered and parent not in self._inside):
             return False
         self._inside.add(run_id)
-        if parent in self._tiered:
-            self._tiered[parent] = True  # linked: its tier's run will not look unrelated
         return True
 
-    def _add_tiered(
-        self, meta: Mapping[str, Any], message: AIMessage, run_id: UUID, *, linked: bool
-    ) -> None:
+    def _add_tiered(self, meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> None:
         tier = str(meta.get("tier") or "")
         model = str(meta.get("model_name") or tier)
         tokens = _tokens(message.usage_metadata)
-        self._close_tiered(run_id, None if linked else (model, tokens))
         self.calls += 1
         cost = float(meta.get("cost_usd") or 0.0)
         if _is_cache_hit(meta, message, run_id):
@@ -347,39 +315,6 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         else:
             self.total_cost_usd += cost
         self._model(model)._add(tokens, cost)
-        pending = self._orphans.get(run_id)
-        if pending is not None:
-            pending.model, pending.tokens, pending.cost = model, tokens, cost
-
-    def _close_tiered(self, tiered_run: UUID, unlinked: tuple[str, Any] | None) -> None:
-        """Forget a finished tiered run; without a linked child, retract its tier's run.
-
-        ``unlinked`` is the ``(model, tokens)`` of its answer when no child was linked.
-        """
-        match = None
-        if unlinked is not None:
-            model, tokens = unlinked
-            match = next((
-                rid for rid, p in self._orphans.items()
-                if tiered_run in p.candidates and p.model == model and p.tokens == tokens
-            ), None)
-        for rid, pending in list(self._orphans.items()):
-            pending.candidates.discard(tiered_run)
-            if not pending.candidates and rid != match:
-                del self._orphans[rid]
-        if match is None:
-            return
-        pending = self._orphans.pop(match)
-        self.calls -= 1
-        if pending.cost is None:
-            self.unpriced_calls -= 1
-        else:
-            self.total_cost_usd -= pending.cost
-        stats = self.by_model[pending.model]
-        stats._add(pending.tokens, pending.cost, sign=-1)
-        if stats.calls == 0:
-            del self.by_model[pending.model]
-            self.unpriced_models.discard(pending.model)
 
     def _price(self, model: str, usage: Mapping[str, Any] | None) -> float | None:
         if not usage:

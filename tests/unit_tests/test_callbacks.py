@@ -139,7 +139,7 @@ def test_threads_share_one_handler() -> None:
     # nothing leaks
     assert not cb._tiered
     assert not cb._inside
-    assert not cb._orphans
+    assert not cb._hints
 
 
 def test_agent_counts_each_model_turn_once() -> None:

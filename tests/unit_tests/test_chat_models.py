@@ -458,3 +458,16 @@ async def test_streaming_invoke_path_sees_metadata() -> None:
         e for e in events if e["event"] == "on_chat_model_end" and e["name"] == "TieredChatModel"
     ]
     assert ends[0]["data"]["output"].response_metadata["tiered"]["tier"] == "budget"
+
+
+def test_bound_tier_run_nests_under_tiered_run_inside_a_chain() -> None:
+    # inside a lambda the ambient config would otherwise make the tier a sibling run
+    from langchain_core.runnables import RunnableLambda
+
+    model = make_model()
+    log = RunLog()
+    bound = model.bind_tools([add])
+    RunnableLambda(lambda x: bound.invoke(x)).invoke(SIMPLE_EN, config={"callbacks": [log]})
+    (outer, _, name_outer), (_, inner_parent, name_inner) = log.starts
+    assert (name_outer, name_inner) == ("TieredChatModel", "FakeTier")
+    assert inner_parent == outer
