@@ -286,15 +286,23 @@ def plan_call(rt: Runtime, req: CallRequest, limits: dict[str, float]) -> Plan:
     st.deadline = rt.clock.monotonic() + rt.retry.max_total_seconds
     yield Emit("tiered.route", {"tier": decision.tier, "reason": decision.reason,
                                 "score": decision.score})
-    while st.order:
-        name = st.order.popleft()
-        if name in st.tried:
-            continue
-        st.tried.add(name)
-        selected = yield from _try_tier(rt, st, req, rt.by_name[name], limits)
-        if selected is not None:
-            return selected
-    raise _final_error(st)
+    try:
+        while st.order:
+            name = st.order.popleft()
+            if name in st.tried:
+                continue
+            st.tried.add(name)
+            seen = len(st.skipped)
+            selected = yield from _try_tier(rt, st, req, rt.by_name[name], limits)
+            for skip in st.skipped[seen:]:  # downgrades, cooldowns, windows, rate limits
+                yield Emit("tiered.skip", dict(skip))
+            if selected is not None:
+                return selected
+        raise _final_error(st)
+    except (BudgetExceededError, NoTierFitsError, AllTiersFailedError) as exc:
+        yield Emit("tiered.refused", {"error": type(exc).__name__, "message": str(exc),
+                                      "routed_tier": decision.tier})
+        raise
 
 
 def _try_tier(

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 
 from langchain_tiered import (
@@ -251,3 +252,64 @@ def test_daily_budget_rolls_over_with_the_clock() -> None:
     clock.advance(24 * 3600)
     again = model.invoke(ask).response_metadata["tiered"]
     assert again["budget_keys"] != first["budget_keys"]
+
+
+class _Events(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        self.events.append((name, data))
+
+
+def test_downgrade_and_refusal_are_custom_events() -> None:
+    cap = worst_case("standard", PROMPT, 4096) * 1.01
+    model = TieredChatModel(tiers=tiers(), max_cost_per_call=cap)
+    log = _Events()
+    model.invoke(PROMPT, tier="critical", max_tokens=4096, config={"callbacks": [log]})
+    assert [n for n, _ in log.events] == ["tiered.route", "tiered.skip"]
+    assert log.events[1][1]["tier"] == "critical"
+    assert "max_cost_per_call" in log.events[1][1]["reason"]
+    strict = TieredChatModel(tiers=tiers(), max_cost_per_call=1e-9, on_budget_exceeded="raise")
+    log = _Events()
+    with pytest.raises(BudgetExceededError):
+        strict.invoke(PROMPT, tier="critical", config={"callbacks": [log]})
+    assert [n for n, _ in log.events] == ["tiered.route", "tiered.refused"]
+    assert log.events[1][1]["error"] == "BudgetExceededError"
+
+
+def test_task_output_cap_is_sent_when_caller_sets_none() -> None:
+    model = TieredChatModel(tiers=tiers())
+    meta = model.invoke("List the capitals of Europe").response_metadata["tiered"]
+    assert meta["output_cap_source"] == "task"
+    sent = model.tiers[2].model.calls[0]["kwargs"]["max_tokens"]  # type: ignore[attr-defined]
+    assert sent == meta["max_output_tokens"] < 4096
+    # an explicit cap wins and is passed through untouched
+    model.invoke("List the capitals of Europe", max_tokens=7)
+    assert model.tiers[2].model.calls[1]["kwargs"]["max_tokens"] == 7  # type: ignore[attr-defined]
+
+
+def test_local_rate_limit_routes_to_another_tier() -> None:
+    clock = FakeClock()
+    model = TieredChatModel(tiers=tiers(budget={"requests_per_minute": 1}), clock=clock)
+    first = model.invoke("List the capitals of Europe").response_metadata["tiered"]
+    second = model.invoke("List the capitals of Europe").response_metadata["tiered"]
+    assert first["tier"] == "budget"
+    assert second["tier"] == "standard"
+    assert "rate limited locally" in second["reason"]
+    clock.advance(60)
+    assert (
+        model.invoke("List the capitals of Europe").response_metadata["tiered"]["tier"] == "budget"
+    )
+
+
+def test_local_rate_limit_waits_when_allowed() -> None:
+    clock = FakeClock()
+    model = TieredChatModel(
+        tiers=tiers(budget={"requests_per_minute": 1}), clock=clock, rate_limit_max_wait=120
+    )
+    model.invoke("List the capitals of Europe")
+    meta = model.invoke("List the capitals of Europe").response_metadata["tiered"]
+    assert meta["tier"] == "budget"
+    assert clock.sleeps
+    assert sum(clock.sleeps) == pytest.approx(60, rel=0.01)
