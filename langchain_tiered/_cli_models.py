@@ -141,25 +141,12 @@ def build_model(
     """
     if not cfg.tiers:
         raise cfg.error("tiers", "at least one [[tiers]] entry is required")
-    from langchain_tiered import Budget, ComplexityRouter, PriceBook, Tier  # noqa: PLC0415
+    from langchain_tiered import Budget, ComplexityRouter, PriceBook  # noqa: PLC0415
     from langchain_tiered.chat_models import TieredChatModel  # noqa: PLC0415
     from langchain_tiered.fallbacks import RetryPolicy  # noqa: PLC0415
     from langchain_tiered.ledger import InMemoryLedger  # noqa: PLC0415
 
-    tiers = []
-    for i, spec in enumerate(cfg.tiers):
-        where = f"tiers[{i}]"
-        model = (_emulated(spec, emulator_url) if emulator_url
-                 else _chat_model(cfg, spec, where, offline=offline))
-        try:
-            tiers.append(Tier(
-                name=spec.name, model=model, price=spec.price, context_window=spec.context_window,
-                requests_per_minute=spec.requests_per_minute,
-                tokens_per_minute=spec.tokens_per_minute,
-                max_output_tokens=spec.max_output_tokens, fallbacks=spec.fallbacks,
-            ))
-        except Exception as exc:
-            raise cfg.error(where, _one_line(exc)) from None
+    tiers = _tiers(cfg, emulator_url=emulator_url, offline=offline)
     if ledger is None and (cfg.budgets or cfg.ledger_path is not None):
         # Offline plans record nothing, so they must not create or lock the ledger file.
         ledger = InMemoryLedger() if offline else make_ledger(cfg)
@@ -189,6 +176,26 @@ def _retry(cfg: Config, policy: Any) -> Any:
         return None
     values = {k: int(v) if k == "max_attempts" else v for k, v in cfg.retry.items()}
     return policy(**values)
+
+
+def _tiers(cfg: Config, *, emulator_url: str | None, offline: bool) -> list[Any]:
+    from langchain_tiered import Tier  # noqa: PLC0415
+
+    tiers = []
+    for i, spec in enumerate(cfg.tiers):
+        where = f"tiers[{i}]"
+        model = (_emulated(spec, emulator_url) if emulator_url
+                 else _chat_model(cfg, spec, where, offline=offline))
+        try:
+            tiers.append(Tier(
+                name=spec.name, model=model, price=spec.price, context_window=spec.context_window,
+                requests_per_minute=spec.requests_per_minute,
+                tokens_per_minute=spec.tokens_per_minute,
+                max_output_tokens=spec.max_output_tokens, fallbacks=spec.fallbacks,
+            ))
+        except Exception as exc:  # pydantic ValidationError: one line naming the tier
+            raise cfg.error(where, _one_line(exc)) from None
+    return tiers
 
 
 def _prices(cfg: Config) -> dict[str, Any]:

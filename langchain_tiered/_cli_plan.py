@@ -64,13 +64,7 @@ def plan_offline(
     Raises:
         ValueError: ``tier`` names no tier of the model.
     """
-    from langchain_tiered._engine import (  # noqa: PLC0415
-        CallRequest,
-        _cap_problem,
-        _window_problem,
-        estimate,
-        route,
-    )
+    from langchain_tiered._engine import CallRequest, estimate, route  # noqa: PLC0415
     from langchain_tiered.fallbacks import fallback_order  # noqa: PLC0415
 
     rt = model._rt
@@ -84,20 +78,27 @@ def plan_offline(
     approx = rt.counter.count(messages, model=rt.profiles[0].model_name).raw
     decision = route(rt, req, approx)
     on_tier = {p.name: estimate(rt, p, req, decision.max_output_tokens) for p in rt.profiles}
-    skipped: list[tuple[str, str]] = []
     order = fallback_order(rt.names, decision.tier, allow_upgrade=rt.allow_upgrade,
                            overrides=rt.fallback_overrides)
-    chosen: str | None = None
+    chosen, skipped = _first_admitted(rt, order, on_tier)
+    return CallPlan(decision.tier, chosen, decision.reason, decision.score, on_tier, skipped)
+
+
+def _first_admitted(
+    rt: Any, order: list[str], on_tier: Mapping[str, Preflight]
+) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The first tier in ``order`` whose window and ``max_cost_per_call`` admit the call."""
+    from langchain_tiered._engine import _cap_problem, _window_problem  # noqa: PLC0415
+
+    skipped: list[tuple[str, str]] = []
     for name in order:
         pre = on_tier[name]
         problem = _window_problem(rt.by_name[name], pre, None)
         if problem is None and _cap_problem(rt, pre) is not None:
             problem = f"worst case ${pre.worst_case_usd:.6f} over max_cost_per_call"
         if problem is None:
-            chosen = name
-            break
+            return name, tuple(skipped)
         skipped.append((name, problem))
         if rt.on_budget_exceeded == "raise" and "max_cost_per_call" in problem:
             break  # the real call would raise BudgetExceededError here
-    return CallPlan(decision.tier, chosen, decision.reason, decision.score, on_tier,
-                    tuple(skipped))
+    return None, tuple(skipped)

@@ -57,3 +57,15 @@ def test_batch_with_emulator_writes_and_resumes(tmp_path: Path) -> None:
     second = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert "2 items: 2 ok, 0 failed, 2 resumed" in second.stdout
+
+
+def test_demo_takes_prices_from_config(tmp_path: Path) -> None:
+    config = tmp_path / "prices.toml"
+    config.write_text('[prices."claude-opus-4-6"]\ninput_per_mtok = 7.5\noutput_per_mtok = 37.5\n',
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["demo", "--config", str(config), "--rate-limits", "0"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    opus = next(line for line in result.stdout.splitlines() if "claude-opus-4-6" in line)
+    assert "7.5" in opus
+    assert "37.5" in opus
