@@ -318,3 +318,15 @@ def test_cli_imports_stay_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.strip() == ""
+
+
+def test_report_plot(ledger_path: Path, tmp_path: Path) -> None:
+    chart = tmp_path / "daily.png"
+    result = run("report", "--ledger", ledger_path, "--plot", chart)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert_usage_error(result, "matplotlib")
+    else:
+        assert result.exit_code == 0, result.output
+        assert chart.stat().st_size > 0
