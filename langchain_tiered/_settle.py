@@ -6,6 +6,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._actions import Action, Record, Settle
+from langchain_tiered.pricing import usage_tokens
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -13,17 +14,6 @@ if TYPE_CHECKING:
     from langchain_tiered._state import Runtime, Selected
 
 __all__ = ["settle_call"]
-
-
-def _usage_tokens(usage: Any) -> dict[str, int]:
-    details_in = usage.get("input_token_details") or {}
-    details_out = usage.get("output_token_details") or {}
-    return {
-        "input_tokens": int(usage.get("input_tokens") or 0),
-        "output_tokens": int(usage.get("output_tokens") or 0),
-        "cached_tokens": int(details_in.get("cache_read") or 0),
-        "reasoning_tokens": int(details_out.get("reasoning") or 0),
-    }
 
 
 def _output_text(message: BaseMessage) -> str:
@@ -40,7 +30,7 @@ def _cost(
     usage = getattr(message, "usage_metadata", None) if message is not None else None
     price = sel.profile.price
     if usage:
-        return price.cost(usage), False, _usage_tokens(usage)
+        return price.cost(usage), False, usage_tokens(usage)
     from langchain_tiered.tokens import get_encoding  # noqa: PLC0415
 
     text = _output_text(message) if message is not None else ""

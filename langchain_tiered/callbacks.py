@@ -29,6 +29,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.tracers.context import register_configure_hook
 
 from langchain_tiered.errors import BudgetExceededError
+from langchain_tiered.pricing import usage_tokens
 
 if TYPE_CHECKING:
     from langchain_tiered.pricing import PriceBook
@@ -77,18 +78,6 @@ class CostStats:
             self.cost_usd = None
         elif self.cost_usd is not None:
             self.cost_usd += cost
-
-
-def _tokens(usage: Mapping[str, Any] | None) -> dict[str, int]:
-    usage = usage or {}
-    details_in = usage.get("input_token_details") or {}
-    details_out = usage.get("output_token_details") or {}
-    return {
-        "input_tokens": int(usage.get("input_tokens") or 0),
-        "output_tokens": int(usage.get("output_tokens") or 0),
-        "cached_tokens": int(details_in.get("cache_read") or 0),
-        "reasoning_tokens": int(details_out.get("reasoning") or 0),
-    }
 
 
 def _message(response: LLMResult) -> AIMessage | None:
@@ -275,7 +264,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
     def _add_tiered(self, meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> None:
         tier = str(meta.get("tier") or "")
         model = str(meta.get("model_name") or tier)
-        tokens = _tokens(message.usage_metadata)
+        tokens = usage_tokens(message.usage_metadata)
         self.calls += 1
         cost = float(meta.get("cost_usd") or 0.0)
         if _is_cache_hit(meta, message, run_id):
@@ -301,7 +290,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         rm = message.response_metadata
         model = str(rm.get("model_name") or rm.get("model") or hint or "unknown")
         usage = message.usage_metadata
-        tokens = _tokens(usage)
+        tokens = usage_tokens(usage)
         cost = self._price(model, usage)
         self.calls += 1
         if _is_replay(usage):

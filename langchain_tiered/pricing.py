@@ -32,6 +32,7 @@ __all__ = [
     "ModelPrice",
     "PriceBook",
     "normalize_model_name",
+    "usage_tokens",
 ]
 
 _MTOK = 1_000_000
@@ -173,6 +174,20 @@ def _detail_sum(details: Mapping[str, Any], kind: str) -> int:
     # langchain-openai prefixes details with the service tier ("flex_cache_read").
     suffix = "_" + kind
     return sum(_count(v) for k, v in details.items() if k == kind or k.endswith(suffix))
+
+
+def usage_tokens(usage: Mapping[str, Any] | None) -> dict[str, int]:
+    """Billed token counts of a ``UsageMetadata``: input, output, cache reads, reasoning.
+
+    The one reading of usage shared by settlement, spend records and the cost callback.
+    """
+    usage = usage or {}
+    return {
+        "input_tokens": _count(usage.get("input_tokens")),
+        "output_tokens": _count(usage.get("output_tokens")),
+        "cached_tokens": _detail_sum(usage.get("input_token_details") or {}, "cache_read"),
+        "reasoning_tokens": _detail_sum(usage.get("output_token_details") or {}, "reasoning"),
+    }
 
 
 @dataclass(frozen=True)
