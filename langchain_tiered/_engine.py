@@ -319,7 +319,7 @@ def _try_tier(
     if reserved is None:
         return None
     pre, reservation = reserved
-    call_kwargs = _call_kwargs(req, pre)
+    call_kwargs = _call_kwargs(req, profile, pre)
     try:
         limiter = rt.limiters.get(profile.name)
         if limiter is not None:
@@ -351,11 +351,18 @@ def _release(reservation: Reservation | None) -> Generator[Action, Any, None]:
         yield Release(reservation)
 
 
-def _call_kwargs(req: CallRequest, pre: Preflight) -> dict[str, Any]:
-    """Kwargs sent to the tier: the caller's, plus an output cap the plan decided on."""
+def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict[str, Any]:
+    """Kwargs sent to the tier: the caller's plus what the plan adds.
+
+    The plan adds an output cap it decided on, and ``stream_usage`` for streams from
+    OpenAI-compatible tiers (the cost needs their usage).
+    """
+    extra: dict[str, Any] = {}
     if pre.output_cap_source in ("task", "budget"):
-        return {**req.kwargs, "max_tokens": pre.max_output_tokens}
-    return req.kwargs
+        extra["max_tokens"] = pre.max_output_tokens
+    if req.stream and profile.ask_stream_usage and "stream_usage" not in req.kwargs:
+        extra["stream_usage"] = True
+    return {**req.kwargs, **extra} if extra else req.kwargs
 
 
 def _final_error(st: _State) -> Exception:

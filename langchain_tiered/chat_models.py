@@ -30,7 +30,7 @@ from langchain_tiered.tiers import Tier
 __all__ = ["TieredChatModel"]
 
 # Keyword arguments this model consumes itself; they never reach a tier.
-_OWN_KWARGS = ("tier", "tools", "tool_choice", "tiered_structured_output")
+_OWN_KWARGS = ("tier", "tools", "tool_choice", "tiered_structured_output", "model")
 _MEMO_LIMIT = 256  # bound on cached per-tier tool bindings
 
 
@@ -248,6 +248,8 @@ class TieredChatModel(BaseChatModel):
         stop = stop if stop is not None else self.stop
         metadata = dict(getattr(run_manager, "metadata", None) or {})
         override = own.get("tier", metadata.get("tier"))
+        if override is None and own.get("model") is not None:
+            override = self._tier_of_model(own["model"])
         tools = own.get("tools") or None
         req = CallRequest(
             messages=messages, stop=stop, kwargs=kwargs, metadata=metadata, stream=stream,
@@ -257,6 +259,19 @@ class TieredChatModel(BaseChatModel):
             bind=self._bind_for(tools, own.get("tool_choice")),
         )
         return req, self._rt.limits_for(metadata)
+
+    def _tier_of_model(self, model: str) -> str:
+        """The tier a LangChain-style per-call ``model=`` override names.
+
+        Passing ``model`` through to a tier would call a model the pre-flight never priced,
+        so it selects the tier serving that model instead, or fails.
+        """
+        for profile in self._rt.profiles:
+            if profile.model_name == model:
+                return profile.name
+        served = ", ".join(f"{p.name}={p.model_name}" for p in self._rt.profiles)
+        msg = f"model={model!r} is not served by any tier ({served}); pass tier=<name> instead"
+        raise ValueError(msg)
 
     def _apply_defaults(self, kwargs: dict[str, Any]) -> None:
         """Model-level defaults (``max_tokens``, ``temperature``) under the call's own kwargs."""

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
     "Preflight",
     "TierProfile",
+    "asks_stream_usage",
     "max_output_within",
     "model_max_tokens",
     "resolve_output_cap",
@@ -53,6 +54,8 @@ class TierProfile:
     context_window: int | None
     model_max_tokens: int | None
     tier_max_output_tokens: int | None
+    ask_stream_usage: bool = False
+    """The model takes ``stream_usage`` and does not set it: streams must ask for usage."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,16 @@ def model_max_tokens(model: BaseChatModel) -> int | None:
         if isinstance(value, int) and value > 0:
             return value
     return None
+
+
+def asks_stream_usage(model: BaseChatModel) -> bool:
+    """Whether streams from ``model`` need ``stream_usage=True`` to report their usage.
+
+    OpenAI-compatible models only send usage in a stream when asked; without it the cost of
+    a streamed call could only be estimated.
+    """
+    fields = getattr(type(model), "model_fields", {})
+    return "stream_usage" in fields and not getattr(model, "stream_usage", False)
 
 
 def call_max_tokens(kwargs: dict[str, Any]) -> int | None:

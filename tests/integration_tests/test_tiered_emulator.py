@@ -271,14 +271,6 @@ def test_stream_break_before_first_content_falls_back(emu: OpenAICompatibleEmula
 # -- per-call model override ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "package bug: a per-call model= kwarg passes through chat_models.py _request into the "
-        "tier's kwargs, so the tier calls another model while tiered metadata reports and "
-        "prices the tier's own model"
-    ),
-)
 def test_per_call_model_override_is_priced_or_rejected(emu: OpenAICompatibleEmulator) -> None:
     try:
         message = tiered(emu).invoke("hi", model="gpt-4.1")
@@ -289,3 +281,24 @@ def test_per_call_model_override_is_priced_or_rejected(emu: OpenAICompatibleEmul
     assert meta["model_name"] == "gpt-4.1"
     gpt_41 = ModelPrice(input_per_mtok=2.00, output_per_mtok=8.00)
     assert meta["cost_usd"] == pytest.approx(hand_cost(gpt_41, message), rel=1e-12)
+
+
+def test_streams_ask_openai_tiers_for_usage(emu: OpenAICompatibleEmulator) -> None:
+    # tiers built without stream_usage=True still report real usage when streamed
+    from langchain_openai import ChatOpenAI
+
+    from langchain_tiered import Tier, TieredChatModel
+
+    tier_model = ChatOpenAI(
+        model="plain-model", base_url=emu.base_url, api_key="sk-emulator", max_retries=0
+    )
+    assert not tier_model.stream_usage
+    model = TieredChatModel(tiers=[Tier(name="only", model=tier_model, price=SMALL)])
+    chunks = list(model.stream("Say hello"))
+    full = chunks[0]
+    for c in chunks[1:]:
+        full = full + c
+    meta = full.response_metadata["tiered"]
+    assert meta["cost_is_estimate"] is False
+    assert full.usage_metadata is not None
+    assert full.usage_metadata["input_tokens"] == emu.requests[-1].prompt_tokens

@@ -471,3 +471,12 @@ def test_bound_tier_run_nests_under_tiered_run_inside_a_chain() -> None:
     (outer, _, name_outer), (_, inner_parent, name_inner) = log.starts
     assert (name_outer, name_inner) == ("TieredChatModel", "FakeTier")
     assert inner_parent == outer
+
+
+def test_per_call_model_selects_the_tier_serving_it() -> None:
+    model = make_model()
+    meta = model.invoke(COMPLEX_EN, model="budget-model").response_metadata["tiered"]
+    assert (meta["tier"], meta["model_name"]) == ("budget", "budget-model")
+    assert "model" not in model.tiers[2].model.calls[0]["kwargs"]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="not served by any tier"):
+        model.invoke("hi", model="gpt-4.1")
