@@ -146,11 +146,12 @@ class TestTieredChatModelIntegration(ChatModelIntegrationTests):
 
     @property
     def supports_model_override(self) -> bool:
-        # The tiered model picks its model per call with ``tier=``. A raw ``model=`` leaks
-        # through to whichever tier is routed and is billed at that tier's price (see
-        # test_tiered_emulator.py::test_per_call_model_override_is_priced_or_rejected), so the
-        # override tests are skipped rather than passing on a mispriced call.
-        return False
+        # A per-call ``model=`` selects the tier serving that model (and is priced for it).
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "gpt-4o-mini"
 
     # Capabilities the emulator does not model: it answers text-only echoes, so the tests below
     # would check what a real model does with the input, not the wire protocol.
