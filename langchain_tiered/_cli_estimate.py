@@ -1,7 +1,7 @@
 """``langchain-tiered estimate``: an offline plan and cost projection for a prompt file.
 
 Nothing is sent: each prompt is routed, counted and priced exactly as the model would before a
-call (see :mod:`langchain_tiered._cli_plan`), and the worst cases are totalled per tier and
+call (``TieredChatModel.plan``), and the worst cases are totalled per tier and
 projected to a monthly volume on each single tier versus routed (the TCO table). Worst cases
 assume every call uses its full output cap, so the projections are upper bounds.
 """
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from langchain_tiered._cli_common import CliError, PromptFile, excerpt, make_console, read_prompts
 from langchain_tiered._cli_config import load_config
 from langchain_tiered._cli_models import build_model
-from langchain_tiered._cli_plan import CallPlan, plan_offline
 
 if TYPE_CHECKING:
     from langchain_tiered.chat_models import TieredChatModel
+    from langchain_tiered.preflight import CallPlan
 
 __all__ = ["Estimate", "estimate_prompts", "run_estimate"]
 
@@ -50,8 +50,10 @@ def estimate_prompts(model: TieredChatModel, prompts: PromptFile) -> Estimate:
     plans = []
     for item in prompts.items:
         try:
-            plans.append(plan_offline(model, item.input, metadata=item.metadata,
-                                      max_tokens=item.max_tokens))
+            extra: dict[str, Any] = {}
+            if item.max_tokens is not None:
+                extra["max_tokens"] = item.max_tokens
+            plans.append(model.plan(item.input, metadata=dict(item.metadata or {}), **extra))
         except ValueError as exc:
             msg = f"{prompts.path.name}:{item.line}: {exc}"
             raise CliError(msg) from None

@@ -30,7 +30,13 @@ from langchain_tiered.errors import (
     RateLimitExceededError,
 )
 from langchain_tiered.fallbacks import ErrorKind, classify_error, fallback_order
-from langchain_tiered.preflight import Preflight, TierProfile, max_output_within, resolve_output_cap
+from langchain_tiered.preflight import (
+    CallPlan,
+    Preflight,
+    TierProfile,
+    max_output_within,
+    resolve_output_cap,
+)
 from langchain_tiered.routing import RouteDecision, RouteRequest
 
 if TYPE_CHECKING:
@@ -260,23 +266,29 @@ def decide(rt: Runtime, req: CallRequest) -> RouteDecision:
     return route(rt, req, approx)
 
 
-def preview(rt: Runtime, req: CallRequest) -> dict[str, Any]:
-    """What a call would do before any I/O: the routed tier and every tier's worst case."""
+def preview(rt: Runtime, req: CallRequest) -> CallPlan:
+    """What a call would do before any I/O: route, price every tier, walk the fallback order.
+
+    The same checks as the pre-flight of :func:`plan_call` (context window,
+    ``max_cost_per_call``), without budgets, cooldowns or rate limits.
+    """
     decision = decide(rt, req)
-    per_tier = {}
-    for profile in rt.profiles:
-        pre = estimate(rt, profile, req, decision.max_output_tokens)
-        per_tier[profile.name] = {
-            "model_name": profile.model_name,
-            "prompt_tokens": pre.prompt_tokens,
-            "max_output_tokens": pre.max_output_tokens,
-            "worst_case_usd": pre.worst_case_usd,
-            "fits_context": _window_problem(profile, pre, None) is None,
-            "within_max_cost_per_call": _cap_problem(rt, pre) is None,
-        }
-    routed = per_tier[decision.tier]
-    return {"tier": decision.tier, "reason": decision.reason, "score": decision.score,
-            "signals": list(decision.signals), **routed, "tiers": per_tier}
+    on_tier = {p.name: estimate(rt, p, req, decision.max_output_tokens) for p in rt.profiles}
+    skipped: list[tuple[str, str]] = []
+    chosen = None
+    for name in _initial_order(rt, decision.tier):
+        pre = on_tier[name]
+        problem = _window_problem(rt.by_name[name], pre, None)
+        if problem is None and _cap_problem(rt, pre) is not None:
+            problem = f"worst case ${pre.worst_case_usd:.6f} over max_cost_per_call"
+        if problem is None:
+            chosen = name
+            break
+        skipped.append((name, problem))
+        if rt.on_budget_exceeded == "raise" and "max_cost_per_call" in problem:
+            break  # the real call raises BudgetExceededError here
+    return CallPlan(decision.tier, chosen, decision.reason, decision.score, on_tier,
+                    tuple(skipped))
 
 
 def plan_call(rt: Runtime, req: CallRequest, limits: dict[str, float]) -> Plan:

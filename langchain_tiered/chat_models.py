@@ -24,7 +24,7 @@ from langchain_tiered._run_context import current_run, publish, stream_run
 from langchain_tiered._runtime import build_runtime
 from langchain_tiered._settle import settle_call
 from langchain_tiered._state import CallRequest, Runtime, Selected
-from langchain_tiered.preflight import call_max_tokens
+from langchain_tiered.preflight import CallPlan, call_max_tokens
 from langchain_tiered.tiers import Tier
 
 __all__ = ["TieredChatModel"]
@@ -198,13 +198,19 @@ class TieredChatModel(BaseChatModel):
     def plan(
         self, input: LanguageModelInput, *, tier: str | None = None,
         metadata: dict[str, Any] | None = None, **kwargs: Any,
-    ) -> dict[str, Any]:
+    ) -> CallPlan:
         """What a call with this input would do, without any network call or spending.
 
-        Returns the routed ``tier`` with its ``reason``, ``prompt_tokens``,
-        ``max_output_tokens`` and ``worst_case_usd``, plus the same estimate for every
-        tier under ``tiers`` (with ``fits_context`` and ``within_max_cost_per_call``).
-        The ``langchain-tiered estimate`` command is built on it.
+        Routes the input, prices the worst case on every tier and walks the fallback order
+        through the context-window and ``max_cost_per_call`` checks. Budgets, cooldowns and
+        rate limits are not consulted (they depend on the moment of the call). The
+        ``langchain-tiered estimate`` command is built on it.
+
+        Args:
+            input: Anything ``invoke`` accepts.
+            tier: A per-call tier override.
+            metadata: The call's config metadata (``tier``, ``budget_key``).
+            **kwargs: Call kwargs such as ``max_tokens``.
         """
         from langchain_tiered._engine import preview  # noqa: PLC0415
 

@@ -14,6 +14,7 @@ else :data:`DEFAULT_MAX_OUTPUT_TOKENS`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
+    "CallPlan",
     "Preflight",
     "TierProfile",
     "asks_stream_usage",
@@ -68,6 +70,35 @@ class Preflight:
     max_output_tokens: int
     output_cap_source: str
     worst_case_usd: float
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What a call would do before any I/O (``TieredChatModel.plan``).
+
+    Budgets are not consulted: their room depends on what else is in flight when the call
+    really runs. Neither are cooldowns or rate limits, which change from moment to moment.
+
+    Attributes:
+        routed_tier: The tier the router (or an override) picked.
+        tier: The first tier that passes the pre-flight checks (``None``: none would).
+        reason: The routing reason.
+        score: The router's complexity score, if any.
+        on_tier: The worst-case estimate on every tier, most capable first.
+        skipped: ``(tier, why)`` for tiers the checks would skip before ``tier``.
+    """
+
+    routed_tier: str
+    tier: str | None
+    reason: str
+    score: float | None
+    on_tier: Mapping[str, Preflight]
+    skipped: tuple[tuple[str, str], ...]
+
+    @property
+    def chosen(self) -> Preflight | None:
+        """The estimate on the tier the call would go to."""
+        return None if self.tier is None else self.on_tier[self.tier]
 
 
 def model_max_tokens(model: BaseChatModel) -> int | None:

@@ -395,14 +395,19 @@ def test_tier_is_immutable_and_repr_is_short() -> None:
 def test_plan_previews_without_calling_any_tier() -> None:
     model = make_model(max_tokens=100)
     plan = model.plan(COMPLEX_EN)
-    assert plan["tier"] == "critical"
-    assert plan["max_output_tokens"] == 100
-    assert set(plan["tiers"]) == {"critical", "standard", "budget"}
-    n = plan["tiers"]["budget"]["prompt_tokens"]
-    assert plan["tiers"]["budget"]["worst_case_usd"] == pytest.approx(
-        PRICES["budget"].worst_case(n, 100)
+    assert (plan.routed_tier, plan.tier, plan.skipped) == ("critical", "critical", ())
+    assert plan.chosen is not None
+    assert plan.chosen.max_output_tokens == 100
+    assert set(plan.on_tier) == {"critical", "standard", "budget"}
+    budget = plan.on_tier["budget"]
+    assert budget.worst_case_usd == pytest.approx(
+        PRICES["budget"].worst_case(budget.prompt_tokens, 100)
     )
-    assert model.plan(COMPLEX_EN, tier="budget")["tier"] == "budget"
+    assert model.plan(COMPLEX_EN, tier="budget").tier == "budget"
+    capped = make_model(max_tokens=100, max_cost_per_call=plan.on_tier["standard"].worst_case_usd)
+    downgraded = capped.plan(COMPLEX_EN)
+    assert (downgraded.routed_tier, downgraded.tier) == ("critical", "standard")
+    assert downgraded.skipped[0][0] == "critical"
     assert all(t.model.calls == [] for t in model.tiers)  # type: ignore[attr-defined]
 
 
@@ -467,7 +472,8 @@ def test_bound_tier_run_nests_under_tiered_run_inside_a_chain() -> None:
     model = make_model()
     log = RunLog()
     bound = model.bind_tools([add])
-    RunnableLambda(lambda x: bound.invoke(x)).invoke(SIMPLE_EN, config={"callbacks": [log]})
+    # a lambda, not bound.invoke itself: the call must see only the ambient config
+    RunnableLambda(lambda x: bound.invoke(x)).invoke(SIMPLE_EN, config={"callbacks": [log]})  # noqa: PLW0108
     (outer, _, name_outer), (_, inner_parent, name_inner) = log.starts
     assert (name_outer, name_inner) == ("TieredChatModel", "FakeTier")
     assert inner_parent == outer
