@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,13 @@ from langchain_tiered.pricing import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-LITELLM_MAP = REPO.parent / "shared" / "pricing" / "litellm_model_prices.json"
+# A gzip copy of ../shared/pricing/litellm_model_prices.json (LiteLLM's public price map)
+# ships with the tests, so they run in any checkout; unpacked once per run.
+_LITELLM_GZ = REPO / "tests" / "data" / "litellm_model_prices.json.gz"
+_UNPACKED = Path(tempfile.mkdtemp(prefix="litellm-"))
+atexit.register(shutil.rmtree, _UNPACKED, ignore_errors=True)
+LITELLM_MAP = _UNPACKED / "litellm_model_prices.json"
+LITELLM_MAP.write_bytes(gzip.decompress(_LITELLM_GZ.read_bytes()))
 CASSETTE_NAME = "lssdk__test_openai_test_wrap_openai_chat_tokens.yaml"
 CASSETTE = REPO / "cassettes" / "real" / "openai" / CASSETTE_NAME
 APPROX = {"rel": 1e-12, "abs": 0.0}
@@ -477,7 +485,7 @@ def test_from_litellm_rules(tmp_path: Path) -> None:
         PriceBook.from_litellm(str(bad))
 
 
-needs_map = pytest.mark.skipif(not LITELLM_MAP.exists(), reason="shared LiteLLM map not present")
+needs_map = pytest.mark.skipif(not LITELLM_MAP.exists(), reason="LiteLLM map copy missing")
 
 
 @needs_map

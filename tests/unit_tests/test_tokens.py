@@ -29,8 +29,9 @@ from langchain_tiered.tokens import (
 )
 
 DATA = Path(_tokens_encoding.__file__).parent / "_data"
-CASSETTE = Path(
-    "/work/shared/cassettes/openai/lssdk__test_openai_test_wrap_openai_chat_tokens.yaml"
+CASSETTE = (
+    Path(__file__).resolve().parents[2]
+    / "cassettes/real/openai/lssdk__test_openai_test_wrap_openai_chat_tokens.yaml"
 )
 
 # OpenAI cookbook "How to count tokens with tiktoken", section 6: the API reported 129 prompt
