@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import math
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
