@@ -245,11 +245,25 @@ def render_table(report: SpendReport, *, width: int = 110) -> str:
     return console.export_text()
 
 
+def _daily_cost_by_tier(
+    records: list[SpendRecord], days: list[str], cutoff: datetime | None
+) -> dict[str, list[float]]:
+    """Cost per tier per day (the report's own day grouping), aligned with ``days``."""
+    index = {day: i for i, day in enumerate(days)}
+    out: dict[str, list[float]] = {}
+    for record in records:
+        if cutoff is not None and record.time < cutoff:
+            continue
+        for day in _groups(record, "day"):
+            out.setdefault(record.tier, [0.0] * len(days))[index[day]] += record.cost_usd
+    return out
+
+
 def plot_daily(
     records: Iterable[SpendRecord], path: str | os.PathLike[str], *,
     since: datetime | None = None,
 ) -> Path:
-    """Save a chart of daily cost against the top-tier baseline (needs matplotlib).
+    """Save a chart of daily cost per tier against the top-tier baseline (needs matplotlib).
 
     Args:
         records: Spend records.
@@ -270,15 +284,20 @@ def plot_daily(
     except ImportError as exc:
         msg = "plot_daily needs matplotlib: pip install 'langchain-tiered[plot]'"
         raise RuntimeError(msg) from exc
+    records = list(records)
     report = summarize(records, by="day", since=since)
     days = [row.group for row in report.rows]
+    per_tier = _daily_cost_by_tier(records, days, report.since)
     fig, ax = plt.subplots(figsize=(max(6, len(days) * 0.6), 4))
     try:
-        ax.bar(days, [row.cost_usd for row in report.rows], label="cost")
+        bottom = [0.0] * len(days)
+        for tier, costs in per_tier.items():  # stacked: each bar is one day's total
+            ax.bar(days, costs, bottom=bottom, label=tier)
+            bottom = [b + c for b, c in zip(bottom, costs, strict=True)]
         ax.plot(days, [row.baseline_cost_usd for row in report.rows], "o--", color="gray",
                 label="top-tier baseline")
         ax.set_ylabel("USD")
-        ax.set_title(f"Daily spend (saved {report.savings_pct:.1f}%)")
+        ax.set_title(f"Daily spend per tier (saved {report.savings_pct:.1f}%)")
         ax.legend()
         fig.autofmt_xdate()
         out = Path(path)

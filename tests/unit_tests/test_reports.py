@@ -173,3 +173,14 @@ def test_report_from_a_real_ledger_matches_the_cost_callback() -> None:
     for row in report.rows:
         assert row.calls == cb.by_tier[row.group].calls
         assert row.cost_usd == pytest.approx(cb.by_tier[row.group].cost_usd)
+
+
+def test_daily_cost_by_tier_sums_to_the_daily_report() -> None:
+    from langchain_tiered.reports import _daily_cost_by_tier
+
+    report = summarize(RECORDS, by="day")
+    days = [row.group for row in report.rows]
+    per_tier = _daily_cost_by_tier(list(RECORDS), days, None)
+    for i, row in enumerate(report.rows):
+        assert sum(costs[i] for costs in per_tier.values()) == pytest.approx(row.cost_usd)
+    assert set(per_tier) == {r.tier for r in RECORDS}
