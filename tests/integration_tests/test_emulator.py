@@ -204,7 +204,7 @@ def test_streamed_tool_call_deltas_reassemble(emu: OpenAICompatibleEmulator) -> 
 
 
 def test_auto_tools_let_create_agent_terminate(emu: OpenAICompatibleEmulator) -> None:
-    from langchain.agents import create_agent  # noqa: PLC0415 - optional test dependency
+    from langchain.agents import create_agent
 
     agent = create_agent(chat(emu), tools=[add])
     result = agent.invoke({"messages": [("user", "add some numbers")]})
@@ -382,7 +382,7 @@ def test_cli_rejects_malformed_context_window() -> None:
 
 
 def test_public_surface_is_pinned() -> None:
-    from langchain_tiered import testing  # noqa: PLC0415
+    from langchain_tiered import testing
 
     assert testing.__all__ == [
         "Fault",
