@@ -9,6 +9,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_tiered.batch import BatchResult, arun_batch, run_batch
     from langchain_tiered.budget import Budget
     from langchain_tiered.callbacks import TieredCostCallbackHandler, get_tiered_cost_callback
     from langchain_tiered.chat_models import TieredChatModel
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "AllTiersFailedError": "errors",
+    "BatchResult": "batch",
     "Budget": "budget",
     "BudgetExceededError": "errors",
     "ComplexityRouter": "routing",
@@ -56,12 +58,15 @@ _EXPORTS: dict[str, str] = {
     "TieredChatModel": "chat_models",
     "TieredCostCallbackHandler": "callbacks",
     "TieredError": "errors",
+    "arun_batch": "batch",
     "count_tokens": "tokens",
     "get_tiered_cost_callback": "callbacks",
+    "run_batch": "batch",
 }
 
 __all__ = [
     "AllTiersFailedError",
+    "BatchResult",
     "Budget",
     "BudgetExceededError",
     "ComplexityRouter",
@@ -81,8 +86,10 @@ __all__ = [
     "TieredChatModel",
     "TieredCostCallbackHandler",
     "TieredError",
+    "arun_batch",
     "count_tokens",
     "get_tiered_cost_callback",
+    "run_batch",
 ]
 
 

@@ -9,6 +9,7 @@ import langchain_tiered
 
 EXPECTED = [
     "AllTiersFailedError",
+    "BatchResult",
     "Budget",
     "BudgetExceededError",
     "ComplexityRouter",
@@ -28,8 +29,10 @@ EXPECTED = [
     "TieredChatModel",
     "TieredCostCallbackHandler",
     "TieredError",
+    "arun_batch",
     "count_tokens",
     "get_tiered_cost_callback",
+    "run_batch",
 ]
 
 
