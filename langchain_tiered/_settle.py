@@ -61,11 +61,7 @@ def settle_call(
 
     cost, estimated, tokens = _cost(rt, sel, message)
     _learn(rt, sel, tokens, estimated)
-    baseline = rt.profiles[0].price
-    baseline_cost = (
-        cost if sel.profile.index == 0 or estimated
-        else baseline.cost(getattr(message, "usage_metadata", None) or {})
-    )
+    baseline_cost = _baseline(rt, sel, message, tokens, cost, estimated=estimated)
     fallback = sel.profile.name != sel.routed
     if sel.reservation is not None or rt.ledger is not None:
         record = SpendRecord(
@@ -99,6 +95,19 @@ def settle_call(
         "budget_keys": list(sel.budget_keys),
         "run_id": run_id,
     }
+
+
+def _baseline(
+    rt: Runtime, sel: Selected, message: BaseMessage | None, tokens: dict[str, int],
+    cost: float, *, estimated: bool,
+) -> float:
+    """What the same usage would have cost on the most capable tier (for savings)."""
+    if sel.profile.index == 0:
+        return cost
+    top = rt.profiles[0].price
+    if estimated:
+        return top.worst_case(tokens["input_tokens"], tokens["output_tokens"])
+    return top.cost(getattr(message, "usage_metadata", None) or {})
 
 
 def _reason(sel: Selected) -> str:

@@ -486,3 +486,16 @@ def test_per_call_model_selects_the_tier_serving_it() -> None:
     assert "model" not in model.tiers[2].model.calls[0]["kwargs"]  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="not served by any tier"):
         model.invoke("hi", model="gpt-4.1")
+
+
+def test_baseline_prices_the_same_usage_on_the_top_tier() -> None:
+    model = make_model()
+    model.tiers[2].model.script = [AIMessage(content="x", usage_metadata=usage(1000, 100))]  # type: ignore[attr-defined]
+    meta = model.invoke(SIMPLE_EN).response_metadata["tiered"]
+    assert meta["tier"] == "budget"
+    assert meta["baseline_cost_usd"] == pytest.approx(PRICES["critical"].cost(usage(1000, 100)))
+    # without usage (estimated cost) the baseline is estimated the same way, not set to the cost
+    model.tiers[2].model.script = [AIMessage(content="a few words here")]  # type: ignore[attr-defined]
+    meta = model.invoke(SIMPLE_EN).response_metadata["tiered"]
+    assert meta["cost_is_estimate"] is True
+    assert meta["baseline_cost_usd"] > meta["cost_usd"] > 0
