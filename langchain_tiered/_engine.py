@@ -151,7 +151,11 @@ class _State:
 
 
 def _admit(rt: Runtime, st: _State, profile: TierProfile, req: CallRequest) -> Preflight | None:
-    """Pre-flight checks that need no I/O; ``None`` (with the reason recorded) skips the tier."""
+    """Pre-flight checks that need no I/O; ``None`` (with the reason recorded) skips the tier.
+
+    With ``on_budget_exceeded="raise"`` only the routed tier raises: a fallback tier over a
+    limit is skipped, so the caller still learns why the routed tier failed.
+    """
     if rt.breaker.is_open(profile.name):
         left = rt.breaker.cooldown_remaining(profile.name)
         st.skip(profile.name, f"tier {profile.name!r} cooling down ({left:.1f}s left)")
@@ -168,7 +172,7 @@ def _admit(rt: Runtime, st: _State, profile: TierProfile, req: CallRequest) -> P
         shrunk = _shrink_output(rt, profile, pre, error.limit_usd)
         if shrunk is not None:
             return shrunk
-        if rt.on_budget_exceeded == "raise":
+        if rt.on_budget_exceeded == "raise" and profile.name == st.decision.tier:
             raise error
         st.budget_errors.append(error)
         st.skip(profile.name, f"worst case ${pre.worst_case_usd:.6f} over max_cost_per_call")
@@ -189,7 +193,7 @@ def _reserve(
         shrunk = _shrink_output(rt, profile, pre, room)
         if shrunk is not None:
             return (yield from _reserve(rt, st, profile, shrunk, limits))
-        if rt.on_budget_exceeded == "raise":
+        if rt.on_budget_exceeded == "raise" and profile.name == st.decision.tier:
             raise
         st.budget_errors.append(exc)
         st.skip(profile.name, f"budget {exc.scope!r} has ${room:.6f} left")

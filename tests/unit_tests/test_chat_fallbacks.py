@@ -279,3 +279,16 @@ def test_stream_falls_back_after_an_empty_opening_chunk() -> None:
     chunks = list(model.stream(ASK, tier="broken"))
     assert "".join(str(c.content) for c in chunks) == "good answer"
     assert chunks[-1].response_metadata["tiered"]["tier"] == "good"
+
+
+def test_raise_mode_skips_fallback_tiers_over_the_cap_and_keeps_the_real_error() -> None:
+    # budget is routed and rate limited; the upgrade tiers are over the cap: the caller must
+    # see that every tier failed (with the 429s), not a budget error for a tier never routed
+    model, _ = make(
+        {"budget": [rate_limited()]}, max_cost_per_call=0.001, max_tokens=100,
+        on_budget_exceeded="raise",
+    )
+    with pytest.raises(AllTiersFailedError) as info:
+        model.invoke(ASK)
+    assert [a["tier"] for a in info.value.attempts] == ["budget", "budget"]
+    assert calls(model, "standard") == 0
