@@ -116,7 +116,7 @@ def _shrink_output(
     rt: Runtime, profile: TierProfile, pre: Preflight, room: float
 ) -> Preflight | None:
     """With ``cap_output_to_budget``, lower the output cap so the worst case fits ``room``."""
-    if not rt.cap_output_to_budget:
+    if not rt.cap_output_to_budget or profile.max_tokens_kwarg is None:
         return None
     allowed = min(pre.max_output_tokens, max_output_within(profile.price, pre.prompt_tokens, room))
     if allowed < rt.min_output_tokens:
@@ -374,8 +374,8 @@ def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict
     OpenAI-compatible tiers (the cost needs their usage).
     """
     extra: dict[str, Any] = {}
-    if pre.output_cap_source in ("task", "budget"):
-        extra["max_tokens"] = pre.max_output_tokens
+    if pre.output_cap_source in ("task", "budget") and profile.max_tokens_kwarg is not None:
+        extra[profile.max_tokens_kwarg] = pre.max_output_tokens
     if req.stream and profile.ask_stream_usage and "stream_usage" not in req.kwargs:
         extra["stream_usage"] = True
     return {**req.kwargs, **extra} if extra else req.kwargs

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._state import Runtime
-from langchain_tiered.preflight import TierProfile, asks_stream_usage, model_max_tokens
+from langchain_tiered.preflight import (
+    TierProfile,
+    asks_stream_usage,
+    max_tokens_kwarg,
+    model_max_tokens,
+)
 from langchain_tiered.tiers import Tier, validate_tier_names
 
 if TYPE_CHECKING:
@@ -56,6 +61,7 @@ def _profiles(tiers: Sequence[Tier], book: PriceBook) -> tuple[TierProfile, ...]
             model_max_tokens=model_max_tokens(t.model),
             tier_max_output_tokens=t.max_output_tokens,
             ask_stream_usage=asks_stream_usage(t.model),
+            max_tokens_kwarg=max_tokens_kwarg(t.model),
         )
         for i, t in enumerate(tiers)
     )

@@ -30,6 +30,7 @@ __all__ = [
     "TierProfile",
     "asks_stream_usage",
     "max_output_within",
+    "max_tokens_kwarg",
     "model_max_tokens",
     "resolve_output_cap",
 ]
@@ -58,6 +59,9 @@ class TierProfile:
     tier_max_output_tokens: int | None
     ask_stream_usage: bool = False
     """The model takes ``stream_usage`` and does not set it: streams must ask for usage."""
+    max_tokens_kwarg: str | None = None
+    """The name under which the model takes an output cap, if it has one (``max_tokens``,
+    ``max_completion_tokens`` or ``max_output_tokens``); ``None``: the package cannot cap it."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,16 @@ def model_max_tokens(model: BaseChatModel) -> int | None:
     return None
 
 
+def max_tokens_kwarg(model: BaseChatModel) -> str | None:
+    """The field name a chat model takes its output cap under, if any.
+
+    Sending ``max_tokens`` to a model that calls it ``max_output_tokens`` (Gemini) would be
+    ignored or rejected, so caps the package adds use the model's own name.
+    """
+    fields = getattr(type(model), "model_fields", {})
+    return next((name for name in _MAX_TOKENS_KWARGS if name in fields), None)
+
+
 def asks_stream_usage(model: BaseChatModel) -> bool:
     """Whether streams from ``model`` need ``stream_usage=True`` to report their usage.
 
@@ -135,13 +149,15 @@ def resolve_output_cap(
     """The output cap for the worst case and where it came from.
 
     The router's task cap sits below the explicit settings: it only applies when the
-    caller configured nothing, and then it is also sent with the call.
+    caller configured nothing, and then it is also sent with the call (so only to tiers
+    whose model takes an output cap).
     """
+    task_cap = decision_cap if profile.max_tokens_kwarg is not None else None
     for value, source in (
         (call_cap, "call"),
         (profile.model_max_tokens, "model"),
         (profile.tier_max_output_tokens, "tier"),
-        (decision_cap, "task"),
+        (task_cap, "task"),
     ):
         if value is not None:
             return value, source

@@ -38,6 +38,7 @@ class FakeTier(BaseChatModel):
     """
 
     model_name: str = "fake-model"
+    max_tokens: int | None = None
     script: list[Any] = Field(default_factory=list)
     respond: Script | None = None
     break_after: int | None = None

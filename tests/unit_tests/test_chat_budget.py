@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from langchain_tiered import (
@@ -313,3 +314,38 @@ def test_local_rate_limit_waits_when_allowed() -> None:
     assert meta["tier"] == "budget"
     assert clock.sleeps
     assert sum(clock.sleeps) == pytest.approx(60, rel=0.01)
+
+
+class _CapAs(GenericFakeChatModel):
+    """Records call kwargs; takes its output cap as ``max_output_tokens`` (Gemini-style)."""
+
+    max_output_tokens: int | None = None
+    seen: list[dict[str, Any]]
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        self.seen.append(kw)
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kw)
+
+
+def _cheap_last(cheap: Any) -> TieredChatModel:
+    top = FakeTier(model_name="top")
+    return TieredChatModel(
+        tiers=[
+            Tier(name="top", model=top, price=PRICES["critical"]),
+            Tier(name="cheap", model=cheap, price=PRICES["budget"]),
+        ]
+    )
+
+
+def test_task_cap_uses_the_models_own_kwarg_or_none() -> None:
+    gemini_like = _CapAs(messages=iter([AIMessage(content="ok")]), seen=[])
+    meta = _cheap_last(gemini_like).invoke("List the capitals of Europe").response_metadata
+    assert (meta["tiered"]["tier"], meta["tiered"]["output_cap_source"]) == ("cheap", "task")
+    assert gemini_like.seen[0] == {"max_output_tokens": meta["tiered"]["max_output_tokens"]}
+    # a model that takes no cap gets none, and its worst case assumes the documented default
+    no_cap = GenericFakeChatModel(messages=iter([AIMessage(content="ok")]))
+    meta = _cheap_last(no_cap).invoke("List the capitals of Europe").response_metadata
+    assert (meta["tiered"]["output_cap_source"], meta["tiered"]["max_output_tokens"]) == (
+        "default",
+        4096,
+    )
