@@ -166,6 +166,7 @@ def build_runtime(model: Any, *, rng: random.Random) -> Runtime:
         allow_upgrade=model.allow_upgrade,
         fallback_overrides=overrides,
         rate_limit_max_wait=model.rate_limit_max_wait,
+        reservation_ttl=model.reservation_ttl_seconds,
         rng=rng,
         **_policies(model, names),
     )

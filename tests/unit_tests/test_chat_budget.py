@@ -349,3 +349,18 @@ def test_task_cap_uses_the_models_own_kwarg_or_none() -> None:
         "default",
         4096,
     )
+
+
+def test_reservation_ttl_is_configurable() -> None:
+    seen: list[float] = []
+
+    class Spy(InMemoryLedger):
+        def reserve(self, limits: Any, amount_usd: float, **kw: Any) -> Any:
+            seen.append(kw["ttl_seconds"])
+            return super().reserve(limits, amount_usd, **kw)
+
+    model = TieredChatModel(
+        tiers=tiers(), budget=Budget(limit_usd=1, ledger=Spy()), reservation_ttl_seconds=42
+    )
+    model.invoke(PROMPT, tier="budget")
+    assert seen == [42]
