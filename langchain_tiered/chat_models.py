@@ -20,10 +20,11 @@ from typing_extensions import Self
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered._drivers import adrive, drive
 from langchain_tiered._engine import plan_call
+from langchain_tiered._relay import Relay, run_id_of
 from langchain_tiered._run_context import current_run, publish, stream_run
 from langchain_tiered._runtime import build_runtime
 from langchain_tiered._settle import settle_call
-from langchain_tiered._state import CallRequest, Runtime, Selected
+from langchain_tiered._state import CallRequest, Runtime
 from langchain_tiered.preflight import CallPlan, call_max_tokens
 from langchain_tiered.tiers import Tier
 
@@ -342,7 +343,7 @@ class TieredChatModel(BaseChatModel):
     ) -> ChatResult:
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
         sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
-        meta = drive(settle_call(self._rt, sel, sel.result, run_id=_run_id(run_manager)),
+        meta = drive(settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
                      **self._drive_kw(run_manager))
         return self._result(sel.result, meta)
 
@@ -352,7 +353,7 @@ class TieredChatModel(BaseChatModel):
     ) -> ChatResult:
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
         sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
-        meta = await adrive(settle_call(self._rt, sel, sel.result, run_id=_run_id(run_manager)),
+        meta = await adrive(settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
                             **self._drive_kw(run_manager))
         return self._result(sel.result, meta)
 
@@ -364,7 +365,7 @@ class TieredChatModel(BaseChatModel):
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
         head, rest = sel.result
-        relay = _Relay(head)
+        relay = Relay(head)
         try:
             for chunk in itertools.chain(head, rest):
                 yield relay.wrap(chunk)
@@ -383,7 +384,7 @@ class TieredChatModel(BaseChatModel):
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
         head, rest = sel.result
-        relay = _Relay(head)
+        relay = Relay(head)
         try:
             for chunk in head:
                 yield relay.wrap(chunk)
@@ -398,42 +399,8 @@ class TieredChatModel(BaseChatModel):
         yield relay.final(meta)
 
 
-class _Relay:
-    """Passes a tier's stream through unchanged while accumulating it for settlement."""
-
-    def __init__(self, head: list[AIMessageChunk]) -> None:
-        self.acc: AIMessageChunk | None = None
-        self.empty_list = bool(head) and not isinstance(head[0].content, str)
-
-    def wrap(self, chunk: AIMessageChunk) -> ChatGenerationChunk:
-        # Our own closing chunk carries chunk_position="last"; a tier's marker mid-stream
-        # would end the merged message early.
-        if chunk.chunk_position == "last":
-            chunk = chunk.model_copy(update={"chunk_position": None})
-        self.acc = chunk if self.acc is None else self.acc + chunk
-        return ChatGenerationChunk(message=chunk)
-
-    def settle(
-        self, rt: Runtime, sel: Selected, run_manager: Any, *, interrupted: bool = False
-    ) -> Any:
-        message = self.acc if self.acc is not None else AIMessage(content="")
-        return settle_call(rt, sel, message, run_id=_run_id(run_manager), interrupted=interrupted)
-
-    def final(self, meta: dict[str, Any]) -> ChatGenerationChunk:
-        content: Any = [] if self.empty_list else ""
-        return ChatGenerationChunk(
-            message=AIMessageChunk(
-                content=content, response_metadata={"tiered": meta}, chunk_position="last"
-            )
-        )
-
-
 class _MetadataOnly:
     """Stands in for a run manager where only the caller's metadata is needed."""
 
     def __init__(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
-
-
-def _run_id(run_manager: Any) -> str | None:
-    return str(run_manager.run_id) if run_manager is not None else None
