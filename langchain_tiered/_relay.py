@@ -19,7 +19,8 @@ class Relay:
     """Passes a tier's stream through unchanged while accumulating it for settlement."""
 
     def __init__(self, head: list[AIMessageChunk]) -> None:
-        self.acc: AIMessageChunk | None = None
+        # Merged once at the end: adding chunk by chunk would copy the text for every chunk.
+        self.chunks: list[AIMessageChunk] = []
         self.empty_list = bool(head) and not isinstance(head[0].content, str)
 
     def wrap(self, chunk: AIMessageChunk) -> ChatGenerationChunk:
@@ -27,13 +28,16 @@ class Relay:
         # would end the merged message early.
         if chunk.chunk_position == "last":
             chunk = chunk.model_copy(update={"chunk_position": None})
-        self.acc = chunk if self.acc is None else self.acc + chunk
+        self.chunks.append(chunk)
         return ChatGenerationChunk(message=chunk)
 
     def settle(
         self, rt: Runtime, sel: Selected, run_manager: Any, *, interrupted: bool = False
     ) -> Any:
-        message = self.acc if self.acc is not None else AIMessage(content="")
+        message: AIMessage | AIMessageChunk = AIMessage(content="")
+        if self.chunks:
+            first, *rest = self.chunks
+            message = first + rest if rest else first
         return settle_call(rt, sel, message, run_id=run_id_of(run_manager), interrupted=interrupted)
 
     def final(self, meta: dict[str, Any]) -> ChatGenerationChunk:
