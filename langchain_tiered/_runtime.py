@@ -149,10 +149,18 @@ def build_runtime(model: Any, *, rng: random.Random) -> Runtime:
     book = model.price_book if model.price_book is not None else PriceBook.default()
     budgets, ledger = _budgets(model)
     overrides = {t.name: t.fallbacks for t in model.tiers if t.fallbacks is not None}
+    router = _router(model, names)
+    identity = {
+        "tiers": [{"name": t.name, "model": t.model_name} for t in model.tiers],
+        "router": type(router).__name__,
+        "max_cost_per_call": model.max_cost_per_call,
+        "on_budget_exceeded": model.on_budget_exceeded,
+    }
     return Runtime(
         profiles=_profiles(model.tiers, book),
         models={t.name: t.model for t in model.tiers},
-        router=_router(model, names),
+        router=router,
+        identity=identity,
         counter=TokenCounter(),
         clock=model.clock,
         limiters=_limiters(model.tiers, model.clock),

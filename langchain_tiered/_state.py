@@ -54,13 +54,17 @@ class Runtime:
     rate_limit_max_wait: float = 0.0
     reservation_ttl: float = 600.0
     rng: random.Random = field(default_factory=random.Random)
+    identity: Mapping[str, Any] = field(default_factory=dict)
+    """The model's ``_identifying_params`` (fixed configuration, built once)."""
     by_name: dict[str, TierProfile] = field(init=False)
+    set_name: str = field(init=False)
     _tool_cache: dict[int, tuple[Any, tuple[dict[str, Any], ...]]] = field(
         init=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
         self.by_name = {p.name: p for p in self.profiles}
+        self.set_name = "tiered:" + "|".join(p.name for p in self.profiles)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -130,27 +130,32 @@ class TieredChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "tiers": [{"name": t.name, "model": t.model_name} for t in self.tiers],
-            "router": type(self._rt.router).__name__,
-            "max_cost_per_call": self.max_cost_per_call,
-            "on_budget_exceeded": self.on_budget_exceeded,
-        }
+        # Read on every call (tracing, cache keys); the configuration is fixed, so built once.
+        return dict(self._rt.identity)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "tiered"
-        if isinstance(kwargs.get("model"), str):
-            return params  # the base already reports an explicit per-call model
+        # Built directly rather than through the base class, whose attribute probing on a
+        # model with this many fields costs more than the rest of the routing.
+        params = LangSmithParams(ls_provider="tiered", ls_model_type="chat")
+        model = kwargs.get("model")
         tier = kwargs.get("tier")
         known = self._rt.by_name.get(tier) if isinstance(tier, str) else None
-        # The chosen tier is only known up front with an override; otherwise name the
-        # tier set, which no tracer prices (the tier's own child run carries its model).
-        params["ls_model_name"] = (
-            known.model_name or known.name
-            if known is not None
-            else "tiered:" + "|".join(self._rt.names)
-        )
+        if isinstance(model, str):
+            params["ls_model_name"] = model
+        elif known is not None:
+            params["ls_model_name"] = known.model_name or known.name
+        else:
+            # The chosen tier is only known up front with an override; otherwise name the
+            # tier set, which no tracer prices (the tier's own child run carries its model).
+            params["ls_model_name"] = self._rt.set_name
+        temperature = kwargs.get("temperature", self.temperature)
+        if isinstance(temperature, (int, float)):
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        if stop:
+            params["ls_stop"] = stop
         return params
 
     # -- tools and structured output ----------------------------------------------------
