@@ -31,19 +31,6 @@ from langchain_tiered.tokens import count_openai_messages, get_encoding
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAICompatibleEmulator]:
-    with OpenAICompatibleEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(server: OpenAICompatibleEmulator) -> Iterator[OpenAICompatibleEmulator]:
-    server.reset()
-    yield server
-    server.reset()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _http_client() -> Iterator[None]:
     """One raw client for the module: building an SSL context per request costs ~0.1 s."""

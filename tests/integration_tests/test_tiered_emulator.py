@@ -42,13 +42,6 @@ def server() -> Iterator[OpenAICompatibleEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def emu(server: OpenAICompatibleEmulator) -> Iterator[OpenAICompatibleEmulator]:
-    server.reset()  # context windows stay
-    yield server
-    server.reset()
-
-
 _ASYNC_CLIENTS: list[Any] = []
 
 
