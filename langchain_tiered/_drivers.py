@@ -50,7 +50,7 @@ def drive(
     """Run ``plan`` to completion with blocking I/O and return its value."""
     io = _SyncIO(clock, ledger, run_manager)
     send: Any = None
-    throw: Exception | None = None
+    throw: BaseException | None = None
     while True:
         try:
             action = plan.throw(throw) if throw is not None else plan.send(send)
@@ -59,7 +59,7 @@ def drive(
         send, throw = None, None
         try:
             send = getattr(io, _METHODS[type(action)])(action)
-        except Exception as exc:
+        except BaseException as exc:  # aborts too: the plan releases what it holds, re-raises
             throw = exc
 
 
@@ -73,7 +73,7 @@ async def adrive(
     """Run ``plan`` to completion with async I/O and return its value."""
     io = _AsyncIO(clock, ledger, run_manager)
     send: Any = None
-    throw: Exception | None = None
+    throw: BaseException | None = None
     while True:
         try:
             action = plan.throw(throw) if throw is not None else plan.send(send)
@@ -82,7 +82,7 @@ async def adrive(
         send, throw = None, None
         try:
             send = await getattr(io, _METHODS[type(action)])(action)
-        except Exception as exc:
+        except BaseException as exc:  # cancellation too: the plan releases, then re-raises
             throw = exc
 
 

@@ -364,3 +364,28 @@ def test_reservation_ttl_is_configurable() -> None:
     )
     model.invoke(PROMPT, tier="budget")
     assert seen == [42]
+
+
+async def test_cancelled_call_releases_its_reservation() -> None:
+    started = asyncio.Event()
+
+    class Hangs(FakeTier):
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+            started.set()
+            await asyncio.Event().wait()  # never answers
+
+    ledger = InMemoryLedger()
+    budget = Budget(limit_usd=1.0, ledger=ledger)
+    model = TieredChatModel(
+        tiers=[Tier(name="only", model=Hangs(model_name="h"), price=PRICES["budget"])],
+        budget=budget,
+    )
+    key = next(iter(model._rt.limits_for({})))
+    task = asyncio.ensure_future(model.ainvoke("hi"))
+    await started.wait()
+    assert ledger.reserved(key) > 0  # the worst case is held while the call is in flight
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ledger.reserved(key) == 0
+    assert ledger.spent(key) == 0
