@@ -389,3 +389,17 @@ async def test_cancelled_call_releases_its_reservation() -> None:
         await task
     assert ledger.reserved(key) == 0
     assert ledger.spent(key) == 0
+
+
+def test_abandoned_stream_settles_what_was_produced() -> None:
+    ledger = InMemoryLedger()
+    model = TieredChatModel(tiers=tiers(), budget=Budget(limit_usd=1.0, ledger=ledger))
+    model.tiers[2].model.script = [AIMessage(content="one two three four five six")]  # type: ignore[attr-defined]
+    stream = model.stream("List the capitals of Europe", tier="budget")
+    assert next(stream).content == "one"
+    stream.close()  # the caller stops reading mid-answer
+    key = next(iter(model._rt.limits_for({})))
+    assert ledger.reserved(key) == 0
+    (record,) = ledger.records()
+    assert record.cost_usd == ledger.spent(key) > 0
+    assert record.output_tokens == 1  # only what reached the caller is estimated
