@@ -227,6 +227,8 @@ def _attempt(
                     record["waited_s"] = delay
                     yield Sleep(delay)
                     continue
+            if info.retry_after is not None:  # not waited out here: others skip it as well
+                rt.breaker.hold(tier, info.retry_after)
             return False, info
         rt.breaker.record_success(tier)
         st.attempts.append({"tier": tier, "error_type": None, "status": None, "kind": "ok",

@@ -182,6 +182,20 @@ class CircuitBreaker:
                 circuit.open_until = self._clock.monotonic() + self.cooldown_seconds
                 circuit.probe_deadline = None
 
+    def hold(self, tier: str, seconds: float) -> None:
+        """Open the tier's circuit for ``seconds`` at once: the provider asked for a pause.
+
+        Used for a rate limit whose ``Retry-After`` the call will not wait out: every other
+        caller should skip the tier for that long too, instead of each hitting the limit.
+        """
+        if not seconds > 0:
+            return
+        with self._lock:
+            circuit = self._tiers.setdefault(tier, _TierCircuit())
+            until = self._clock.monotonic() + seconds
+            circuit.open_until = max(circuit.open_until or until, until)
+            circuit.probe_deadline = None
+
     def is_open(self, tier: str) -> bool:
         """Whether the tier should be skipped now.
 

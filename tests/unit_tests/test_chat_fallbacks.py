@@ -292,3 +292,33 @@ def test_raise_mode_skips_fallback_tiers_over_the_cap_and_keeps_the_real_error()
         model.invoke(ASK)
     assert [a["tier"] for a in info.value.attempts] == ["budget", "budget"]
     assert calls(model, "standard") == 0
+
+
+def test_long_retry_after_holds_the_tier_for_other_calls() -> None:
+    ok = AIMessage(content="fine", usage_metadata=usage(5, 1))
+    model, clock = make({"budget": [rate_limited(retry_after=600), ok]})
+    assert model.invoke(ASK).response_metadata["tiered"]["tier"] == "standard"
+    # the next call skips budget without asking it (the provider asked for 600 s)
+    meta = model.invoke(ASK).response_metadata["tiered"]
+    assert meta["tier"] == "standard"
+    assert "cooling down" in meta["reason"]
+    assert calls(model, "budget") == 1
+    clock.advance(601)
+    assert model.invoke(ASK).response_metadata["tiered"]["tier"] == "budget"
+
+
+def test_circuit_breaker_hold_opens_then_allows_one_probe() -> None:
+    from langchain_tiered.fallbacks import CircuitBreaker
+
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock=clock)
+    breaker.hold("t", 10)
+    assert breaker.is_open("t")
+    assert breaker.cooldown_remaining("t") == 10
+    clock.advance(10)
+    assert not breaker.is_open("t")  # the probe
+    assert breaker.is_open("t")  # others wait for the probe's outcome
+    breaker.record_success("t")
+    assert not breaker.is_open("t")
+    breaker.hold("t", 0)  # a zero pause is no pause
+    assert not breaker.is_open("t")
