@@ -29,6 +29,12 @@ def _cost(
     """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer."""
     usage = getattr(message, "usage_metadata", None) if message is not None else None
     price = sel.profile.price
+    if usage and not usage.get("input_tokens") and sel.pre.prompt_tokens > 0:
+        # A prompt is never free: an integration lost the input count (langchain-anthropic
+        # streams from older API versions report input tokens only in message_start). Bill the
+        # pre-flight estimate for the input, keep the reported output, and say so.
+        patched = {**usage, "input_tokens": sel.pre.prompt_tokens}
+        return price.cost(patched), True, usage_tokens(patched)
     if usage:
         return price.cost(usage), False, usage_tokens(usage)
     from langchain_tiered.tokens import get_encoding  # noqa: PLC0415

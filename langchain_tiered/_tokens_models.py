@@ -28,6 +28,7 @@ class ModelEncoding:
         image_tile_tokens: Tile formula: tokens per 512px tile at high detail.
         image_patch_multiplier: When non-zero the model uses OpenAI's 32px-patch formula
             (patches capped at 1536, times this multiplier) instead of tiles.
+        tool_prompt_tokens: Hidden system prompt a provider adds whenever tools are sent.
     """
 
     encoding: str
@@ -39,6 +40,7 @@ class ModelEncoding:
     image_base_tokens: int = 85
     image_tile_tokens: int = 170
     image_patch_multiplier: float = 0.0
+    tool_prompt_tokens: int = 0
 
     @property
     def is_openai(self) -> bool:
@@ -58,8 +60,21 @@ _OPENAI_REASONING = ModelEncoding("o200k_base", "openai-reasoning", 1.0, 3, 1, 2
 
 # Non-OpenAI families: counted with o200k times a factor that errs high; runtime calibration
 # (TokenCounter.observe) then converges to each provider's real counts.
+# Anthropic's tool-use docs ("Pricing" table) list the system prompt Claude adds whenever tools
+# are sent: 264-346 tokens by model and tool_choice (e.g. Claude 3 Haiku 264 auto / 340 any,
+# Claude 4 models 346 / 313). A real recording (tests/integration_tests/
+# test_tiered_real_anthropic.py) billed 376 input tokens for a 70-token tool prompt. The
+# largest published value errs high; calibration per model absorbs the rest.
+_TOOL_PROMPT_TOKENS = {"anthropic": 346}
+
 _OTHER_FAMILIES: tuple[tuple[re.Pattern[str], ModelEncoding], ...] = tuple(
-    (re.compile(pattern), ModelEncoding("o200k_base", family, factor, 3, 1, 3))
+    (
+        re.compile(pattern),
+        ModelEncoding(
+            "o200k_base", family, factor, 3, 1, 3,
+            tool_prompt_tokens=_TOOL_PROMPT_TOKENS.get(family, 0),
+        ),
+    )
     for pattern, family, factor in (
         # Anthropic's Claude 3+ tokenizer is unpublished; its count_tokens API returns roughly
         # 15-30% more tokens than o200k for English prose and more for code, and Anthropic

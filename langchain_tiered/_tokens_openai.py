@@ -191,7 +191,7 @@ def count_tool_schemas(
     if not tools:
         return 0
     func_init = _FUNC_INIT.get(model_encoding.encoding, max(_FUNC_INIT.values()))
-    tokens = _FUNC_END
+    tokens = _FUNC_END + model_encoding.tool_prompt_tokens
     for tool in tools:
         function = tool.get("function")
         if tool.get("type", "function") == "function" and isinstance(function, Mapping):

@@ -499,3 +499,13 @@ def test_baseline_prices_the_same_usage_on_the_top_tier() -> None:
     meta = model.invoke(SIMPLE_EN).response_metadata["tiered"]
     assert meta["cost_is_estimate"] is True
     assert meta["baseline_cost_usd"] > meta["cost_usd"] > 0
+
+
+def test_usage_without_input_tokens_bills_the_estimate_and_says_so() -> None:
+    model = make_model()
+    lost = {"input_tokens": 0, "output_tokens": 50, "total_tokens": 50}
+    model.tiers[2].model.script = [AIMessage(content="x", usage_metadata=lost)]  # type: ignore[attr-defined]
+    meta = model.invoke(SIMPLE_EN).response_metadata["tiered"]
+    assert meta["cost_is_estimate"] is True
+    n = meta["prompt_tokens_estimate"]
+    assert meta["cost_usd"] == pytest.approx(PRICES["budget"].cost(usage(n, 50)))
