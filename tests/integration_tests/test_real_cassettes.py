@@ -7,34 +7,27 @@ in recorded order (see ``/work/shared/cassettes/README.md``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
-import vcr
 from langchain_core.exceptions import ModelInvalidRequestError
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import BaseMessage
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import OpenAIInvalidRequestError
 
+from tests.integration_tests._replay import (
+    REAL_CASSETTES,
+    merged,
+    replay_cassette,
+)
+
 pytestmark = pytest.mark.integration
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "real" / "openai"
+CASSETTES = REAL_CASSETTES / "openai"
+replay = partial(replay_cassette, CASSETTES)
 
 
-@contextmanager
-def replay(name: str) -> Iterator[Any]:
-    """Replay a cassette and check afterwards that every recorded interaction was used."""
-    with vcr.use_cassette(
-        str(CASSETTES / name),
-        record_mode="none",
-        match_on=["method", "path"],
-        allow_playback_repeats=False,
-    ) as cassette:
-        yield cassette
-    assert cassette.all_played
 
 
 def chat(model: str, **kwargs: Any) -> ChatOpenAI:
@@ -42,13 +35,6 @@ def chat(model: str, **kwargs: Any) -> ChatOpenAI:
     return ChatOpenAI(model=model, api_key="sk-emulator", max_retries=0, **kwargs)
 
 
-def merged(chunks: Iterator[BaseMessage]) -> AIMessageChunk:
-    total: AIMessageChunk | None = None
-    for chunk in chunks:
-        assert isinstance(chunk, AIMessageChunk)
-        total = chunk if total is None else total + chunk
-    assert total is not None
-    return total
 
 
 def usage(message: BaseMessage) -> tuple[int, int, int, int]:

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from langchain_tiered import ModelPrice, Tier, TieredChatModel
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.testing import Fault, OpenAICompatibleEmulator, Reply, ToolCall
+from tests.integration_tests._replay import tiered_meta
 
 pytestmark = [pytest.mark.integration, pytest.mark.vcr]
 
@@ -82,10 +83,6 @@ def cost(price: ModelPrice, input_tokens: int, output_tokens: int) -> float:
     return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1e6
 
 
-def tiered_meta(message: BaseMessage) -> dict[str, Any]:
-    meta = message.response_metadata.get("tiered")
-    assert isinstance(meta, dict), message.response_metadata
-    return meta
 
 
 def test_invoke_routes_to_cheap_tier_and_prices_recorded_usage(

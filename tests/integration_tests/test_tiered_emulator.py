@@ -27,6 +27,7 @@ from langchain_tiered import (
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.routing import RouteRequest
 from langchain_tiered.testing import Fault, OpenAICompatibleEmulator
+from tests.integration_tests._replay import tiered_meta
 
 pytestmark = pytest.mark.integration
 
@@ -87,10 +88,6 @@ def tiered(emu: OpenAICompatibleEmulator) -> TieredChatModel:
     )
 
 
-def tiered_meta(message: BaseMessage) -> dict[str, Any]:
-    meta = message.response_metadata.get("tiered")
-    assert isinstance(meta, dict), message.response_metadata
-    return meta
 
 
 def log(emu: OpenAICompatibleEmulator) -> list[tuple[str, int, str]]:

@@ -20,23 +20,28 @@ provider's real count.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
-import vcr
 from langchain_anthropic import ChatAnthropic
-from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_tiered import PriceBook, Tier, TieredChatModel
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.tokens import TokenCounter
+from tests.integration_tests._replay import (
+    REAL_CASSETTES,
+    hand_cost,
+    merged,
+    replay_cassette,
+    tiered_meta,
+)
 
 pytestmark = pytest.mark.integration
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "real" / "anthropic"
+CASSETTES = REAL_CASSETTES / "anthropic"
+replay = partial(replay_cassette, CASSETTES)
 STREAM = "lc__TestAnthropicStandard_test_stream_time.yaml"
 TOOLS = "lg__tool-calling_19.yaml"
 RAW = "lssdk__test_anthropic_with_raw_response_test_messages_with_raw_response_sync.yaml"
@@ -79,17 +84,6 @@ RECORDED_TOOLS: list[dict[str, Any]] = [
 ]
 
 
-@contextmanager
-def replay(name: str) -> Iterator[Any]:
-    """Replay a cassette and check afterwards that every recorded interaction was used."""
-    with vcr.use_cassette(
-        str(CASSETTES / name),
-        record_mode="none",
-        match_on=["method", "path"],
-        allow_playback_repeats=False,
-    ) as cassette:
-        yield cassette
-    assert cassette.all_played
 
 
 def claude(model: str, **kwargs: Any) -> ChatAnthropic:
@@ -119,23 +113,10 @@ def raw_model() -> TieredChatModel:
     )
 
 
-def hand_cost(price: tuple[float, float], input_tokens: int, output_tokens: int) -> float:
-    return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
 
 
-def merged(chunks: Iterator[BaseMessage]) -> AIMessageChunk:
-    total: AIMessageChunk | None = None
-    for chunk in chunks:
-        assert isinstance(chunk, AIMessageChunk)
-        total = chunk if total is None else total + chunk
-    assert total is not None
-    return total
 
 
-def tiered_meta(message: BaseMessage) -> dict[str, Any]:
-    meta = message.response_metadata.get("tiered")
-    assert isinstance(meta, dict), message.response_metadata
-    return meta
 
 
 def assert_usage(message: BaseMessage, input_tokens: int, output_tokens: int) -> None:

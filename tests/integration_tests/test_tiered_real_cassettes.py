@@ -11,23 +11,27 @@ recorded token counts, not through ``ModelPrice.cost``, so a pricing bug cannot 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
-import vcr
-from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import OpenAIInvalidRequestError
 
 from langchain_tiered import ModelPrice, PriceBook, Tier, TieredChatModel, count_tokens
 from langchain_tiered.fallbacks import RetryPolicy
+from tests.integration_tests._replay import (
+    REAL_CASSETTES,
+    hand_cost,
+    merged,
+    replay_cassette,
+    tiered_meta,
+)
 
 pytestmark = pytest.mark.integration
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "real" / "openai"
+CASSETTES = REAL_CASSETTES / "openai"
+replay = partial(replay_cassette, CASSETTES)
 TOKENS = "lssdk__test_openai_test_wrap_openai_chat_tokens.yaml"
 
 # List prices, USD per million tokens (input, output), as published by OpenAI.
@@ -43,17 +47,6 @@ O4_PROMPT = (
 )
 
 
-@contextmanager
-def replay(name: str) -> Iterator[Any]:
-    """Replay a cassette and check afterwards that every recorded interaction was used."""
-    with vcr.use_cassette(
-        str(CASSETTES / name),
-        record_mode="none",
-        match_on=["method", "path"],
-        allow_playback_repeats=False,
-    ) as cassette:
-        yield cassette
-    assert cassette.all_played
 
 
 def chat(model: str, **kwargs: Any) -> ChatOpenAI:
@@ -74,23 +67,10 @@ def recorded_models() -> TieredChatModel:
     )
 
 
-def hand_cost(price: tuple[float, float], input_tokens: int, output_tokens: int) -> float:
-    return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
 
 
-def merged(chunks: Iterator[BaseMessage]) -> AIMessageChunk:
-    total: AIMessageChunk | None = None
-    for chunk in chunks:
-        assert isinstance(chunk, AIMessageChunk)
-        total = chunk if total is None else total + chunk
-    assert total is not None
-    return total
 
 
-def tiered_meta(message: BaseMessage) -> dict[str, Any]:
-    meta = message.response_metadata.get("tiered")
-    assert isinstance(meta, dict), message.response_metadata
-    return meta
 
 
 def test_default_price_book_matches_list_prices() -> None:
