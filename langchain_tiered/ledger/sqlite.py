@@ -143,21 +143,7 @@ class SQLiteLedger:
         ttl_seconds: float = 600.0,
         tier: str | None = None,
     ) -> Reservation:
-        """Hold ``amount_usd`` against every key in ``limits``, or nothing at all.
-
-        Args:
-            limits: Budget key -> limit in USD. Empty means "record only".
-            amount_usd: Worst-case cost of the call.
-            ttl_seconds: After this long the room is freed even if never settled.
-            tier: Tier name, reported in the error on refusal.
-
-        Returns:
-            The reservation to settle or release.
-
-        Raises:
-            BudgetExceededError: A key has less room left than ``amount_usd``.
-            ValueError: A negative or non-finite amount or limit.
-        """
+        """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
         amount = reserve_nanos(amount_usd)
         caps = {key: limit_nanos(limit) for key, limit in limits.items()}
         now = self._clock.now().timestamp()
@@ -189,17 +175,7 @@ class SQLiteLedger:
     def settle(
         self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
     ) -> None:
-        """Drop the reservation, commit ``actual_usd`` to each of its keys, append ``record``.
-
-        The actual cost is committed even when it exceeds the reserved amount or the
-        reservation has expired (but was not yet cleaned up): the money was spent either way.
-        Settling a reservation that was already settled or released does nothing.
-
-        Args:
-            reservation: What :meth:`reserve` returned.
-            actual_usd: The real cost of the call.
-            record: History row to append, if any.
-        """
+        """Commit ``actual_usd`` to the reservation's keys (see :meth:`Ledger.settle`)."""
         actual = actual_nanos(actual_usd)
         with self._lock, self._write() as db:
             if not _drop(db, reservation.id):
