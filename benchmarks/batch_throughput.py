@@ -39,8 +39,9 @@ NAMES = ("gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano")
 
 
 def chat(emu: Any, model: str) -> ChatOpenAI:
-    return ChatOpenAI(base_url=emu.base_url, api_key="sk-emulator", model=model,
-                      max_retries=0, max_tokens=32)
+    return ChatOpenAI(
+        base_url=emu.base_url, api_key="sk-emulator", model=model, max_retries=0, max_tokens=32
+    )
 
 
 def tiered(emu: Any, n_tiers: int) -> TieredChatModel:
@@ -66,7 +67,8 @@ def emulator_process() -> Iterator[Server]:
         port = probe.getsockname()[1]
     proc = subprocess.Popen(  # our own module, fixed arguments
         [sys.executable, "-m", "langchain_tiered.testing", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20
@@ -143,13 +145,17 @@ def report(kind: str, ours: list[Sample], theirs: list[Sample], a: str, b: str) 
     pairs = list(zip(ours, theirs, strict=True))
     ratio = statistics.median(x.rps / y.rps for x, y in pairs)
     cpu = statistics.median(y.cpu_ms / x.cpu_ms for x, y in pairs)
-    print(f"[{kind}] {a}: {statistics.median(x.rps for x in ours):.0f} req/s "
-          f"({statistics.median(x.cpu_ms for x in ours):.2f} ms CPU/req)   "
-          f"{b}: {statistics.median(y.rps for y in theirs):.0f} req/s "
-          f"({statistics.median(y.cpu_ms for y in theirs):.2f} ms CPU/req)")
-    print(f"[{kind}] throughput ratio {ratio:.3f} (median over {len(pairs)} interleaved rounds: "
-          f"{', '.join(f'{x.rps / y.rps:.2f}' for x, y in pairs)}); "
-          f"CPU-efficiency ratio {cpu:.3f}")
+    print(
+        f"[{kind}] {a}: {statistics.median(x.rps for x in ours):.0f} req/s "
+        f"({statistics.median(x.cpu_ms for x in ours):.2f} ms CPU/req)   "
+        f"{b}: {statistics.median(y.rps for y in theirs):.0f} req/s "
+        f"({statistics.median(y.cpu_ms for y in theirs):.2f} ms CPU/req)"
+    )
+    print(
+        f"[{kind}] throughput ratio {ratio:.3f} (median over {len(pairs)} interleaved rounds: "
+        f"{', '.join(f'{x.rps / y.rps:.2f}' for x, y in pairs)}); "
+        f"CPU-efficiency ratio {cpu:.3f}"
+    )
 
 
 def main() -> None:

@@ -78,8 +78,15 @@ async def aper_call(fn: Callable[[], Any], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def compare(label: str, direct: BaseChatModel, tiered: TieredChatModel, calls: int,
-            rounds: int, *, with_async: bool = True) -> None:
+def compare(
+    label: str,
+    direct: BaseChatModel,
+    tiered: TieredChatModel,
+    calls: int,
+    rounds: int,
+    *,
+    with_async: bool = True,
+) -> None:
     times: dict[str, list[float]] = {k: [] for k in ("d", "t", "ad", "at")}
     for _ in range(rounds):
         times["d"].append(per_call(lambda: direct.invoke(PROMPT), calls))
@@ -90,8 +97,10 @@ def compare(label: str, direct: BaseChatModel, tiered: TieredChatModel, calls: i
     for kind, d, t in (("invoke", "d", "t"), ("ainvoke", "ad", "at")):
         if times[d]:
             best_d, best_t = min(times[d]), min(times[t])
-            print(f"{label:20s} {kind:8s} direct {best_d * 1e6:8.1f} us   tiered "
-                  f"{best_t * 1e6:8.1f} us   ratio {best_t / best_d:.2f}")
+            print(
+                f"{label:20s} {kind:8s} direct {best_d * 1e6:8.1f} us   tiered "
+                f"{best_t * 1e6:8.1f} us   ratio {best_t / best_d:.2f}"
+            )
 
 
 def main() -> None:
@@ -108,12 +117,19 @@ def main() -> None:
     from langchain_tiered.testing import OpenAICompatibleEmulator  # noqa: PLC0415
 
     with OpenAICompatibleEmulator() as emu:
-        def openai_tier(name: str) -> BaseChatModel:
-            return ChatOpenAI(model=name, base_url=emu.base_url, api_key="sk-emulator",
-                              max_retries=0)
 
-        compare("chatopenai-emulator", *build(openai_tier), args.http_calls, args.rounds,
-                with_async=False)
+        def openai_tier(name: str) -> BaseChatModel:
+            return ChatOpenAI(
+                model=name, base_url=emu.base_url, api_key="sk-emulator", max_retries=0
+            )
+
+        compare(
+            "chatopenai-emulator",
+            *build(openai_tier),
+            args.http_calls,
+            args.rounds,
+            with_async=False,
+        )
 
 
 if __name__ == "__main__":

@@ -52,10 +52,17 @@ def main() -> None:
     with OpenAICompatibleEmulator(faults=[Fault("overloaded", model="gpt-4.1-nano")]) as emu:
         emu.respond_with(scripted_model)
         tiers = [
-            Tier(name=name, model=ChatOpenAI(model=model, base_url=emu.base_url,
-                                             api_key="sk-emulator", max_retries=0))
-            for name, model in (("critical", "gpt-4.1"), ("standard", "gpt-4.1-mini"),
-                                ("budget", "gpt-4.1-nano"))
+            Tier(
+                name=name,
+                model=ChatOpenAI(
+                    model=model, base_url=emu.base_url, api_key="sk-emulator", max_retries=0
+                ),
+            )
+            for name, model in (
+                ("critical", "gpt-4.1"),
+                ("standard", "gpt-4.1-mini"),
+                ("budget", "gpt-4.1-nano"),
+            )
         ]
         model = TieredChatModel(tiers=tiers, max_cost_per_call=0.05)
         agent = create_agent(model, tools=[get_weather, convert_currency])

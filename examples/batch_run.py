@@ -26,26 +26,45 @@ TIERS = {
 
 
 def main(output: str) -> None:
-    faults = [Fault("server_error", probability=0.1, seed=7),
-              Fault("rate_limit", probability=0.1, seed=8, retry_after=0)]
+    faults = [
+        Fault("server_error", probability=0.1, seed=7),
+        Fault("rate_limit", probability=0.1, seed=8, retry_after=0),
+    ]
     with OpenAICompatibleEmulator(faults=faults) as emu:
         model = TieredChatModel(
-            tiers=[Tier(name=name, price=price, model=ChatOpenAI(
-                model=model, base_url=emu.base_url, api_key="sk-emulator", max_retries=0))
-                for name, (model, price) in TIERS.items()],
+            tiers=[
+                Tier(
+                    name=name,
+                    price=price,
+                    model=ChatOpenAI(
+                        model=model, base_url=emu.base_url, api_key="sk-emulator", max_retries=0
+                    ),
+                )
+                for name, (model, price) in TIERS.items()
+            ],
             retry=RetryPolicy(max_attempts=2, base_delay=0.05, jitter=True),
             budget=Budget(limit_usd=1.0, ledger=InMemoryLedger()),
         )
-        inputs = [{"id": f"q{i}", "input": f"Frage {i}: nenne eine Hauptstadt Europas",
-                   "metadata": {"budget_key": f"team-{i % 3}"}} for i in range(200)]
+        inputs = [
+            {
+                "id": f"q{i}",
+                "input": f"Frage {i}: nenne eine Hauptstadt Europas",
+                "metadata": {"budget_key": f"team-{i % 3}"},
+            }
+            for i in range(200)
+        ]
         result = run_batch(model, inputs, max_concurrency=16, output=output, progress=True)
     s = result.stats
-    print(f"ok {s.successes} (resumed {s.resumed}), dead letters {s.failures}, "
-          f"retries {s.retries}, fallbacks {s.fallbacks}, spent ${s.total_cost_usd:.6f}")
+    print(
+        f"ok {s.successes} (resumed {s.resumed}), dead letters {s.failures}, "
+        f"retries {s.retries}, fallbacks {s.fallbacks}, spent ${s.total_cost_usd:.6f}"
+    )
     for tier, t in s.by_tier.items():
         print(f"  {tier:<9} {t.calls:>4} answers  ${t.cost_usd:.6f}  ({t.attempts} attempts)")
-    print(f"latency p50 {s.latency_p50_s * 1000:.0f} ms, p95 {s.latency_p95_s * 1000:.0f} ms, "
-          f"{s.requests_per_s:.0f} req/s; answers in {output}")
+    print(
+        f"latency p50 {s.latency_p50_s * 1000:.0f} ms, p95 {s.latency_p95_s * 1000:.0f} ms, "
+        f"{s.requests_per_s:.0f} req/s; answers in {output}"
+    )
     for dead in result.dead_letters[:5]:
         print(f"  dead letter {dead.id}: {dead.error_type}: {dead.error}")
 

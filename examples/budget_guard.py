@@ -40,13 +40,21 @@ def make_model(
     emu: OpenAICompatibleEmulator, policy: str, limit_usd: float
 ) -> tuple[TieredChatModel, Budget]:
     ledger = InMemoryLedger()
-    per_user = Budget(limit_usd=limit_usd, period="day", scope="budget_key", name="user",
-                      ledger=ledger)
+    per_user = Budget(
+        limit_usd=limit_usd, period="day", scope="budget_key", name="user", ledger=ledger
+    )
     tiers = [
-        Tier(name=name, model=ChatOpenAI(model=model, base_url=emu.base_url,
-                                         api_key="sk-emulator", max_retries=0))
-        for name, model in (("critical", "gpt-4.1"), ("standard", "gpt-4.1-mini"),
-                            ("budget", "gpt-4.1-nano"))
+        Tier(
+            name=name,
+            model=ChatOpenAI(
+                model=model, base_url=emu.base_url, api_key="sk-emulator", max_retries=0
+            ),
+        )
+        for name, model in (
+            ("critical", "gpt-4.1"),
+            ("standard", "gpt-4.1-mini"),
+            ("budget", "gpt-4.1-nano"),
+        )
     ]
     model = TieredChatModel(tiers=tiers, budget=per_user, on_budget_exceeded=policy)
     return model, per_user
@@ -56,8 +64,10 @@ def ask(model: TieredChatModel, budget: Budget, user: str) -> None:
     metadata = {"budget_key": user}
     try:
         meta = model.invoke(PROMPT, config={"metadata": metadata}).response_metadata["tiered"]
-        outcome = (f"answered by {meta['tier']:<8} (routed {meta['routed_tier']}) "
-                   f"cost ${meta['cost_usd']:.5f}")
+        outcome = (
+            f"answered by {meta['tier']:<8} (routed {meta['routed_tier']}) "
+            f"cost ${meta['cost_usd']:.5f}"
+        )
     except BudgetExceededError as exc:
         outcome = f"REFUSED before sending: {str(exc)[:90]}..."
     left = budget.remaining(metadata, datetime.now(timezone.utc)) or 0.0

@@ -34,8 +34,9 @@ PROMPTS = [
 def chat(emu: OpenAICompatibleEmulator, model: str) -> ChatOpenAI:
     # max_retries=0: retries and fallbacks are the tiered model's job, not the client's.
     # stream_usage=True: without it a stream reports no usage and its cost is only estimated.
-    return ChatOpenAI(model=model, base_url=emu.base_url, api_key="sk-emulator",
-                      max_retries=0, stream_usage=True)
+    return ChatOpenAI(
+        model=model, base_url=emu.base_url, api_key="sk-emulator", max_retries=0, stream_usage=True
+    )
 
 
 def main() -> None:
@@ -63,16 +64,22 @@ def main() -> None:
     print(cb)
     print(f"\n{'tier':<10} {'calls':>5} {'in':>7} {'out':>7} {'cost USD':>12} {'fallbacks':>9}")
     for name, stats in sorted(cb.by_tier.items()):
-        print(f"{name:<10} {stats.calls:>5} {stats.input_tokens:>7} {stats.output_tokens:>7} "
-              f"{stats.cost_usd or 0:>12.6f} {stats.fallbacks:>9}")
+        print(
+            f"{name:<10} {stats.calls:>5} {stats.input_tokens:>7} {stats.output_tokens:>7} "
+            f"{stats.cost_usd or 0:>12.6f} {stats.fallbacks:>9}"
+        )
     for name, stats in sorted(cb.by_model.items()):
         cost = "unpriced" if stats.cost_usd is None else f"${stats.cost_usd:.6f}"
         print(f"model {name:<14} calls {stats.calls}  cost {cost}")
-    print(f"\nestimated (worst case) ${cb.estimated_cost_usd:.6f}, actual "
-          f"${cb.total_cost_usd:.6f}, saved ${cb.savings_usd:.6f} against the top tier, "
-          f"cache hits {cb.cache_hits} (avoided ${cb.avoided_cost_usd:.6f})")
-    print("decisions:", [(e["name"], e["data"].get("tier") or e["data"].get("from_tier"))
-                         for e in cb.events])
+    print(
+        f"\nestimated (worst case) ${cb.estimated_cost_usd:.6f}, actual "
+        f"${cb.total_cost_usd:.6f}, saved ${cb.savings_usd:.6f} against the top tier, "
+        f"cache hits {cb.cache_hits} (avoided ${cb.avoided_cost_usd:.6f})"
+    )
+    print(
+        "decisions:",
+        [(e["name"], e["data"].get("tier") or e["data"].get("from_tier")) for e in cb.events],
+    )
     print()
     print(render_table(summarize(ledger.records(), by="tier")))
 

@@ -48,8 +48,10 @@ def main() -> None:
         for prompt in PROMPTS:
             meta = model.invoke(prompt).response_metadata["tiered"]
             print(f"{prompt[:60]!r}")
-            print(f"  tier={meta['tier']} model={meta['model_name']} "
-                  f"cost=${meta['cost_usd']:.6f} (worst case ${meta['estimated_cost_usd']:.6f})")
+            print(
+                f"  tier={meta['tier']} model={meta['model_name']} "
+                f"cost=${meta['cost_usd']:.6f} (worst case ${meta['estimated_cost_usd']:.6f})"
+            )
             print(f"  reason: {meta['reason']}")
 
 

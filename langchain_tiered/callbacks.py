@@ -38,8 +38,16 @@ __all__ = ["CostStats", "TieredCostCallbackHandler", "get_tiered_cost_callback"]
 
 _TIERED_TYPE = "tiered-chat-model"
 _TOTALS = (
-    "calls", "total_cost_usd", "estimated_cost_usd", "baseline_cost_usd", "savings_usd",
-    "cache_hits", "avoided_cost_usd", "refusals", "fallbacks", "unpriced_calls",
+    "calls",
+    "total_cost_usd",
+    "estimated_cost_usd",
+    "baseline_cost_usd",
+    "savings_usd",
+    "cache_hits",
+    "avoided_cost_usd",
+    "refusals",
+    "fallbacks",
+    "unpriced_calls",
 )
 
 
@@ -184,8 +192,13 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
     # -- callbacks ----------------------------------------------------------------------
 
     def on_chat_model_start(
-        self, serialized: dict[str, Any], messages: list[list[Any]], *, run_id: UUID,
-        parent_run_id: UUID | None = None, **kwargs: Any,
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
     ) -> None:
         """Remember tiered runs, and ignore runs nested under one."""
         with self._lock:
@@ -199,8 +212,13 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
                     self._hints[run_id] = hint
 
     def on_chain_start(
-        self, serialized: dict[str, Any] | None, inputs: dict[str, Any], *, run_id: UUID,
-        parent_run_id: UUID | None = None, **kwargs: Any,
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: dict[str, Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
     ) -> None:
         """Follow wrappers (e.g. ``with_fallbacks``) a tier model may run inside."""
         with self._lock:

@@ -17,14 +17,14 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
+from langchain_tiered._call.drivers import adrive, drive
+from langchain_tiered._call.plan import plan_call
+from langchain_tiered._call.relay import Relay, run_id_of
+from langchain_tiered._call.run_context import current_run, publish, stream_run
+from langchain_tiered._call.runtime import build_runtime
+from langchain_tiered._call.settle import settle_call
+from langchain_tiered._call.state import CallRequest, Runtime
 from langchain_tiered._clock import Clock, SystemClock
-from langchain_tiered._drivers import adrive, drive
-from langchain_tiered._engine import plan_call
-from langchain_tiered._relay import Relay, run_id_of
-from langchain_tiered._run_context import current_run, publish, stream_run
-from langchain_tiered._runtime import build_runtime
-from langchain_tiered._settle import settle_call
-from langchain_tiered._state import CallRequest, Runtime
 from langchain_tiered.preflight import CallPlan, call_max_tokens
 from langchain_tiered.tiers import Tier
 
@@ -205,8 +205,12 @@ class TieredChatModel(BaseChatModel):
     # -- planning without calling -------------------------------------------------------
 
     def plan(
-        self, input: LanguageModelInput, *, tier: str | None = None,
-        metadata: dict[str, Any] | None = None, **kwargs: Any,
+        self,
+        input: LanguageModelInput,
+        *,
+        tier: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> CallPlan:
         """What a call with this input would do, without any network call or spending.
 
@@ -221,7 +225,7 @@ class TieredChatModel(BaseChatModel):
             metadata: The call's config metadata (``tier``, ``budget_key``).
             **kwargs: Call kwargs such as ``max_tokens``.
         """
-        from langchain_tiered._engine import preview  # noqa: PLC0415
+        from langchain_tiered._call.plan import preview  # noqa: PLC0415
 
         messages = self._convert_input(input).to_messages()
         call_kwargs = dict(kwargs)
@@ -247,15 +251,20 @@ class TieredChatModel(BaseChatModel):
         Unlike the tiered model itself, the result is not a chat model: it does no
         routing, pre-flight checks, budgets or retries, and ``create_agent`` rejects it.
         """
-        from langchain_tiered._fallback_runnable import fallback_runnable  # noqa: PLC0415
+        from langchain_tiered._call.fallback_runnable import fallback_runnable  # noqa: PLC0415
 
         return fallback_runnable(self._rt, primary=primary, callbacks=callbacks)
 
     # -- request assembly ---------------------------------------------------------------
 
     def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any],
-        run_manager: Any, *, stream: bool,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        run_manager: Any,
+        *,
+        stream: bool,
     ) -> tuple[CallRequest, dict[str, float]]:
         own = {k: kwargs.pop(k) for k in _OWN_KWARGS if k in kwargs}
         kwargs.pop("stream", None)
@@ -267,8 +276,14 @@ class TieredChatModel(BaseChatModel):
             override = self._tier_of_model(own["model"])
         tools = own.get("tools") or None
         req = CallRequest(
-            messages=messages, stop=stop, kwargs=kwargs, metadata=metadata, stream=stream,
-            override=override, tools=tools, tool_choice=own.get("tool_choice"),
+            messages=messages,
+            stop=stop,
+            kwargs=kwargs,
+            metadata=metadata,
+            stream=stream,
+            override=override,
+            tools=tools,
+            tool_choice=own.get("tool_choice"),
             openai_tools=self._rt.openai_tools(tools),
             structured_output=bool(own.get("tiered_structured_output")),
             bind=self._bind_for(tools, own.get("tool_choice")),
@@ -308,22 +323,32 @@ class TieredChatModel(BaseChatModel):
     # -- entry points that publish the run for _stream (see _run_context) --------------
 
     def _generate_with_cache(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         with publish(self, run_manager):
             return super()._generate_with_cache(messages, stop, run_manager, **kwargs)
 
     async def _agenerate_with_cache(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         with publish(self, run_manager):
             return await super()._agenerate_with_cache(messages, stop, run_manager, **kwargs)
 
     def stream(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-        stop: list[str] | None = None, **kwargs: Any,
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """Stream the routed tier's answer chunk by chunk (see ``BaseChatModel.stream``)."""
         config = ensure_config(config)
@@ -331,8 +356,12 @@ class TieredChatModel(BaseChatModel):
             yield from super().stream(input, config, stop=stop, **kwargs)
 
     async def astream(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-        stop: list[str] | None = None, **kwargs: Any,
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of :meth:`stream`."""
         config = ensure_config(config)
@@ -343,28 +372,41 @@ class TieredChatModel(BaseChatModel):
     # -- sync and async entry points ----------------------------------------------------
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
         sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
-        meta = drive(settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
-                     **self._drive_kw(run_manager))
+        meta = drive(
+            settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
+            **self._drive_kw(run_manager),
+        )
         return self._result(sel.result, meta)
 
     async def _agenerate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
         sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
-        meta = await adrive(settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
-                            **self._drive_kw(run_manager))
+        meta = await adrive(
+            settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
+            **self._drive_kw(run_manager),
+        )
         return self._result(sel.result, meta)
 
     def _stream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
@@ -375,15 +417,20 @@ class TieredChatModel(BaseChatModel):
             for chunk in itertools.chain(head, rest):
                 yield relay.wrap(chunk)
         except BaseException:
-            drive(relay.settle(self._rt, sel, run_manager, interrupted=True),
-                  **self._drive_kw(run_manager))
+            drive(
+                relay.settle(self._rt, sel, run_manager, interrupted=True),
+                **self._drive_kw(run_manager),
+            )
             raise
         meta = drive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
         yield relay.final(meta)
 
     async def _astream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
         req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
@@ -396,11 +443,12 @@ class TieredChatModel(BaseChatModel):
             async for chunk in rest:
                 yield relay.wrap(chunk)
         except BaseException:
-            await adrive(relay.settle(self._rt, sel, run_manager, interrupted=True),
-                         **self._drive_kw(run_manager))
+            await adrive(
+                relay.settle(self._rt, sel, run_manager, interrupted=True),
+                **self._drive_kw(run_manager),
+            )
             raise
-        meta = await adrive(relay.settle(self._rt, sel, run_manager),
-                            **self._drive_kw(run_manager))
+        meta = await adrive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
         yield relay.final(meta)
 
 

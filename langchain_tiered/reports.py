@@ -172,19 +172,28 @@ def summarize(
     savings = total.baseline_cost_usd - total.cost_usd
     pct = 100.0 * savings / total.baseline_cost_usd if total.baseline_cost_usd > 0 else 0.0
     return SpendReport(
-        total_cost_usd=total.cost_usd, calls=total.calls,
-        baseline_cost_usd=total.baseline_cost_usd, savings_usd=savings, savings_pct=pct,
-        rows=rows, by=by, since=cutoff,
-        input_tokens=total.input_tokens, output_tokens=total.output_tokens,
+        total_cost_usd=total.cost_usd,
+        calls=total.calls,
+        baseline_cost_usd=total.baseline_cost_usd,
+        savings_usd=savings,
+        savings_pct=pct,
+        rows=rows,
+        by=by,
+        since=cutoff,
+        input_tokens=total.input_tokens,
+        output_tokens=total.output_tokens,
     )
 
 
 def _row(name: str, acc: _Acc, total_calls: int) -> ReportRow:
     return ReportRow(
-        group=name, calls=acc.calls,
+        group=name,
+        calls=acc.calls,
         share_of_calls=acc.calls / total_calls if total_calls else 0.0,
-        input_tokens=acc.input_tokens, output_tokens=acc.output_tokens,
-        cost_usd=acc.cost_usd, baseline_cost_usd=acc.baseline_cost_usd,
+        input_tokens=acc.input_tokens,
+        output_tokens=acc.output_tokens,
+        cost_usd=acc.cost_usd,
+        baseline_cost_usd=acc.baseline_cost_usd,
         savings_usd=acc.baseline_cost_usd - acc.cost_usd,
     )
 
@@ -225,20 +234,37 @@ def render_table(report: SpendReport, *, width: int = 110) -> str:
         title += f" since {report.since.isoformat()}"
     table = Table(title=title, show_footer=True)
     totals = [
-        "total", str(report.calls), "100.0%", f"{report.input_tokens:,}",
-        f"{report.output_tokens:,}", f"${report.total_cost_usd:.6f}",
+        "total",
+        str(report.calls),
+        "100.0%",
+        f"{report.input_tokens:,}",
+        f"{report.output_tokens:,}",
+        f"${report.total_cost_usd:.6f}",
         f"${report.baseline_cost_usd:.6f}",
         f"${report.savings_usd:.6f} ({report.savings_pct:.1f}%)",
     ]
-    headers = [report.by, "calls", "share", "input tok", "output tok", "cost",
-               "baseline", "savings"]
+    headers = [
+        report.by,
+        "calls",
+        "share",
+        "input tok",
+        "output tok",
+        "cost",
+        "baseline",
+        "savings",
+    ]
     for i, (header, footer) in enumerate(zip(headers, totals, strict=True)):
         table.add_column(header, footer=footer, justify="left" if i == 0 else "right")
     for row in report.rows:
         table.add_row(
-            row.group, str(row.calls), f"{100 * row.share_of_calls:.1f}%",
-            f"{row.input_tokens:,}", f"{row.output_tokens:,}", f"${row.cost_usd:.6f}",
-            f"${row.baseline_cost_usd:.6f}", f"${row.savings_usd:.6f}",
+            row.group,
+            str(row.calls),
+            f"{100 * row.share_of_calls:.1f}%",
+            f"{row.input_tokens:,}",
+            f"{row.output_tokens:,}",
+            f"${row.cost_usd:.6f}",
+            f"${row.baseline_cost_usd:.6f}",
+            f"${row.savings_usd:.6f}",
         )
     console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
     console.print(table)
@@ -260,7 +286,9 @@ def _daily_cost_by_tier(
 
 
 def plot_daily(
-    records: Iterable[SpendRecord], path: str | os.PathLike[str], *,
+    records: Iterable[SpendRecord],
+    path: str | os.PathLike[str],
+    *,
     since: datetime | None = None,
 ) -> Path:
     """Save a chart of daily cost per tier against the top-tier baseline (needs matplotlib).
@@ -294,8 +322,13 @@ def plot_daily(
         for tier, costs in per_tier.items():  # stacked: each bar is one day's total
             ax.bar(days, costs, bottom=bottom, label=tier)
             bottom = [b + c for b, c in zip(bottom, costs, strict=True)]
-        ax.plot(days, [row.baseline_cost_usd for row in report.rows], "o--", color="gray",
-                label="top-tier baseline")
+        ax.plot(
+            days,
+            [row.baseline_cost_usd for row in report.rows],
+            "o--",
+            color="gray",
+            label="top-tier baseline",
+        )
         ax.set_ylabel("USD")
         ax.set_title(f"Daily spend per tier (saved {report.savings_pct:.1f}%)")
         ax.legend()

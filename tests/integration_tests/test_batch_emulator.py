@@ -41,10 +41,17 @@ def emu() -> Iterator[OpenAICompatibleEmulator]:
 
 def tiered(emu: OpenAICompatibleEmulator, ledger: InMemoryLedger) -> TieredChatModel:
     tiers = [
-        Tier(name=name, price=PRICES[name], model=ChatOpenAI(
-            base_url=emu.base_url, api_key="sk-emulator", model=model,  # type: ignore[arg-type]
-            max_retries=0, max_tokens=32,
-        ))
+        Tier(
+            name=name,
+            price=PRICES[name],
+            model=ChatOpenAI(
+                base_url=emu.base_url,
+                api_key="sk-emulator",
+                model=model,  # type: ignore[arg-type]
+                max_retries=0,
+                max_tokens=32,
+            ),
+        )
         for name, model in MODELS.items()
     ]
     return TieredChatModel(
@@ -69,10 +76,12 @@ def test_thousand_requests_through_faults_account_for_every_input(
     emu.clear_faults()
     s = result.stats
     faults = sum(r.outcome != "ok" for r in emu.requests)
-    print(f"\n1000 via emulator: ok={s.successes} dead={s.failures} retries={s.retries} "
-          f"fallbacks={s.fallbacks} spend=${s.total_cost_usd:.6f} "
-          f"{s.requests_per_s:.0f} req/s p50={s.latency_p50_s * 1000:.1f}ms "
-          f"p95={s.latency_p95_s * 1000:.1f}ms faults={faults}/{len(emu.requests)}")
+    print(
+        f"\n1000 via emulator: ok={s.successes} dead={s.failures} retries={s.retries} "
+        f"fallbacks={s.fallbacks} spend=${s.total_cost_usd:.6f} "
+        f"{s.requests_per_s:.0f} req/s p50={s.latency_p50_s * 1000:.1f}ms "
+        f"p95={s.latency_p95_s * 1000:.1f}ms faults={faults}/{len(emu.requests)}"
+    )
 
     assert [r.id for r in result.results] == [f"q{i}" for i in range(1000)]
     assert s.successes + len(result.dead_letters) == 1000
@@ -90,9 +99,7 @@ def test_thousand_requests_through_faults_account_for_every_input(
     assert sum(len(r.attempts) for r in result.results) == len(emu.requests)
 
 
-def test_sync_rerun_resends_only_dead_letters(
-    emu: OpenAICompatibleEmulator, tmp_path: Any
-) -> None:
+def test_sync_rerun_resends_only_dead_letters(emu: OpenAICompatibleEmulator, tmp_path: Any) -> None:
     emu.reset()
     for kind in ("server_error", "overloaded"):  # every request to the budget model fails
         emu.add_fault(Fault(kind, model=MODELS["budget"], probability=0.5, seed=5))

@@ -38,16 +38,34 @@ def test_batch_with_emulator_writes_and_resumes(tmp_path: Path) -> None:
     config = tmp_path / "tiers.toml"
     config.write_text(
         '[[tiers]]\nname = "big"\nmodel = "gpt-4.1"\n'
-        '[[tiers]]\nname = "small"\nmodel = "gpt-4.1-mini"\n', encoding="utf-8")
+        '[[tiers]]\nname = "small"\nmodel = "gpt-4.1-mini"\n',
+        encoding="utf-8",
+    )
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("\n".join([
-        json.dumps({"id": "a", "prompt": "Liste die Hauptstädte Europas auf"}),
-        "{broken",
-        json.dumps({"id": "b", "prompt": "Analysiere und bewerte mehrstufig die Strategie"}),
-    ]) + "\n", encoding="utf-8")
+    prompts.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "a", "prompt": "Liste die Hauptstädte Europas auf"}),
+                "{broken",
+                json.dumps(
+                    {"id": "b", "prompt": "Analysiere und bewerte mehrstufig die Strategie"}
+                ),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "results.jsonl"
-    args = ["batch", str(prompts), "--config", str(config), "--out", str(out), "--emulator",
-            "--no-progress"]
+    args = [
+        "batch",
+        str(prompts),
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--emulator",
+        "--no-progress",
+    ]
     first = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     assert "2 items: 2 ok, 0 failed, 0 resumed" in first.stdout
@@ -61,10 +79,13 @@ def test_batch_with_emulator_writes_and_resumes(tmp_path: Path) -> None:
 
 def test_demo_takes_prices_from_config(tmp_path: Path) -> None:
     config = tmp_path / "prices.toml"
-    config.write_text('[prices."claude-opus-4-6"]\ninput_per_mtok = 7.5\noutput_per_mtok = 37.5\n',
-                      encoding="utf-8")
-    result = CliRunner().invoke(cli, ["demo", "--config", str(config), "--rate-limits", "0"],
-                                catch_exceptions=False)
+    config.write_text(
+        '[prices."claude-opus-4-6"]\ninput_per_mtok = 7.5\noutput_per_mtok = 37.5\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["demo", "--config", str(config), "--rate-limits", "0"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     opus = next(line for line in result.stdout.splitlines() if "claude-opus-4-6" in line)
     assert "7.5" in opus

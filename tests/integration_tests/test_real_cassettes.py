@@ -28,13 +28,9 @@ CASSETTES = REAL_CASSETTES / "openai"
 replay = partial(replay_cassette, CASSETTES)
 
 
-
-
 def chat(model: str, **kwargs: Any) -> ChatOpenAI:
     # A fake key: vcrpy intercepts the transport, nothing leaves the machine.
     return ChatOpenAI(model=model, api_key="sk-emulator", max_retries=0, **kwargs)
-
-
 
 
 def usage(message: BaseMessage) -> tuple[int, int, int, int]:

@@ -83,8 +83,6 @@ def cost(price: ModelPrice, input_tokens: int, output_tokens: int) -> float:
     return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1e6
 
 
-
-
 def test_invoke_routes_to_cheap_tier_and_prices_recorded_usage(
     emu: OpenAICompatibleEmulator | None,
 ) -> None:

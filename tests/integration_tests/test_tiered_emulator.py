@@ -88,8 +88,6 @@ def tiered(emu: OpenAICompatibleEmulator) -> TieredChatModel:
     )
 
 
-
-
 def log(emu: OpenAICompatibleEmulator) -> list[tuple[str, int, str]]:
     return [(r.model, r.status, r.outcome) for r in emu.requests]
 

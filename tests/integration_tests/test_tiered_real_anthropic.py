@@ -84,8 +84,6 @@ RECORDED_TOOLS: list[dict[str, Any]] = [
 ]
 
 
-
-
 def claude(model: str, **kwargs: Any) -> ChatAnthropic:
     # A fake key: vcrpy intercepts the transport, nothing leaves the machine.
     return ChatAnthropic(model=model, api_key="sk-ant-replay", max_retries=0, **kwargs)  # type: ignore[call-arg]
@@ -111,12 +109,6 @@ def raw_model() -> TieredChatModel:
         ),
         Tier(name="haiku45", model=claude("claude-haiku-4-5", max_tokens=100, temperature=0)),
     )
-
-
-
-
-
-
 
 
 def assert_usage(message: BaseMessage, input_tokens: int, output_tokens: int) -> None:

@@ -47,8 +47,6 @@ O4_PROMPT = (
 )
 
 
-
-
 def chat(model: str, **kwargs: Any) -> ChatOpenAI:
     # A fake key: vcrpy intercepts the transport, nothing leaves the machine.
     return ChatOpenAI(model=model, api_key="sk-emulator", max_retries=0, **kwargs)
@@ -65,12 +63,6 @@ def recorded_models() -> TieredChatModel:
         Tier(name="standard", model=chat("gpt-4o-mini", stream_usage=True)),
         Tier(name="nano", model=chat("gpt-5-nano")),
     )
-
-
-
-
-
-
 
 
 def test_default_price_book_matches_list_prices() -> None:

@@ -52,8 +52,10 @@ def tiered(responders: dict[str, Respond] | None = None, **kwargs: Any) -> Tiere
         fn = responders.get(name, answer)
         return lambda messages, _kw: fn(str(messages[-1].content))
 
-    tiers = [Tier(name=n, model=FakeTier(model_name=n, respond=respond_for(n)), price=PRICES[n])
-             for n in TIERS]
+    tiers = [
+        Tier(name=n, model=FakeTier(model_name=n, respond=respond_for(n)), price=PRICES[n])
+        for n in TIERS
+    ]
     kwargs.setdefault("retry", RetryPolicy(max_attempts=2, base_delay=0.0, jitter=False))
     kwargs.setdefault("cooldown_failures", 1000)  # keep tiers warm: tests count exact attempts
     return TieredChatModel(tiers=tiers, clock=FakeClock(), seed=0, **kwargs)
@@ -171,8 +173,15 @@ def test_return_exceptions_false_raises_the_first_error(run: Callable[..., Batch
 
 def test_input_validation() -> None:
     with pytest.raises(ValueError, match=r"duplicate ids in inputs: 'x', 7"):
-        run_batch(FakeTier(), [{"id": "x", "input": "a"}, {"id": 7, "input": "b"},
-                               {"id": "x", "input": "c"}, {"id": 7, "input": "d"}])
+        run_batch(
+            FakeTier(),
+            [
+                {"id": "x", "input": "a"},
+                {"id": 7, "input": "b"},
+                {"id": "x", "input": "c"},
+                {"id": 7, "input": "d"},
+            ],
+        )
     with pytest.raises(ValueError, match="duplicate ids"):
         run_batch(FakeTier(), ["a", {"id": 0, "input": "b"}])  # index 0 vs explicit id 0
     with pytest.raises(ValueError, match="without 'input'"):
@@ -228,7 +237,8 @@ def test_item_metadata_merges_over_config_metadata(run: Callable[..., BatchResul
     inputs = ["a", {"input": "b", "metadata": {"budget_key": "u-1", "team": "blue"}}]
     result = run(RunnableLambda(show), inputs, config={"metadata": {"team": "red"}})
     assert [json.loads(str(r.output.content)) for r in result.results if r.output] == [
-        {"team": "red", "budget_key": None}, {"team": "blue", "budget_key": "u-1"},
+        {"team": "red", "budget_key": None},
+        {"team": "blue", "budget_key": "u-1"},
     ]
     assert result.results[1].id == 1  # no id: its index
 
@@ -237,11 +247,16 @@ def test_budget_key_reaches_the_tiered_model(run: Callable[..., BatchResult]) ->
     ledger = InMemoryLedger()
     per_user = Budget(limit_usd=1.0, scope="budget_key", ledger=ledger, name="user")
     model = tiered(budget=per_user)
-    inputs = [{"id": f"q{i}", "input": f"q {i}", "metadata": {"budget_key": "user-42"}}
-              for i in range(3)]
+    inputs = [
+        {"id": f"q{i}", "input": f"q {i}", "metadata": {"budget_key": "user-42"}} for i in range(3)
+    ]
     result = run(model, inputs)
-    keys = {k for r in result.results if r.output
-            for k in r.output.response_metadata["tiered"]["budget_keys"]}
+    keys = {
+        k
+        for r in result.results
+        if r.output
+        for k in r.output.response_metadata["tiered"]["budget_keys"]
+    }
     assert len(keys) == 1
     (key,) = keys
     assert "user-42" in key
@@ -389,9 +404,13 @@ def test_a_crash_mid_batch_loses_nothing(
 def test_progress_bar_on_stderr(
     run: Callable[..., BatchResult], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    model = tiered({"budget": lambda t: ModelRateLimitError("429") if t == "b" else answer(t),
-                    "standard": lambda t: ModelRateLimitError("429"),
-                    "critical": lambda t: ModelRateLimitError("429")})
+    model = tiered(
+        {
+            "budget": lambda t: ModelRateLimitError("429") if t == "b" else answer(t),
+            "standard": lambda t: ModelRateLimitError("429"),
+            "critical": lambda t: ModelRateLimitError("429"),
+        }
+    )
     out = tmp_path / "p.jsonl"
     run(model, ["a", "b", "c"], progress=True, output=out)
     err = capsys.readouterr().err
@@ -411,8 +430,10 @@ def test_empty_batch(run: Callable[..., BatchResult]) -> None:
 
 
 def test_outputs_property(run: Callable[..., BatchResult]) -> None:
-    result = run(tiered({"budget": lambda t: ModelAuthenticationError("401")
-                         if t == "x" else answer(t)}), ["x", "y"])
+    result = run(
+        tiered({"budget": lambda t: ModelAuthenticationError("401") if t == "x" else answer(t)}),
+        ["x", "y"],
+    )
     outputs = result.outputs
     assert outputs[0] is None
     assert isinstance(outputs[1], BaseMessage)

@@ -46,8 +46,11 @@ def cost(tier: str, inp: int = 10, out: int = 2, **kw: int) -> float:
 def make(scripts: dict[str, list[Any]] | None = None, **kwargs: Any) -> TieredChatModel:
     scripts = scripts or {}
     tiers = [
-        Tier(name=n, model=FakeTier(model_name=f"{n}-model", script=scripts.get(n, [answer()])),
-             price=PRICES[n])
+        Tier(
+            name=n,
+            model=FakeTier(model_name=f"{n}-model", script=scripts.get(n, [answer()])),
+            price=PRICES[n],
+        )
         for n in ("critical", "standard", "budget")
     ]
     kwargs.setdefault("retry", RetryPolicy(max_attempts=1, jitter=False))
@@ -133,8 +136,7 @@ def test_threads_share_one_handler() -> None:
     model = make()
     cb = TieredCostCallbackHandler()
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: model.invoke(ASK, config={"callbacks": [cb], **BUDGET}),
-                      range(40)))
+        list(pool.map(lambda _: model.invoke(ASK, config={"callbacks": [cb], **BUDGET}), range(40)))
     assert_one_budget_call(cb, 40)
     # nothing leaks
     assert not cb._tiered
@@ -150,8 +152,11 @@ def test_agent_counts_each_model_turn_once() -> None:
         """Add two numbers."""
         return a + b
 
-    call = AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": 1, "b": 2},
-                                                 "id": "c1"}], usage_metadata=usage(20, 5))
+    call = AIMessage(
+        content="",
+        tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}],
+        usage_metadata=usage(20, 5),
+    )
     model = make({"budget": [call, answer(30, 1)]})
     agent = agents.create_agent(model, tools=[add])
     with get_tiered_cost_callback() as cb:

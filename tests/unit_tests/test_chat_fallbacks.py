@@ -285,7 +285,9 @@ def test_raise_mode_skips_fallback_tiers_over_the_cap_and_keeps_the_real_error()
     # budget is routed and rate limited; the upgrade tiers are over the cap: the caller must
     # see that every tier failed (with the 429s), not a budget error for a tier never routed
     model, _ = make(
-        {"budget": [rate_limited()]}, max_cost_per_call=0.001, max_tokens=100,
+        {"budget": [rate_limited()]},
+        max_cost_per_call=0.001,
+        max_tokens=100,
         on_budget_exceeded="raise",
     )
     with pytest.raises(AllTiersFailedError) as info:

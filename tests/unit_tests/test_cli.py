@@ -99,9 +99,14 @@ def test_estimate_sends_nothing_and_needs_no_api_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    config = write(tmp_path, "tiers.toml", TWO_TIERS.replace(
-        'model = "openai:gpt-4.1"', 'model = "openai:gpt-4.1"\napi_key_env = "OPENAI_API_KEY"'
-    ) + '\n[ledger]\npath = "spend.db"\n')
+    config = write(
+        tmp_path,
+        "tiers.toml",
+        TWO_TIERS.replace(
+            'model = "openai:gpt-4.1"', 'model = "openai:gpt-4.1"\napi_key_env = "OPENAI_API_KEY"'
+        )
+        + '\n[ledger]\npath = "spend.db"\n',
+    )
     result = run("estimate", one_prompt(tmp_path), "--config", config)
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "spend.db").exists()  # a plan never opens the ledger
@@ -112,8 +117,14 @@ def test_estimate_sends_nothing_and_needs_no_api_key(
 
 def test_malformed_lines_are_reported_skipped_and_counted(tmp_path: Path) -> None:
     config = write(tmp_path, "tiers.toml", TWO_TIERS)
-    prompts = jsonl(tmp_path, json.dumps(SIMPLE_DE), "{not json", {"id": "x"}, "[1, 2]",
-                    {"messages": [{"role": "user", "content": "Explain recursion"}]})
+    prompts = jsonl(
+        tmp_path,
+        json.dumps(SIMPLE_DE),
+        "{not json",
+        {"id": "x"},
+        "[1, 2]",
+        {"messages": [{"role": "user", "content": "Explain recursion"}]},
+    )
     result = run("estimate", prompts, "--config", config)
     assert result.exit_code == 0, result.output
     assert "prompts.jsonl:2: skipped: invalid JSON" in result.stderr
@@ -131,15 +142,17 @@ def test_file_without_usable_lines_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_missing_prompt_file(tmp_path: Path) -> None:
     config = write(tmp_path, "tiers.toml", TWO_TIERS)
-    assert_usage_error(run("estimate", tmp_path / "nope.jsonl", "--config", config),
-                       "cannot read", "nope.jsonl")
+    assert_usage_error(
+        run("estimate", tmp_path / "nope.jsonl", "--config", config), "cannot read", "nope.jsonl"
+    )
 
 
 def test_unknown_tier_in_a_prompt_line(tmp_path: Path) -> None:
     config = write(tmp_path, "tiers.toml", TWO_TIERS)
     prompts = jsonl(tmp_path, {"prompt": SIMPLE_DE, "tier": "gold"})
-    assert_usage_error(run("estimate", prompts, "--config", config),
-                       "prompts.jsonl:1:", "unknown tier 'gold'")
+    assert_usage_error(
+        run("estimate", prompts, "--config", config), "prompts.jsonl:1:", "unknown tier 'gold'"
+    )
 
 
 # -- config validation ---------------------------------------------------------------------
@@ -150,28 +163,40 @@ _TIER = '[[tiers]]\nname = "a"\nmodel = "gpt-4.1"\n'
 @pytest.mark.parametrize(
     ("toml", "fragments"),
     [
-        (_TIER + '[[tiers]]\nname = "b"\nmodel = "gpt-4.1-mini"\n'
-         "price = { input_per_mtok = -1.0, output_per_mtok = 1.0 }\n",
-         ["tiers.toml: tiers[1].price.input_per_mtok: must be >= 0"]),
+        (
+            _TIER + '[[tiers]]\nname = "b"\nmodel = "gpt-4.1-mini"\n'
+            "price = { input_per_mtok = -1.0, output_per_mtok = 1.0 }\n",
+            ["tiers.toml: tiers[1].price.input_per_mtok: must be >= 0"],
+        ),
         ('[[tiers]]\nname = "a"\nmodle = "gpt-4.1"\n', ["tiers.toml: tiers[0].modle: unknown key"]),
         ('[[tiers]]\nname = "a"\n', ["tiers.toml: tiers[0].model: is required"]),
-        (_TIER + 'fallbacks = ["nope"]\n',
-         ["tiers.toml: tiers[0].fallbacks[0]: unknown tier 'nope'; tiers are: a"]),
+        (
+            _TIER + 'fallbacks = ["nope"]\n',
+            ["tiers.toml: tiers[0].fallbacks[0]: unknown tier 'nope'; tiers are: a"],
+        ),
         ('refusal_tier = "gold"\n' + _TIER, ["tiers.toml: refusal_tier: unknown tier 'gold'"]),
         (_TIER + _TIER, ["tiers.toml: tiers[1].name: duplicate tier name 'a'"]),
-        (_TIER + "[router]\nthresholds = [0.5]\n",
-         ["tiers.toml: router.thresholds: needs 0 values"]),
-        (_TIER + '[budget]\nlimit_usd = 1.0\nperiod = "week"\n',
-         ["tiers.toml: budget.period: must be 'day', 'month' or 'none'"]),
-        (_TIER + "[budget]\nperiod = \"day\"\n", ["tiers.toml: budget.limit_usd: is required"]),
+        (
+            _TIER + "[router]\nthresholds = [0.5]\n",
+            ["tiers.toml: router.thresholds: needs 0 values"],
+        ),
+        (
+            _TIER + '[budget]\nlimit_usd = 1.0\nperiod = "week"\n',
+            ["tiers.toml: budget.period: must be 'day', 'month' or 'none'"],
+        ),
+        (_TIER + '[budget]\nperiod = "day"\n', ["tiers.toml: budget.limit_usd: is required"]),
         ("max_cost_per_call = 0\n" + _TIER, ["tiers.toml: max_cost_per_call: must be > 0"]),
         ('on_budget_exceeded = "panic"\n' + _TIER, ["tiers.toml: on_budget_exceeded: must be"]),
         ("[[tiers]\n", ["tiers.toml: invalid TOML"]),
         ("", ["tiers.toml: tiers: at least one [[tiers]] entry is required"]),
-        ('[[tiers]]\nname = "a"\nmodel = "my-private-model"\n',
-         ["tiers.toml: tiers:", "No price known for model 'my-private-model'"]),
-        ('[[tiers]]\nname = "a"\nmodel = "x"\nprovider = "no_such_pkg.Chat"\n',
-         ["tiers.toml: tiers[0].provider: cannot import 'no_such_pkg.Chat'"]),
+        (
+            '[[tiers]]\nname = "a"\nmodel = "my-private-model"\n',
+            ["tiers.toml: tiers:", "No price known for model 'my-private-model'"],
+        ),
+        (
+            '[[tiers]]\nname = "a"\nmodel = "x"\nprovider = "no_such_pkg.Chat"\n',
+            ["tiers.toml: tiers[0].provider: cannot import 'no_such_pkg.Chat'"],
+        ),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path: Path, toml: str, fragments: list[str]) -> None:
@@ -185,10 +210,14 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_provider_class_path_builds_the_tier(tmp_path: Path) -> None:
-    config = write(tmp_path, "tiers.toml",
-                   TWO_TIERS.replace('model = "gpt-4.1-mini"',
-                                     'model = "gpt-4.1-mini"\n'
-                                     'provider = "langchain_openai.ChatOpenAI"'))
+    config = write(
+        tmp_path,
+        "tiers.toml",
+        TWO_TIERS.replace(
+            'model = "gpt-4.1-mini"',
+            'model = "gpt-4.1-mini"\nprovider = "langchain_openai.ChatOpenAI"',
+        ),
+    )
     assert run("estimate", one_prompt(tmp_path), "--config", config).exit_code == 0
 
 
@@ -197,13 +226,19 @@ def test_missing_api_key_names_the_variable_and_never_prints_keys(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret-value")
     monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
-    config = write(tmp_path, "tiers.toml", TWO_TIERS.replace(
-        'model = "openai:gpt-4.1"', 'model = "openai:gpt-4.1"\napi_key_env = "OPENAI_API_KEY"'
-    ).replace('model = "gpt-4.1-mini"', 'model = "gpt-4.1-mini"\napi_key_env = "DEEPSEEK_API_KEY"'))
-    result = run("batch", one_prompt(tmp_path), "--config", config,
-                 "--out", tmp_path / "out.jsonl")
-    assert_usage_error(result, "tiers.toml: tiers[1].api_key_env: environment variable "
-                               "DEEPSEEK_API_KEY is not set")
+    config = write(
+        tmp_path,
+        "tiers.toml",
+        TWO_TIERS.replace(
+            'model = "openai:gpt-4.1"', 'model = "openai:gpt-4.1"\napi_key_env = "OPENAI_API_KEY"'
+        ).replace(
+            'model = "gpt-4.1-mini"', 'model = "gpt-4.1-mini"\napi_key_env = "DEEPSEEK_API_KEY"'
+        ),
+    )
+    result = run("batch", one_prompt(tmp_path), "--config", config, "--out", tmp_path / "out.jsonl")
+    assert_usage_error(
+        result, "tiers.toml: tiers[1].api_key_env: environment variable DEEPSEEK_API_KEY is not set"
+    )
     assert "sk-very-secret-value" not in result.output
     assert not (tmp_path / "out.jsonl").exists()
 
@@ -217,13 +252,34 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 def ledger_path(tmp_path: Path) -> Path:
     path = tmp_path / "spend.db"
     records = [
-        SpendRecord(time=T0, tier="big", model="gpt-4.1", input_tokens=100, output_tokens=50,
-                    cost_usd=0.002, baseline_cost_usd=0.002, budget_keys=("budget:global",)),
-        SpendRecord(time=T0 + timedelta(hours=1), tier="small", model="gpt-4.1-mini",
-                    input_tokens=100, output_tokens=50, cost_usd=0.0002,
-                    baseline_cost_usd=0.002),
-        SpendRecord(time=T0 + timedelta(days=1), tier="small", model="gpt-4.1-mini",
-                    input_tokens=10, output_tokens=5, cost_usd=0.0001, baseline_cost_usd=0.001),
+        SpendRecord(
+            time=T0,
+            tier="big",
+            model="gpt-4.1",
+            input_tokens=100,
+            output_tokens=50,
+            cost_usd=0.002,
+            baseline_cost_usd=0.002,
+            budget_keys=("budget:global",),
+        ),
+        SpendRecord(
+            time=T0 + timedelta(hours=1),
+            tier="small",
+            model="gpt-4.1-mini",
+            input_tokens=100,
+            output_tokens=50,
+            cost_usd=0.0002,
+            baseline_cost_usd=0.002,
+        ),
+        SpendRecord(
+            time=T0 + timedelta(days=1),
+            tier="small",
+            model="gpt-4.1-mini",
+            input_tokens=10,
+            output_tokens=5,
+            cost_usd=0.0001,
+            baseline_cost_usd=0.001,
+        ),
     ]
     with SQLiteLedger(path) as ledger:
         for record in records:
@@ -242,8 +298,9 @@ def test_report_json(ledger_path: Path) -> None:
 
 
 def test_report_csv_by_day_since(ledger_path: Path) -> None:
-    result = run("report", "--ledger", ledger_path, "--format", "csv", "--by", "day",
-                 "--since", "2026-11-29")
+    result = run(
+        "report", "--ledger", ledger_path, "--format", "csv", "--by", "day", "--since", "2026-11-29"
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("day,")
@@ -262,12 +319,14 @@ def test_report_table(ledger_path: Path) -> None:
 def test_report_errors(tmp_path: Path, ledger_path: Path) -> None:
     assert_usage_error(run("report", "--ledger", tmp_path / "missing.db"), "does not exist")
     assert not (tmp_path / "missing.db").exists()
-    assert_usage_error(run("report", "--ledger", ledger_path, "--since", "last tuesday"),
-                       "--since: expected an ISO date/time")
+    assert_usage_error(
+        run("report", "--ledger", ledger_path, "--since", "last tuesday"),
+        "--since: expected an ISO date/time",
+    )
 
 
 def test_parse_since_durations() -> None:
-    from langchain_tiered._cli_report import parse_since
+    from langchain_tiered.cli.report import parse_since
 
     assert parse_since("7d", now=T0) == T0 - timedelta(days=7)
     assert parse_since("12h", now=T0) == T0 - timedelta(hours=12)
@@ -282,10 +341,20 @@ def test_emulator_options_reach_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     import langchain_tiered.testing
 
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(langchain_tiered.testing, "serve",
-                        lambda *args, **kwargs: calls.append((args, kwargs)))
-    result = run("emulator", "--port", "0", "--host", "127.0.0.2",
-                 "--context-window", "gpt-4o=1000", "--context-window", "a=b=5")
+    monkeypatch.setattr(
+        langchain_tiered.testing, "serve", lambda *args, **kwargs: calls.append((args, kwargs))
+    )
+    result = run(
+        "emulator",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.2",
+        "--context-window",
+        "gpt-4o=1000",
+        "--context-window",
+        "a=b=5",
+    )
     assert result.exit_code == 0, result.output
     assert calls == [((0, "127.0.0.2"), {"context_windows": {"gpt-4o": 1000, "a=b": 5}})]
 
@@ -302,7 +371,10 @@ def test_emulator_rejects_bad_options() -> None:
 def test_python_dash_m_help() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "langchain_tiered", "--help"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     for command in ("demo", "estimate", "batch", "report", "emulator"):
         assert command in out
@@ -315,8 +387,9 @@ def test_cli_imports_stay_light() -> None:
         " 'langchain_tiered.chat_models') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     assert out.strip() == ""
 
 

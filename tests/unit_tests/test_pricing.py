@@ -18,7 +18,6 @@ import yaml
 from langchain_openai.chat_models.base import _create_usage_metadata
 from pydantic import ValidationError
 
-from langchain_tiered._price_table import BUILTIN_PRICES
 from langchain_tiered.errors import PricingError, TieredError
 from langchain_tiered.pricing import (
     PRICES_AS_OF,
@@ -28,6 +27,7 @@ from langchain_tiered.pricing import (
     PriceBook,
     normalize_model_name,
 )
+from langchain_tiered.pricing.table import BUILTIN_PRICES
 
 REPO = Path(__file__).resolve().parents[2]
 # A gzip copy of ../shared/pricing/litellm_model_prices.json (LiteLLM's public price map)

@@ -28,18 +28,45 @@ UTC = timezone.utc
 PLUS2 = timezone(timedelta(hours=2))
 
 RECORDS = [
-    SpendRecord(time=datetime(2026, 1, 1, 10, 0, tzinfo=UTC), tier="budget", model="bm",
-                input_tokens=100, output_tokens=10, cost_usd=0.001, baseline_cost_usd=0.010,
-                budget_keys=("global", "user-1")),
-    SpendRecord(time=datetime(2026, 1, 1, 23, 30, tzinfo=UTC), tier="critical", model="cm",
-                input_tokens=200, output_tokens=20, cost_usd=0.020, baseline_cost_usd=0.020,
-                budget_keys=("global",)),
+    SpendRecord(
+        time=datetime(2026, 1, 1, 10, 0, tzinfo=UTC),
+        tier="budget",
+        model="bm",
+        input_tokens=100,
+        output_tokens=10,
+        cost_usd=0.001,
+        baseline_cost_usd=0.010,
+        budget_keys=("global", "user-1"),
+    ),
+    SpendRecord(
+        time=datetime(2026, 1, 1, 23, 30, tzinfo=UTC),
+        tier="critical",
+        model="cm",
+        input_tokens=200,
+        output_tokens=20,
+        cost_usd=0.020,
+        baseline_cost_usd=0.020,
+        budget_keys=("global",),
+    ),
     # 00:30 at +02:00 is still 1 January in UTC; no baseline: no saving claimed.
-    SpendRecord(time=datetime(2026, 1, 2, 0, 30, tzinfo=PLUS2), tier="budget", model="bm",
-                input_tokens=50, output_tokens=5, cost_usd=0.0005),
-    SpendRecord(time=datetime(2026, 1, 3, 12, 0, tzinfo=UTC), tier="standard", model="sm",
-                input_tokens=300, output_tokens=30, cost_usd=0.003, baseline_cost_usd=0.015,
-                budget_keys=("user-1",)),
+    SpendRecord(
+        time=datetime(2026, 1, 2, 0, 30, tzinfo=PLUS2),
+        tier="budget",
+        model="bm",
+        input_tokens=50,
+        output_tokens=5,
+        cost_usd=0.0005,
+    ),
+    SpendRecord(
+        time=datetime(2026, 1, 3, 12, 0, tzinfo=UTC),
+        tier="standard",
+        model="sm",
+        input_tokens=300,
+        output_tokens=30,
+        cost_usd=0.003,
+        baseline_cost_usd=0.015,
+        budget_keys=("user-1",),
+    ),
 ]
 
 
@@ -125,8 +152,16 @@ def test_to_json_round_trips() -> None:
 def test_to_csv_has_a_header_named_after_the_grouping() -> None:
     text = to_csv(summarize(RECORDS, by="tier"))
     parsed = list(csv.DictReader(io.StringIO(text)))
-    assert list(parsed[0]) == ["tier", "calls", "share_of_calls", "input_tokens",
-                               "output_tokens", "cost_usd", "baseline_cost_usd", "savings_usd"]
+    assert list(parsed[0]) == [
+        "tier",
+        "calls",
+        "share_of_calls",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "baseline_cost_usd",
+        "savings_usd",
+    ]
     assert [r["tier"] for r in parsed] == ["critical", "standard", "budget"]
     assert parsed[2]["calls"] == "2"
     assert float(parsed[2]["cost_usd"]) == pytest.approx(0.0015)
@@ -135,8 +170,16 @@ def test_to_csv_has_a_header_named_after_the_grouping() -> None:
 def test_render_table_is_plain_text_with_rows_and_totals() -> None:
     text = render_table(summarize(RECORDS, by="tier"), width=120)
     assert "Spend by tier" in text
-    for expected in ("critical", "standard", "budget", "total", "$0.024500", "$0.045500",
-                     "(46.2%)", "50.0%"):
+    for expected in (
+        "critical",
+        "standard",
+        "budget",
+        "total",
+        "$0.024500",
+        "$0.045500",
+        "(46.2%)",
+        "50.0%",
+    ):
         assert expected in text
     assert "\x1b[" not in text  # no colour codes in files or logs
 
@@ -160,8 +203,10 @@ def test_plot_daily_writes_an_image(tmp_path: Path) -> None:
 
 def test_report_from_a_real_ledger_matches_the_cost_callback() -> None:
     ledger = InMemoryLedger()
-    tiers = [Tier(name=n, model=FakeTier(model_name=f"{n}-model"), price=PRICES[n])
-             for n in ("critical", "standard", "budget")]
+    tiers = [
+        Tier(name=n, model=FakeTier(model_name=f"{n}-model"), price=PRICES[n])
+        for n in ("critical", "standard", "budget")
+    ]
     model = TieredChatModel(tiers=tiers, budget=Budget(limit_usd=1, ledger=ledger))
     with get_tiered_cost_callback() as cb:
         for tier in ("budget", "budget", "standard", "critical"):

@@ -19,7 +19,6 @@ from langchain_core.prompt_values import ChatPromptValue
 from pydantic import BaseModel, Field
 from tiktoken_ext import openai_public
 
-from langchain_tiered import _tokens_encoding
 from langchain_tiered.tokens import (
     ModelEncoding,
     count_openai_messages,
@@ -27,8 +26,9 @@ from langchain_tiered.tokens import (
     encoding_for_model,
     get_encoding,
 )
+from langchain_tiered.tokens import encoding as _tokens_encoding
 
-DATA = Path(_tokens_encoding.__file__).parent / "_data"
+DATA = Path(_tokens_encoding.__file__).parent.parent / "_data"
 CASSETTE = (
     Path(__file__).resolve().parents[2]
     / "cassettes/real/openai/lssdk__test_openai_test_wrap_openai_chat_tokens.yaml"

@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from langchain_tiered import _tokens_encoding, tokens
-from langchain_tiered._tokens_images import image_dimensions_from_data_url, image_tokens
+from langchain_tiered import tokens
 from langchain_tiered.tokens import (
     TokenCounter,
     TokenEstimate,
     count_openai_messages,
     count_tokens,
 )
+from langchain_tiered.tokens import encoding as _tokens_encoding
+from langchain_tiered.tokens.images import image_dimensions_from_data_url, image_tokens
 
 
 class CountingEncoding:

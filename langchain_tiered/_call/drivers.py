@@ -1,0 +1,277 @@
+"""Drivers that run a call plan (:mod:`langchain_tiered._call.plan`) with blocking or async I/O.
+
+The plan yields actions; a driver performs each one and sends the result back (or throws
+the exception in, so the plan's ``try``/``except`` sees it exactly where it yielded).
+Each action type maps to one method of :class:`_SyncIO` / :class:`_AsyncIO`, side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from langchain_tiered._call.actions import (
+    AcquireRate,
+    Action,
+    CallTier,
+    Emit,
+    Record,
+    Release,
+    Reserve,
+    Settle,
+    Sleep,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+    from langchain_core.runnables import RunnableConfig
+
+    from langchain_tiered._clock import Clock
+    from langchain_tiered.ledger import Ledger
+
+__all__ = ["adrive", "anext_or_none", "drive", "has_content"]
+
+T = TypeVar("T")
+
+# Action type -> name of the method performing it, shared by both drivers.
+_METHODS: dict[type, str] = {
+    CallTier: "call",
+    Sleep: "sleep",
+    AcquireRate: "acquire",
+    Emit: "emit",
+    Reserve: "reserve",
+    Settle: "settle",
+    Release: "release",
+    Record: "record",
+}
+
+
+def drive(
+    plan: Generator[Action, Any, T],
+    *,
+    clock: Clock,
+    ledger: Ledger | None,
+    run_manager: CallbackManagerForLLMRun | None,
+) -> T:
+    """Run ``plan`` to completion with blocking I/O and return its value."""
+    io = _SyncIO(clock, ledger, run_manager)
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            action = plan.throw(throw) if throw is not None else plan.send(send)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        send, throw = None, None
+        try:
+            send = getattr(io, _METHODS[type(action)])(action)
+        except BaseException as exc:  # aborts too: the plan releases what it holds, re-raises
+            throw = exc
+
+
+async def adrive(
+    plan: Generator[Action, Any, T],
+    *,
+    clock: Clock,
+    ledger: Ledger | None,
+    run_manager: AsyncCallbackManagerForLLMRun | None,
+) -> T:
+    """Run ``plan`` to completion with async I/O and return its value."""
+    io = _AsyncIO(clock, ledger, run_manager)
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            action = plan.throw(throw) if throw is not None else plan.send(send)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        send, throw = None, None
+        try:
+            send = await getattr(io, _METHODS[type(action)])(action)
+        except BaseException as exc:  # cancellation too: the plan releases, then re-raises
+            throw = exc
+
+
+def _child_manager(run_manager: Any) -> Any:
+    """A callback manager whose runs are children of our (LLM) run.
+
+    LLM run managers have no ``get_child`` (LangChain treats model runs as leaves); this
+    mirrors ``ParentRunManager.get_child`` so the tier's own run nests under ours.
+    """
+    from langchain_core.callbacks import AsyncCallbackManager, CallbackManager  # noqa: PLC0415
+    from langchain_core.callbacks.manager import AsyncRunManager  # noqa: PLC0415
+
+    is_async = getattr(run_manager, "is_async", None)
+    if is_async is None:
+        is_async = isinstance(run_manager, AsyncRunManager)
+    cls = AsyncCallbackManager if is_async else CallbackManager
+    manager = cls(handlers=[], parent_run_id=run_manager.run_id)
+    manager.set_handlers(run_manager.inheritable_handlers)
+    manager.add_tags(run_manager.inheritable_tags)
+    manager.add_metadata(run_manager.inheritable_metadata)
+    return manager
+
+
+def _unwrap(runnable: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Peel plain ``RunnableBinding`` layers (``bind_tools``) into kwargs for the model.
+
+    Invoking a binding merges our config with the *ambient* one (inside a lambda or a graph
+    node), and the ambient parent run would win: the tier's run must nest under ours.
+    """
+    from langchain_core.runnables import RunnableBinding  # noqa: PLC0415
+
+    while (
+        isinstance(runnable, RunnableBinding)
+        and not runnable.config
+        and not runnable.config_factories
+    ):
+        kwargs = {**runnable.kwargs, **kwargs}
+        runnable = runnable.bound
+    return runnable, kwargs
+
+
+def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, Any]] | None:
+    """The chat model and kwargs to call without a child run, when nobody is listening.
+
+    With no callback handlers there is no one to see the tier's own run, so the tier's
+    generation is called directly: this saves a second callback manager and run per call.
+    As soon as any handler is attached (a tracer, our cost callback) the tier runs as a
+    proper child run instead.
+    """
+    if action.stream or (run_manager is not None and run_manager.handlers):
+        return None
+    from langchain_core.language_models import BaseChatModel  # noqa: PLC0415
+
+    target, kwargs = _unwrap(action.runnable, action.kwargs)
+    if type(target).__dict__.get("invoke") is not None or not isinstance(target, BaseChatModel):
+        return None  # a model with its own invoke logic must go through it
+    return target, kwargs
+
+
+class _IO:
+    """State shared by both drivers."""
+
+    def __init__(self, clock: Clock, ledger: Ledger | None, run_manager: Any) -> None:
+        self.clock = clock
+        self._ledger = ledger
+        self.run_manager = run_manager
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:  # pragma: no cover - the plan only yields these with one
+            msg = "ledger action without a ledger"
+            raise RuntimeError(msg)
+        return self._ledger
+
+    def listening(self) -> bool:
+        return self.run_manager is not None and bool(self.run_manager.handlers)
+
+    def config(self) -> RunnableConfig:
+        rm = self.run_manager
+        return {"callbacks": _child_manager(rm)} if rm is not None else {}
+
+
+class _SyncIO(_IO):
+    def call(self, a: CallTier) -> Any:
+        direct = _direct_target(a, self.run_manager)
+        if direct is not None:
+            model, kwargs = direct
+            result = model._generate_with_cache(a.messages, stop=a.stop, **kwargs)
+            return result.generations[0].message
+        runnable, kwargs = _unwrap(a.runnable, a.kwargs)
+        if a.stream:
+            it = iter(runnable.stream(a.messages, self.config(), stop=a.stop, **kwargs))
+            head: list[Any] = []
+            for chunk in it:  # errors up to the first content chunk may still fall back
+                head.append(chunk)
+                if has_content(chunk):
+                    break
+            return head, it
+        return runnable.invoke(a.messages, self.config(), stop=a.stop, **kwargs)
+
+    def sleep(self, a: Sleep) -> None:
+        self.clock.sleep(a.seconds)
+
+    def acquire(self, a: AcquireRate) -> float:
+        return a.limiter.acquire(a.tokens, max_wait=a.max_wait, tier=a.tier)
+
+    def emit(self, a: Emit) -> None:
+        if self.listening():
+            _child_manager(self.run_manager).on_custom_event(
+                a.name, a.data, run_id=self.run_manager.run_id
+            )
+
+    def reserve(self, a: Reserve) -> Any:
+        return self.ledger.reserve(a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier)
+
+    def settle(self, a: Settle) -> None:
+        self.ledger.settle(a.reservation, a.actual_usd, a.record)
+
+    def release(self, a: Release) -> None:
+        self.ledger.release(a.reservation)
+
+    def record(self, a: Record) -> None:
+        self.ledger.record(a.record)
+
+
+class _AsyncIO(_IO):
+    async def call(self, a: CallTier) -> Any:
+        direct = _direct_target(a, self.run_manager)
+        if direct is not None:
+            model, kwargs = direct
+            result = await model._agenerate_with_cache(a.messages, stop=a.stop, **kwargs)
+            return result.generations[0].message
+        runnable, kwargs = _unwrap(a.runnable, a.kwargs)
+        if a.stream:
+            ait = runnable.astream(a.messages, self.config(), stop=a.stop, **kwargs)
+            ait = ait.__aiter__()
+            head: list[Any] = []
+            async for chunk in ait:  # errors up to the first content chunk may still fall back
+                head.append(chunk)
+                if has_content(chunk):
+                    break
+            return head, ait
+        return await runnable.ainvoke(a.messages, self.config(), stop=a.stop, **kwargs)
+
+    async def sleep(self, a: Sleep) -> None:
+        await self.clock.asleep(a.seconds)
+
+    async def acquire(self, a: AcquireRate) -> float:
+        return await a.limiter.aacquire(a.tokens, max_wait=a.max_wait, tier=a.tier)
+
+    async def emit(self, a: Emit) -> None:
+        if self.listening():
+            await _child_manager(self.run_manager).on_custom_event(
+                a.name, a.data, run_id=self.run_manager.run_id
+            )
+
+    async def reserve(self, a: Reserve) -> Any:
+        return await self.ledger.areserve(
+            a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier
+        )
+
+    async def settle(self, a: Settle) -> None:
+        await self.ledger.asettle(a.reservation, a.actual_usd, a.record)
+
+    async def release(self, a: Release) -> None:
+        await self.ledger.arelease(a.reservation)
+
+    async def record(self, a: Record) -> None:
+        await self.ledger.arecord(a.record)
+
+
+def has_content(chunk: Any) -> bool:
+    """Whether a stream chunk carries output (text or a tool call), not just a role or usage.
+
+    OpenAI-style streams open with an empty role chunk; falling back is still safe until
+    the first chunk the caller could have shown.
+    """
+    return bool(chunk.content) or bool(getattr(chunk, "tool_call_chunks", None))
+
+
+async def anext_or_none(ait: AsyncIterator[T]) -> T | None:
+    """``anext(ait, None)``, spelled out so the stream relay reads the same on 3.10."""
+    try:
+        return await ait.__anext__()
+    except StopAsyncIteration:
+        return None

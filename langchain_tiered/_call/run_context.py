@@ -1,0 +1,92 @@
+"""Getting the current run to ``_stream`` when LangChain does not pass it.
+
+langchain-core 1.8 calls ``_stream``/``_astream`` without the run manager (from
+``stream()``, ``astream()`` and the streaming branch of ``invoke()``), but the tiered
+model needs the run: the caller's metadata (tier override, ``budget_key``), the handlers
+(to run the tier as a child run and to emit decision events) and the run id.
+
+Every entry point therefore publishes its run in a context variable just before LangChain
+reaches ``_stream``, which reads it once, synchronously, at its start:
+
+* ``_generate_with_cache`` / ``_agenerate_with_cache`` publish the real run manager;
+* ``stream`` / ``astream`` pick the run id themselves (``config["run_id"]``, which LangChain
+  honours) and publish a :class:`StreamRun` built from the same config LangChain uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["StreamRun", "current_run", "publish", "stream_run"]
+
+_CURRENT: ContextVar[tuple[int, Any] | None] = ContextVar("langchain_tiered_run", default=None)
+
+
+@dataclass
+class StreamRun:
+    """Stands in for a run manager where LangChain does not hand one over."""
+
+    run_id: uuid.UUID
+    metadata: dict[str, Any]
+    handlers: list[Any]
+    inheritable_handlers: list[Any]
+    inheritable_tags: list[str]
+    inheritable_metadata: dict[str, Any]
+    is_async: bool = False
+    tags: list[str] = field(default_factory=list)
+
+
+def stream_run(model: Any, config: dict[str, Any], *, is_async: bool) -> StreamRun:
+    """The run ``stream()``/``astream()`` is about to create, from the same inputs LangChain uses.
+
+    Sets ``config["run_id"]`` so LangChain's run and this stand-in share one id.
+    """
+    from langchain_core.callbacks import AsyncCallbackManager, CallbackManager  # noqa: PLC0415
+
+    run_id = config.get("run_id") or uuid.uuid4()
+    config["run_id"] = run_id
+    cls = AsyncCallbackManager if is_async else CallbackManager
+    manager = cls.configure(
+        config.get("callbacks"),
+        model.callbacks,
+        model.verbose,
+        config.get("tags"),
+        model.tags,
+        config.get("metadata"),
+        model.metadata,
+    )
+    return StreamRun(
+        run_id=run_id,
+        metadata=dict(manager.metadata),
+        handlers=list(manager.handlers),
+        inheritable_handlers=list(manager.inheritable_handlers),
+        inheritable_tags=list(manager.inheritable_tags),
+        inheritable_metadata=dict(manager.inheritable_metadata),
+        is_async=is_async,
+    )
+
+
+@contextmanager
+def publish(owner: object, run: Any) -> Iterator[None]:
+    """Make ``run`` the current run of ``owner`` for the duration of the block."""
+    token = _CURRENT.set((id(owner), run))
+    try:
+        yield
+    finally:
+        try:
+            _CURRENT.reset(token)
+        except ValueError:  # a generator closed from another context: just clear
+            _CURRENT.set(None)
+
+
+def current_run(owner: object) -> Any:
+    """The run published for ``owner``, if any."""
+    value = _CURRENT.get()
+    if value is None or value[0] != id(owner):
+        return None
+    return value[1]

@@ -1,0 +1,148 @@
+"""Settling a call: the real cost from usage, the spend record, and the ``tiered`` metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from langchain_tiered._call.actions import Action, Record, Settle
+from langchain_tiered.pricing import usage_tokens
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from langchain_tiered._call.state import Runtime, Selected
+
+__all__ = ["settle_call"]
+
+
+def _output_text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
+
+
+def _cost(
+    rt: Runtime, sel: Selected, message: BaseMessage | None
+) -> tuple[float, bool, dict[str, int]]:
+    """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer."""
+    usage = getattr(message, "usage_metadata", None) if message is not None else None
+    price = sel.profile.price
+    if usage and not usage.get("input_tokens") and sel.pre.prompt_tokens > 0:
+        # A prompt is never free: an integration lost the input count (langchain-anthropic
+        # streams from older API versions report input tokens only in message_start). Bill the
+        # pre-flight estimate for the input, keep the reported output, and say so.
+        patched = {**usage, "input_tokens": sel.pre.prompt_tokens}
+        return price.cost(patched), True, usage_tokens(patched)
+    if usage:
+        return price.cost(usage), False, usage_tokens(usage)
+    from langchain_tiered.tokens import get_encoding  # noqa: PLC0415
+
+    text = _output_text(message) if message is not None else ""
+    out = len(get_encoding("o200k_base").encode(text, disallowed_special=())) if text else 0
+    tokens = {
+        "input_tokens": sel.pre.prompt_tokens,
+        "output_tokens": out,
+        "cached_tokens": 0,
+        "reasoning_tokens": 0,
+    }
+    return price.worst_case(sel.pre.prompt_tokens, out), True, tokens
+
+
+def _learn(rt: Runtime, sel: Selected, tokens: dict[str, int], estimated: bool) -> None:
+    """Feed real usage back: tokenizer calibration and the token rate limiter."""
+    if estimated:
+        return
+    rt.counter.observe(
+        sel.profile.model_name,
+        raw=sel.pre.raw_prompt_tokens,
+        actual_input_tokens=tokens["input_tokens"],
+    )
+    limiter = rt.limiters.get(sel.profile.name)
+    if limiter is not None:
+        used = tokens["input_tokens"] + tokens["output_tokens"]
+        limiter.adjust(used - (sel.pre.prompt_tokens + sel.pre.max_output_tokens))
+
+
+def settle_call(
+    rt: Runtime,
+    sel: Selected,
+    message: BaseMessage | None,
+    *,
+    run_id: str | None = None,
+    interrupted: bool = False,
+) -> Generator[Action, Any, dict[str, Any]]:
+    """Commit the call's cost and return the ``response_metadata["tiered"]`` payload."""
+    from langchain_tiered.ledger import SpendRecord  # noqa: PLC0415
+
+    cost, estimated, tokens = _cost(rt, sel, message)
+    _learn(rt, sel, tokens, estimated)
+    baseline_cost = _baseline(rt, sel, message, tokens, cost, estimated=estimated)
+    fallback = sel.profile.name != sel.routed
+    if sel.reservation is not None or rt.ledger is not None:
+        record = SpendRecord(
+            time=rt.clock.now(),
+            tier=sel.profile.name,
+            model=sel.profile.model_name or "",
+            input_tokens=tokens["input_tokens"],
+            output_tokens=tokens["output_tokens"],
+            cached_tokens=tokens["cached_tokens"],
+            reasoning_tokens=tokens["reasoning_tokens"],
+            cost_usd=cost,
+            estimated_cost_usd=sel.pre.worst_case_usd,
+            baseline_cost_usd=baseline_cost,
+            budget_keys=sel.budget_keys,
+            fallback=fallback,
+            run_id=run_id,
+        )
+        if sel.reservation is not None:
+            yield Settle(sel.reservation, cost, record)
+        else:
+            yield Record(record)
+    return {
+        "tier": sel.profile.name,
+        "model_name": sel.profile.model_name,
+        "reason": _reason(sel),
+        "score": sel.decision.score,
+        "routed_tier": sel.routed,
+        "fallback_triggered": fallback,
+        "attempts": [{k: v for k, v in a.items() if k != "error"} for a in sel.attempts],
+        "skipped": list(sel.skipped),
+        "estimated_cost_usd": sel.pre.worst_case_usd,
+        "cost_usd": cost,
+        "cost_is_estimate": estimated or interrupted,
+        "baseline_cost_usd": baseline_cost,
+        "prompt_tokens_estimate": sel.pre.prompt_tokens,
+        "max_output_tokens": sel.pre.max_output_tokens,
+        "output_cap_source": sel.pre.output_cap_source,
+        "budget_keys": list(sel.budget_keys),
+        "run_id": run_id,
+    }
+
+
+def _baseline(
+    rt: Runtime,
+    sel: Selected,
+    message: BaseMessage | None,
+    tokens: dict[str, int],
+    cost: float,
+    *,
+    estimated: bool,
+) -> float:
+    """What the same usage would have cost on the most capable tier (for savings)."""
+    if sel.profile.index == 0:
+        return cost
+    top = rt.profiles[0].price
+    if estimated:
+        return top.worst_case(tokens["input_tokens"], tokens["output_tokens"])
+    return top.cost(getattr(message, "usage_metadata", None) or {})
+
+
+def _reason(sel: Selected) -> str:
+    reason = sel.decision.reason
+    if sel.skipped:
+        reason += "; " + "; ".join(f"skipped {s['tier']}: {s['reason']}" for s in sel.skipped)
+    if sel.profile.name != sel.routed:
+        reason += f"; answered by {sel.profile.name!r}"
+    return reason

@@ -1,0 +1,225 @@
+"""Batch items: normalising inputs into jobs, and turning each outcome into a ``BatchItem``.
+
+Also the JSON line an item is stored as, and the way back from that line to an item, so the
+resumable output file and the in-memory results describe an item the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from langchain_tiered.errors import TieredError
+from langchain_tiered.fallbacks import classify_error
+
+__all__ = [
+    "BatchItem",
+    "Job",
+    "failed_item",
+    "item_from_line",
+    "item_key",
+    "item_line",
+    "make_jobs",
+    "ok_item",
+]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """The outcome of one batch input.
+
+    Attributes:
+        index: Position of the input in ``inputs``.
+        id: The input's id (its ``id_key`` value, else its index).
+        input: What was sent to the model.
+        output: The answer, or ``None`` if the item failed.
+        error: The exception the item failed with (typed errors are kept as they were raised).
+        error_type: The error's class name, or ``None``.
+        attempts: One entry per model attempt (tier, kind, error_type, message, ...), taken from
+            ``response_metadata["tiered"]`` or ``AllTiersFailedError.attempts``.
+        tier: The tier that answered (``None`` for failures and for plain chat models).
+        cost_usd: Settled cost of the answer (0.0 for failures and for plain chat models).
+        latency_s: Seconds the call took, by the batch's timer.
+        skipped_resumed: ``True`` if the item was loaded from a previous run's output file.
+        fallback_triggered: Whether a tier other than the routed one answered.
+    """
+
+    index: int
+    id: Any
+    input: Any
+    output: BaseMessage | None
+    error: Exception | None
+    error_type: str | None
+    attempts: list[dict[str, Any]]
+    tier: str | None
+    cost_usd: float
+    latency_s: float
+    skipped_resumed: bool = False
+    fallback_triggered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the item has an answer."""
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input ready to run: where it came from, what to send, and its extra metadata."""
+
+    index: int
+    id: Any
+    key: str
+    input: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def item_key(item_id: Any) -> str:
+    """A canonical string for an id, equal before and after a JSON round trip."""
+    return json.dumps(item_id, sort_keys=True, default=repr)
+
+
+def make_jobs(inputs: Sequence[Any], id_key: str, input_key: str) -> list[Job]:
+    """Normalise inputs into jobs, refusing duplicate ids before anything is sent.
+
+    Raises:
+        ValueError: An id occurs more than once, or a mapping lacks ``input_key``.
+    """
+    jobs = [_job(i, raw, id_key, input_key) for i, raw in enumerate(inputs)]
+    counts = Counter(job.key for job in jobs)
+    duplicates = [job.id for job in jobs if counts[job.key] > 1]
+    if duplicates:
+        names = ", ".join(dict.fromkeys(repr(d) for d in duplicates))
+        msg = f"duplicate ids in inputs: {names}; give every item a unique {id_key!r}"
+        raise ValueError(msg)
+    return jobs
+
+
+def _job(index: int, raw: Any, id_key: str, input_key: str) -> Job:
+    if not isinstance(raw, Mapping):
+        return Job(index, index, item_key(index), raw)
+    if input_key not in raw:
+        msg = (
+            f"inputs[{index}] is a mapping without {input_key!r}; pass "
+            f"{{{id_key!r}: ..., {input_key!r}: ..., 'metadata': {{...}}}} or the input itself"
+        )
+        raise ValueError(msg)
+    item_id = raw.get(id_key, index)
+    return Job(index, item_id, item_key(item_id), raw[input_key], dict(raw.get("metadata") or {}))
+
+
+def ok_item(job: Job, output: Any, latency_s: float) -> BatchItem:
+    """The item for an answer; a non-message answer fails, since it cannot be stored."""
+    if isinstance(output, str):
+        output = AIMessage(content=output)
+    if not isinstance(output, BaseMessage):
+        error = TypeError(
+            f"the model returned {type(output).__name__}; run_batch needs a chat "
+            "model or a runnable returning messages or strings"
+        )
+        return failed_item(job, error, latency_s)
+    meta = output.response_metadata.get("tiered") or {}
+    return BatchItem(
+        index=job.index,
+        id=job.id,
+        input=job.input,
+        output=output,
+        error=None,
+        error_type=None,
+        attempts=list(meta.get("attempts") or []),
+        tier=meta.get("tier"),
+        cost_usd=float(meta.get("cost_usd") or 0.0),
+        latency_s=latency_s,
+        fallback_triggered=bool(meta.get("fallback_triggered")),
+    )
+
+
+def failed_item(job: Job, error: Exception, latency_s: float) -> BatchItem:
+    """The item for a failure, keeping the exception object and every attempt it knows of."""
+    return BatchItem(
+        index=job.index,
+        id=job.id,
+        input=job.input,
+        output=None,
+        error=error,
+        error_type=type(error).__name__,
+        attempts=_attempts_of(error),
+        tier=None,
+        cost_usd=0.0,
+        latency_s=latency_s,
+    )
+
+
+def _attempts_of(error: Exception) -> list[dict[str, Any]]:
+    attempts = getattr(error, "attempts", None)
+    if isinstance(attempts, list):
+        return list(attempts)
+    if isinstance(error, TieredError):
+        return []  # refused before any network call (budget, context window, pricing)
+    # A plain chat model (or a tier's fatal error re-raised as is): one attempt was made.
+    info = classify_error(error)
+    return [
+        {
+            "tier": None,
+            "error_type": info.error_type,
+            "status": info.status,
+            "kind": info.kind.value,
+            "message": info.message,
+        }
+    ]
+
+
+def item_line(item: BatchItem) -> dict[str, Any]:
+    """The JSON object stored for an item; error text is redacted, exception objects dropped."""
+    line: dict[str, Any] = {
+        "id": item.id,
+        "index": item.index,
+        "status": "ok" if item.ok else "error",
+        "tier": item.tier,
+        "cost_usd": item.cost_usd,
+        "latency_s": item.latency_s,
+        "fallback_triggered": item.fallback_triggered,
+        "attempts": [{k: v for k, v in a.items() if k != "error"} for a in item.attempts],
+    }
+    if item.output is not None:
+        out = item.output
+        line.update(
+            content=out.content,
+            tool_calls=getattr(out, "tool_calls", []),
+            usage_metadata=getattr(out, "usage_metadata", None),
+            response_metadata=out.response_metadata,
+            message_id=out.id,
+        )
+    if item.error is not None:
+        line.update(error_type=item.error_type, error_message=classify_error(item.error).message)
+    return line
+
+
+def item_from_line(job: Job, line: Mapping[str, Any]) -> BatchItem:
+    """A resumed item: the stored answer rebuilt as an ``AIMessage``."""
+    output = AIMessage(
+        content=line.get("content", ""),
+        tool_calls=line.get("tool_calls") or [],
+        usage_metadata=line.get("usage_metadata"),
+        response_metadata=line.get("response_metadata") or {},
+        id=line.get("message_id"),
+    )
+    return BatchItem(
+        index=job.index,
+        id=job.id,
+        input=job.input,
+        output=output,
+        error=None,
+        error_type=None,
+        attempts=list(line.get("attempts") or []),
+        tier=line.get("tier"),
+        cost_usd=float(line.get("cost_usd") or 0.0),
+        latency_s=float(line.get("latency_s") or 0),
+        skipped_resumed=True,
+        fallback_triggered=bool(line.get("fallback_triggered")),
+    )

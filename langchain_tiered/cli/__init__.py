@@ -1,0 +1,147 @@
+"""The ``langchain-tiered`` command line (also ``python -m langchain_tiered``).
+
+A thin click group: each command parses its options and hands over to a private
+``_cli_*`` module, imported only when that command runs, so ``--help`` and
+``import langchain_tiered`` stay light. Bad input exits with code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+__all__ = ["main"]
+
+_PATH = click.Path(path_type=Path, dir_okay=False)  # existence is checked with a one-line error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="langchain-tiered")
+def cli() -> None:
+    """Route, budget and fall back across chat-model tiers: demo, plan, run and report."""
+
+
+@cli.command()
+@click.option("--config", "config_path", type=_PATH, help="TOML file overriding tiers/prices.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--rate-limits",
+    default=4,
+    show_default=True,
+    type=click.IntRange(0),
+    help="429 faults injected on the cheapest tier's first N calls.",
+)
+def demo(config_path: Path | None, concurrency: int, rate_limits: int) -> None:
+    """Run a mixed DE/EN workload through four tiers against the bundled emulator (offline)."""
+    from langchain_tiered.cli.demo import run_demo  # noqa: PLC0415
+
+    run_demo(config_path=config_path, concurrency=concurrency, rate_limits=rate_limits)
+
+
+@cli.command()
+@click.argument("prompts", type=_PATH)
+@click.option("--config", "config_path", type=_PATH, required=True, help="Tiers TOML file.")
+@click.option(
+    "--per-month",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Monthly call volume for the TCO projection.",
+)
+def estimate(prompts: Path, config_path: Path, per_month: int) -> None:
+    """Plan PROMPTS (JSONL) offline: routed tier, tokens and worst-case cost; no API calls."""
+    from langchain_tiered.cli.estimate import run_estimate  # noqa: PLC0415
+
+    run_estimate(prompts, config_path, per_month)
+
+
+@cli.command()
+@click.argument("prompts", type=_PATH)
+@click.option("--config", "config_path", type=_PATH, required=True, help="Tiers TOML file.")
+@click.option("--out", type=_PATH, required=True, help="Results JSONL (appended; resumable).")
+@click.option("--emulator", is_flag=True, help="Send to a local emulator, not the providers.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 1024))
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def batch(
+    *, prompts: Path, config_path: Path, out: Path, emulator: bool, concurrency: int, progress: bool
+) -> None:
+    """Run PROMPTS (JSONL) through the configured tiers; rerun with the same --out to resume."""
+    from langchain_tiered.cli.batch import run_batch_command  # noqa: PLC0415
+
+    run_batch_command(
+        prompts, config_path, out, emulator=emulator, concurrency=concurrency, progress=progress
+    )
+
+
+@cli.command()
+@click.option("--ledger", "ledger_path", type=_PATH, required=True, help="SQLite ledger file.")
+@click.option("--since", help="ISO date/time, or a duration back from now: 7d, 12h, 30m.")
+@click.option(
+    "--by",
+    type=click.Choice(["tier", "model", "day", "budget_key"]),
+    default="tier",
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--plot", type=_PATH, help="Also save a daily spend chart (needs matplotlib).")
+def report(ledger_path: Path, since: str | None, by: str, fmt: str, plot: Path | None) -> None:
+    """Summarize recorded spend from a SQLite ledger."""
+    from langchain_tiered.cli.report import run_report  # noqa: PLC0415
+
+    run_report(ledger_path, since=since, by=by, fmt=fmt, plot=plot)
+
+
+@cli.command()
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0 picks a free one).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--context-window",
+    "windows",
+    multiple=True,
+    metavar="MODEL=TOKENS",
+    help="Reject longer prompts for MODEL with context_length_exceeded (repeatable).",
+)
+def emulator(port: int, host: str, windows: Sequence[str]) -> None:
+    """Serve the OpenAI-compatible emulator until Ctrl-C."""
+    from langchain_tiered.testing import serve  # noqa: PLC0415
+
+    serve(port, host, context_windows=parse_windows(windows))
+
+
+def parse_windows(items: Sequence[str]) -> dict[str, int]:
+    """Parse ``MODEL=TOKENS`` options.
+
+    Raises:
+        click.BadParameter: An item is not ``MODEL=TOKENS`` with a positive integer.
+    """
+    windows: dict[str, int] = {}
+    for item in items:
+        model, _, tokens = item.rpartition("=")
+        if not model or not tokens.isdigit() or int(tokens) <= 0:
+            msg = f"expected MODEL=TOKENS, got {item!r}"
+            raise click.BadParameter(msg, param_hint="--context-window")
+        windows[model] = int(tokens)
+    return windows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``langchain-tiered`` script.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+    """
+    cli.main(args=list(argv) if argv is not None else None, prog_name="langchain-tiered")
