@@ -1,0 +1,417 @@
+"""A ledger in Redis: one budget shared by every replica, enforced atomically on the server.
+
+Every operation is one Lua script (see :mod:`langchain_tiered.shared._ledger_lua`), so the
+check-then-hold of :meth:`RedisLedger.reserve` across several budget keys cannot interleave
+with another replica's, and settling drops the hold, commits the spend and appends the record
+in one step. Needs the ``redis`` extra: ``pip install "langchain-tiered[redis]"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.ledger.base import (
+    Ledger,
+    Reservation,
+    SpendRecord,
+    actual_nanos,
+    as_utc,
+    expiry,
+    limit_nanos,
+    refusal,
+    reserve_nanos,
+    to_usd,
+)
+from langchain_tiered.ledger.memory import EXPIRED_GRACE_SECONDS
+from langchain_tiered.shared._ledger_lua import (
+    COMMIT_LUA,
+    HELD_LUA,
+    RESERVE_LUA,
+    RedisKeys,
+    period_expiry,
+)
+from langchain_tiered.shared._outage import LOCAL_PREFIX, OnUnavailable, OutagePolicy, Pending
+from langchain_tiered.shared.errors import unavailable
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+
+__all__ = ["RedisLedger"]
+
+_log = logging.getLogger(__name__)
+
+
+def _unreachable_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import ConnectionError, TimeoutError  # noqa: PLC0415
+
+    return (ConnectionError, TimeoutError, OSError)
+
+
+def connect(url: str, socket_timeout: float, *, asyncio_client: bool = False) -> Any:
+    """A redis-py client that reconnects on its own and gives up fast when the server is away.
+
+    One retry on a fresh connection hides a dropped connection (server restart, ``CLIENT
+    KILL``); more would only stretch an outage into every call's latency.
+    """
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+
+    if asyncio_client:
+        import redis.asyncio as aredis  # noqa: PLC0415
+        from redis.asyncio.retry import Retry as AsyncRetry  # noqa: PLC0415
+
+        return aredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=AsyncRetry(NoBackoff(), 1),
+        )
+    import redis as sredis  # noqa: PLC0415
+    from redis.retry import Retry  # noqa: PLC0415
+
+    return sredis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+class RedisLedger:
+    """A :class:`~langchain_tiered.ledger.base.Ledger` shared through Redis by many processes.
+
+    Amounts are integer nano-dollars on the server, as in every ledger. Keys of a daily or
+    monthly budget expire a day after their period ends. Reservation expiry compares the
+    callers' wall clocks, so keep the hosts' clocks in sync (NTP).
+
+    When Redis is unreachable or slower than ``socket_timeout``:
+
+    * ``on_unavailable="refuse"`` (default): :meth:`reserve` raises
+      :class:`~langchain_tiered.shared.errors.SharedStateUnavailableError`: the call is
+      refused, never overspent. The next call tries the server again (no restart needed).
+    * ``on_unavailable="local"``: the call is admitted against an in-process allowance of
+      ``local_share`` x each limit; what it spends is uploaded once Redis answers again.
+      With N replicas up to N x ``local_share`` of a budget may be spent during an outage.
+
+    A settle that cannot reach the server is queued and retried on the next operation;
+    its hold expires meanwhile, so the budget is never blocked by the outage.
+
+    Args:
+        url: Redis URL, e.g. ``"redis://localhost:6379/0"``.
+        prefix: Namespace of this ledger's keys (one Redis may hold many ledgers).
+        clock: Time source for reservation expiry.
+        socket_timeout: Seconds a command may take before Redis counts as unavailable.
+        on_unavailable: ``"refuse"`` or ``"local"`` (see above).
+        local_share: Fraction of each limit one process may spend locally during an outage.
+        copy_records_to: Another ledger (e.g. a ``PostgresLedger``) that receives a copy of
+            every spend record, for durable finance reports.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str = "langchain_tiered",
+        clock: Clock | None = None,
+        socket_timeout: float = 1.0,
+        on_unavailable: OnUnavailable = "refuse",
+        local_share: float = 0.0,
+        copy_records_to: Ledger | None = None,
+    ) -> None:
+        self.url = url
+        self.keys = RedisKeys(prefix)
+        self._clock: Clock = clock or SystemClock()
+        self._timeout = socket_timeout
+        self._outage = OutagePolicy(on_unavailable, local_share, self._clock)
+        self._copy_to = copy_records_to
+        self._client: redis.Redis = connect(url, socket_timeout)
+        self._scripts = {
+            name: self._client.register_script(src)
+            for name, src in (("reserve", RESERVE_LUA), ("commit", COMMIT_LUA), ("held", HELD_LUA))
+        }
+        self._aclients: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"RedisLedger({self.url!r}, prefix={self.keys.pattern()[:-2]!r})"
+
+    @property
+    def pending(self) -> int:
+        """Settlements and local spend waiting for Redis to come back."""
+        return self._outage.pending
+
+    def close(self) -> None:
+        """Close the connection pool (async clients close with their event loop)."""
+        self._client.close()
+
+    # -- the protocol, sync ----------------------------------------------------------
+
+    def reserve(
+        self,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        *,
+        ttl_seconds: float = 600.0,
+        tier: str | None = None,
+    ) -> Reservation:
+        """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
+        rid, keys, args = self._reserve_args(limits, amount_usd, ttl_seconds)
+        try:
+            self._flush()
+            result = self._scripts["reserve"](keys=keys, args=args)
+        except _unreachable_errors() as exc:
+            return self._reserve_locally(exc, limits, amount_usd, ttl_seconds, tier)
+        return _reservation(rid, limits, amount_usd, result, tier)
+
+    def settle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
+        """Commit ``actual_usd`` to the reservation's keys (see :meth:`Ledger.settle`)."""
+        self._finish(reservation, actual_nanos(actual_usd), record)
+
+    def release(self, reservation: Reservation) -> None:
+        """Drop the reservation without committing anything; a no-op if already finished."""
+        self._finish(reservation, None, None)
+
+    def record(self, record: SpendRecord) -> None:
+        """Append a history row that involves no budget key."""
+        self._commit(Pending("", (), None, record))
+
+    def spent(self, key: str) -> float:
+        """Committed spend under ``key`` in USD."""
+        return to_usd(int(self._client.get(self.keys.budget(key)[0]) or 0))
+
+    def reserved(self, key: str) -> float:
+        """Room currently held by unexpired reservations under ``key`` in USD."""
+        _, held, exp = self.keys.budget(key)
+        return to_usd(int(self._scripts["held"](keys=[held, exp], args=[self._now()])))
+
+    def records(self, since: datetime | None = None) -> list[SpendRecord]:
+        """Spend records in settlement order, optionally only those at or after ``since``."""
+        return _parse_records(self._client.xrange(self.keys.records) or [], since)
+
+    # -- the protocol, async ---------------------------------------------------------
+
+    async def areserve(
+        self,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        *,
+        ttl_seconds: float = 600.0,
+        tier: str | None = None,
+    ) -> Reservation:
+        """Async twin of :meth:`reserve` (``redis.asyncio``, never blocks the loop)."""
+        rid, keys, args = self._reserve_args(limits, amount_usd, ttl_seconds)
+        try:
+            await self._aflush()
+            result = await self._ascripts()["reserve"](keys=keys, args=args)
+        except _unreachable_errors() as exc:
+            return self._reserve_locally(exc, limits, amount_usd, ttl_seconds, tier)
+        return _reservation(rid, limits, amount_usd, result, tier)
+
+    async def asettle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
+        """Async twin of :meth:`settle`."""
+        await self._afinish(reservation, actual_nanos(actual_usd), record)
+
+    async def arelease(self, reservation: Reservation) -> None:
+        """Async twin of :meth:`release`."""
+        await self._afinish(reservation, None, None)
+
+    async def arecord(self, record: SpendRecord) -> None:
+        """Async twin of :meth:`record`."""
+        await self._acommit(Pending("", (), None, record))
+
+    # -- shared pure helpers ---------------------------------------------------------
+
+    def _now(self) -> str:
+        return repr(self._clock.now().timestamp())
+
+    def _reserve_args(
+        self, limits: Mapping[str, float], amount_usd: float, ttl_seconds: float
+    ) -> tuple[str, list[str], list[Any]]:
+        amount = reserve_nanos(amount_usd)
+        now = self._clock.now().timestamp()
+        ttl = expiry(now, ttl_seconds) - now
+        rid = uuid.uuid4().hex
+        keys = [self.keys.hold(rid)]
+        args: list[Any] = [rid, amount, repr(now), repr(ttl), repr(EXPIRED_GRACE_SECONDS)]
+        for key, limit in limits.items():
+            keys += self.keys.budget(key)
+            args += [limit_nanos(limit), period_expiry(key)]
+        return rid, keys, args
+
+    def _commit_args(self, item: Pending) -> tuple[list[str], list[Any]]:
+        keys = [self.keys.hold(item.reservation_id), self.keys.records]
+        record = json.dumps(item.record.to_dict()) if item.record is not None else ""
+        args: list[Any] = [item.reservation_id, "" if item.nanos is None else item.nanos, record]
+        for key in item.keys:
+            keys += self.keys.budget(key)
+            args.append(period_expiry(key))
+        return keys, args
+
+    def _reserve_locally(
+        self,
+        exc: BaseException,
+        limits: Mapping[str, float],
+        amount_usd: float,
+        ttl_seconds: float,
+        tier: str | None,
+    ) -> Reservation:
+        if self._outage.mode == "refuse":
+            raise unavailable("Redis", "reserve", exc) from exc
+        _log.warning("Redis unavailable (%s); reserving from the local share", exc)
+        return self._outage.local_reserve(limits, amount_usd, ttl_seconds, tier)
+
+    def _after_commit(self, item: Pending) -> None:
+        if self._copy_to is not None and item.record is not None:
+            try:
+                self._copy_to.record(item.record)
+            except Exception:  # the record is safe in Redis; the copy is best effort
+                _log.exception("could not copy a spend record to %r", self._copy_to)
+
+    def _split(
+        self, reservation: Reservation, nanos: int | None, record: SpendRecord | None
+    ) -> Pending | None:
+        """The server commit for a reservation, or ``None`` after finishing a local one."""
+        if reservation.id.startswith(LOCAL_PREFIX):
+            self._outage.local_finish(reservation, nanos, record)
+            return None
+        return Pending(reservation.id, tuple(reservation.limits), nanos, record)
+
+    # -- sync I/O --------------------------------------------------------------------
+
+    def _finish(
+        self, reservation: Reservation, nanos: int | None, record: SpendRecord | None
+    ) -> None:
+        item = self._split(reservation, nanos, record)
+        if item is not None:
+            self._commit(item)
+        else:
+            self._flush_quietly()
+
+    def _commit(self, item: Pending) -> None:
+        keys, args = self._commit_args(item)
+        try:
+            done = self._scripts["commit"](keys=keys, args=args)
+        except _unreachable_errors() as exc:
+            _log.warning("Redis unavailable (%s); settlement queued for retry", exc)
+            self._outage.defer(item)
+            return
+        if done:
+            self._after_commit(item)
+
+    def _flush(self) -> None:
+        """Send queued commits; raises (after re-queueing) if Redis is still away."""
+        items = self._outage.take_pending()
+        for i, item in enumerate(items):
+            keys, args = self._commit_args(item)
+            try:
+                done = self._scripts["commit"](keys=keys, args=args)
+            except _unreachable_errors():
+                for rest in items[i:]:
+                    self._outage.defer(rest)
+                raise
+            if done:
+                self._after_commit(item)
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush()
+        except _unreachable_errors():
+            pass
+
+    # -- async I/O (mirrors the sync section line for line) ---------------------------
+
+    def _ascripts(self) -> dict[str, Any]:
+        # redis.asyncio connections belong to the loop that opened them: one client per loop.
+        loop = asyncio.get_running_loop()
+        entry = self._aclients.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            client = connect(self.url, self._timeout, asyncio_client=True)
+            scripts = {
+                name: client.register_script(src)
+                for name, src in (
+                    ("reserve", RESERVE_LUA),
+                    ("commit", COMMIT_LUA),
+                    ("held", HELD_LUA),
+                )
+            }
+            self._aclients = {id(loop): (loop, scripts)}
+            return scripts
+        return entry[1]
+
+    async def _afinish(
+        self, reservation: Reservation, nanos: int | None, record: SpendRecord | None
+    ) -> None:
+        item = self._split(reservation, nanos, record)
+        if item is not None:
+            await self._acommit(item)
+        else:
+            try:
+                await self._aflush()
+            except _unreachable_errors():
+                pass
+
+    async def _acommit(self, item: Pending) -> None:
+        keys, args = self._commit_args(item)
+        try:
+            done = await self._ascripts()["commit"](keys=keys, args=args)
+        except _unreachable_errors() as exc:
+            _log.warning("Redis unavailable (%s); settlement queued for retry", exc)
+            self._outage.defer(item)
+            return
+        if done:
+            await asyncio.to_thread(self._after_commit, item)
+
+    async def _aflush(self) -> None:
+        items = self._outage.take_pending()
+        for i, item in enumerate(items):
+            keys, args = self._commit_args(item)
+            try:
+                done = await self._ascripts()["commit"](keys=keys, args=args)
+            except _unreachable_errors():
+                for rest in items[i:]:
+                    self._outage.defer(rest)
+                raise
+            if done:
+                await asyncio.to_thread(self._after_commit, item)
+
+
+def _reservation(
+    rid: str,
+    limits: Mapping[str, float],
+    amount_usd: float,
+    result: Sequence[Any],
+    tier: str | None,
+) -> Reservation:
+    """Turn the reserve script's reply into a reservation, or raise its refusal."""
+    index = int(result[0])
+    if index:
+        key = list(limits)[index - 1]
+        raise refusal(
+            key,
+            limit_usd=limits[key],
+            amount_usd=amount_usd,
+            committed=int(result[1]),
+            held=int(result[2]),
+            tier=tier,
+        )
+    return Reservation(
+        id=rid, limits=dict(limits), amount_usd=amount_usd, expires_at=float(result[1])
+    )
+
+
+def _parse_records(entries: Sequence[Any], since: datetime | None) -> list[SpendRecord]:
+    rows = [SpendRecord.from_dict(json.loads(fields[b"r"])) for _, fields in entries]
+    if since is None:
+        return rows
+    cutoff = as_utc(since)
+    return [r for r in rows if r.time >= cutoff]
