@@ -19,9 +19,47 @@ from datetime import datetime, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from langchain_tiered.errors import BudgetExceededError
+from langchain_tiered._redact import redact
+from langchain_tiered.errors import BudgetExceededError, TieredError
 
-__all__ = ["Ledger", "Reservation", "SpendRecord"]
+__all__ = [
+    "EXPIRED_GRACE_SECONDS",
+    "Ledger",
+    "LedgerError",
+    "LedgerReadOnlyError",
+    "LedgerWriteWarning",
+    "NotALedgerError",
+    "Reservation",
+    "SpendRecord",
+]
+
+# An expired reservation stops holding room at once, but is remembered this long so a
+# holder that was merely slow (not crashed) can still settle and have its real cost counted.
+EXPIRED_GRACE_SECONDS = 86_400.0
+
+
+class LedgerError(TieredError):
+    """A ledger store cannot be used as asked (see the subclasses)."""
+
+
+class NotALedgerError(LedgerError, ValueError):
+    """The file or database is not a langchain-tiered ledger (or is missing, or too new).
+
+    Raised by read-only opens instead of touching a foreign file, and by write opens instead of
+    adding ledger tables to another application's database.
+    """
+
+
+class LedgerReadOnlyError(LedgerError):
+    """A write (reserve, settle, release, record) was attempted on a ledger opened read-only."""
+
+
+class LedgerWriteWarning(RuntimeWarning):
+    """A settlement could not be written to the ledger store and was journaled locally.
+
+    The paid answer is kept; the spend is written when the store accepts writes again.
+    """
+
 
 _NANOS_PER_USD = Decimal(1_000_000_000)
 
@@ -63,6 +101,10 @@ class SpendRecord:
         fallback: Whether a fallback tier answered.
         cached_response: Whether the answer came from a response cache (no provider call).
         run_id: The LangChain run id, if any.
+        error: Why the call's outcome is unknown or failed (the attempt's error, credentials
+            masked), if it did; ``None`` for an ordinary answer.
+        cost_is_estimate: Whether ``cost_usd`` is an estimate (usage missing, or an unknown
+            outcome charged at its reserved worst case) rather than the provider's own count.
     """
 
     time: datetime
@@ -79,11 +121,16 @@ class SpendRecord:
     fallback: bool = False
     cached_response: bool = False
     run_id: str | None = None
+    error: str | None = None
+    cost_is_estimate: bool = False
 
     def __post_init__(self) -> None:
         # Normalise once here so every ledger stores and compares the same instant.
         object.__setattr__(self, "time", as_utc(self.time))
         object.__setattr__(self, "budget_keys", tuple(self.budget_keys))
+        # Provider error text can echo the API key; no ledger may store it.
+        if self.error is not None:
+            object.__setattr__(self, "error", redact(self.error))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (``time`` as ISO 8601, ``budget_keys`` as a list)."""

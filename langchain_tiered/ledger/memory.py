@@ -11,6 +11,7 @@ from datetime import datetime
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.ledger.base import (
+    EXPIRED_GRACE_SECONDS,
     Reservation,
     SpendRecord,
     actual_nanos,
@@ -22,11 +23,7 @@ from langchain_tiered.ledger.base import (
     to_usd,
 )
 
-__all__ = ["InMemoryLedger"]
-
-# An expired reservation stops holding room at once, but is remembered this long so a
-# holder that was merely slow (not crashed) can still settle and have its real cost counted.
-EXPIRED_GRACE_SECONDS = 86_400.0
+__all__ = ["EXPIRED_GRACE_SECONDS", "InMemoryLedger"]
 
 
 @dataclass

@@ -3,69 +3,51 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from types import TracebackType
-from typing import Any
 
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered._redact import redact
+from langchain_tiered.ledger._sqlite_schema import (
+    INSERT_RECORD,
+    connect_readonly,
+    create_or_upgrade,
+    ledger_version,
+    micros,
+    record_columns,
+    record_row,
+    row_record,
+    select_records,
+)
 from langchain_tiered.ledger.base import (
+    EXPIRED_GRACE_SECONDS,
+    LedgerReadOnlyError,
+    LedgerWriteWarning,
     Reservation,
     SpendRecord,
     actual_nanos,
-    as_utc,
     expiry,
     limit_nanos,
     refusal,
     reserve_nanos,
     to_usd,
 )
-from langchain_tiered.ledger.memory import EXPIRED_GRACE_SECONDS
+from langchain_tiered.ledger.journal import JournalEntry, SettlementJournal
 
 __all__ = ["SQLiteLedger"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
 # Expired rows are deleted at most this often, so the cleanup stays off the hot path.
 _CLEANUP_EVERY_SECONDS = 60.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spend (key TEXT PRIMARY KEY, amount INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS holds (
-    id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS reservations (
-    id TEXT NOT NULL, key TEXT NOT NULL, amount INTEGER NOT NULL, expires_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reservations_by_key ON reservations (key, expires_at);
-CREATE INDEX IF NOT EXISTS reservations_by_id ON reservations (id);
-CREATE INDEX IF NOT EXISTS holds_by_expiry ON holds (expires_at);
-CREATE TABLE IF NOT EXISTS records (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    time_us INTEGER NOT NULL, tier TEXT NOT NULL, model TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL, estimated_cost_usd REAL NOT NULL, baseline_cost_usd REAL,
-    budget_keys TEXT NOT NULL, fallback INTEGER NOT NULL, cached_response INTEGER NOT NULL,
-    run_id TEXT
-);
-CREATE INDEX IF NOT EXISTS records_by_time ON records (time_us);
-"""
-
-# Column lists come from SpendRecord's own fields (constants, never user input), so adding
-# a field to the record cannot silently drop it from storage.
-_RECORD_COLUMNS = [f.name for f in fields(SpendRecord)]
-_COLUMN_LIST = ", ".join("time_us" if c == "time" else c for c in _RECORD_COLUMNS)
-_PLACEHOLDERS = ", ".join("?" for _ in _RECORD_COLUMNS)
-_INSERT_RECORD = f"INSERT INTO records ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
-_SELECT_RECORDS: str = f"SELECT {_COLUMN_LIST} FROM records"  # noqa: S608
+# Waits between attempts at a settlement write the file refused (on top of SQLite's own
+# busy timeout), before it goes to the journal.
+_RETRY_DELAYS = (0.05, 0.25)
 
 
 class SQLiteLedger:
@@ -81,11 +63,30 @@ class SQLiteLedger:
     killed. Reservations of a crashed holder stop counting once they expire and are deleted
     lazily later.
 
+    **A paid answer is never lost to a failed write.** When :meth:`settle` (or :meth:`record`)
+    cannot write (the file locked past ``timeout``, disk full, I/O error), it retries twice,
+    then appends the settlement to a local journal (``<path>.settle-journal.jsonl``) and warns
+    once with :class:`~langchain_tiered.ledger.base.LedgerWriteWarning` instead of raising.
+    Every process replays the journal before its next write and on open, applying each entry
+    exactly once. Meanwhile budgets stay conservative: the failed transaction left the
+    reservation in place, so the call's worst case keeps counting until the replay commits
+    the real cost. (A reservation that outlives its TTL before any process can write again
+    stops counting, but no process can reserve while writes fail, and the first write that
+    succeeds replays the journal first.) If the journal cannot be written either, the entry
+    is kept in memory and retried on every write and at :meth:`close`.
+
     Args:
-        path: The database file (created if missing).
+        path: The database file (created if missing, unless ``readonly``).
         clock: Time source for reservation expiry. Processes sharing a
             file compare wall-clock expiry times, so their clocks should agree.
         timeout: Seconds to wait for another process's write lock before failing.
+        readonly: Open for reading only (see :meth:`open_readonly`).
+        journal_path: Where settlements the file refused are journaled; defaults to
+            ``<path>.settle-journal.jsonl``.
+
+    Raises:
+        NotALedgerError: ``path`` is another application's database (tables are never added
+            to it), not SQLite, or a ledger of a newer schema version.
     """
 
     def __init__(
@@ -94,28 +95,52 @@ class SQLiteLedger:
         *,
         clock: Clock | None = None,
         timeout: float = 30.0,
+        readonly: bool = False,
+        journal_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = os.fspath(path)
+        self.readonly = readonly
         self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._last_cleanup = float("-inf")
-        # Autocommit mode (isolation_level=None): transactions are opened explicitly below,
-        # because the module's implicit BEGIN would be DEFERRED and race between processes.
-        self._db: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL keeps WAL commits durable across a killed process; only power loss can
-            # drop the last transactions, and it saves an fsync on every reserve and settle.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # IMMEDIATE here too: a deferred transaction upgraded to a write can fail with
-            # "database is locked" at once, without waiting, when processes start together.
-            with self._write() as db:
-                _create_schema(db)
+        self._journal = SettlementJournal(journal_path or f"{self.path}.settle-journal.jsonl")
+        self._unjournaled: list[JournalEntry] = []
+        self._warned = False
+        self._db: sqlite3.Connection | None = None
+        if readonly:
+            self._db = connect_readonly(self.path, timeout)
+        else:
+            self._db = self._connect_for_writing(timeout)
+        self._select = select_records(record_columns(self._db))
+
+    @classmethod
+    def open_readonly(
+        cls, path: str | os.PathLike[str], *, clock: Clock | None = None, timeout: float = 30.0
+    ) -> SQLiteLedger:
+        """Open an existing ledger for reading, never changing the file.
+
+        No table is created, the journal mode is left alone, and nothing is written (not even
+        a pending journal replay), so the file stays byte-identical. Works on a read-only file
+        and in a read-only directory. Writes raise
+        :class:`~langchain_tiered.ledger.base.LedgerReadOnlyError`.
+
+        Args:
+            path: The ledger file.
+            clock: Time source for :meth:`reserved`.
+            timeout: Seconds to wait for a writer's lock.
+
+        Returns:
+            The read-only ledger.
+
+        Raises:
+            NotALedgerError: The file is missing, empty, not SQLite, not a ledger, or a ledger
+                of a newer schema version.
+        """
+        return cls(path, clock=clock, timeout=timeout, readonly=True)
 
     def __repr__(self) -> str:
-        return f"SQLiteLedger({self.path!r})"
+        mode = ", readonly=True" if self.readonly else ""
+        return f"SQLiteLedger({self.path!r}{mode})"
 
     def __enter__(self) -> SQLiteLedger:
         return self
@@ -129,11 +154,19 @@ class SQLiteLedger:
         self.close()
 
     def close(self) -> None:
-        """Close the connection; further calls raise :class:`sqlite3.ProgrammingError`."""
+        """Close the connection; further calls raise :class:`sqlite3.ProgrammingError`.
+
+        Settlements still held in memory (the file and the journal both refused them) get one
+        last try; if that fails too they are reported in a warning with their amount.
+        """
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            if self._db is None:
+                return
+            if self._unjournaled:
+                self._replay_pending()
+                self._journal_leftovers()
+            self._db.close()
+            self._db = None
 
     def reserve(
         self,
@@ -149,25 +182,27 @@ class SQLiteLedger:
         now = self._clock.now().timestamp()
         rid = uuid.uuid4().hex
         expires_at = expiry(now, ttl_seconds)
-        with self._lock, self._write() as db:
-            self._maybe_cleanup(db, now)
-            for key, cap in caps.items():
-                committed, held = _spent(db, key), _held(db, key, now)
-                if committed + held + amount > cap:
-                    # Raising rolls the transaction back: nothing is reserved on refusal.
-                    raise refusal(
-                        key,
-                        limit_usd=limits[key],
-                        amount_usd=amount_usd,
-                        committed=committed,
-                        held=held,
-                        tier=tier,
-                    )
-            db.execute("INSERT INTO holds VALUES (?, ?, ?)", (rid, amount, expires_at))
-            db.executemany(
-                "INSERT INTO reservations VALUES (?, ?, ?, ?)",
-                [(rid, key, amount, expires_at) for key in caps],
-            )
+        with self._lock:
+            self._replay_pending()
+            with self._write() as db:
+                self._maybe_cleanup(db, now)
+                for key, cap in caps.items():
+                    committed, held = _spent(db, key), _held(db, key, now)
+                    if committed + held + amount > cap:
+                        # Raising rolls the transaction back: nothing is reserved on refusal.
+                        raise refusal(
+                            key,
+                            limit_usd=limits[key],
+                            amount_usd=amount_usd,
+                            committed=committed,
+                            held=held,
+                            tier=tier,
+                        )
+                db.execute("INSERT INTO holds VALUES (?, ?, ?)", (rid, amount, expires_at))
+                db.executemany(
+                    "INSERT INTO reservations VALUES (?, ?, ?, ?)",
+                    [(rid, key, amount, expires_at) for key in caps],
+                )
         return Reservation(
             id=rid, limits=dict(limits), amount_usd=amount_usd, expires_at=expires_at
         )
@@ -175,36 +210,36 @@ class SQLiteLedger:
     def settle(
         self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
     ) -> None:
-        """Commit ``actual_usd`` to the reservation's keys (see :meth:`Ledger.settle`)."""
-        actual = actual_nanos(actual_usd)
-        with self._lock, self._write() as db:
-            if not _drop(db, reservation.id):
-                return
-            db.executemany(
-                "INSERT INTO spend VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET amount = amount + excluded.amount",
-                [(key, actual) for key in reservation.limits],
-            )
-            if record is not None:
-                db.execute(_INSERT_RECORD, _record_row(record))
+        """Commit ``actual_usd`` to the reservation's keys (see :meth:`Ledger.settle`).
+
+        Never raises for a write the file refuses: the settlement is journaled (see the
+        class docstring).
+        """
+        entry = JournalEntry(
+            reservation.id, tuple(reservation.limits), actual_nanos(actual_usd), record
+        )
+        self._write_or_journal(entry, settles=True)
 
     def release(self, reservation: Reservation) -> None:
         """Drop the reservation without committing anything; a no-op if already finished.
 
+        A release the file refuses raises; the hold then lapses at its expiry.
+
         Args:
             reservation: What :meth:`reserve` returned.
         """
-        with self._lock, self._write() as db:
-            _drop(db, reservation.id)
+        with self._lock:
+            self._replay_pending()
+            with self._write() as db:
+                _drop(db, reservation.id)
 
     def record(self, record: SpendRecord) -> None:
-        """Append a history row that involves no budget key.
+        """Append a history row that involves no budget key (journaled if the file refuses).
 
         Args:
             record: The row to append.
         """
-        with self._lock, self._write() as db:
-            db.execute(_INSERT_RECORD, _record_row(record))
+        self._write_or_journal(JournalEntry(uuid.uuid4().hex, (), 0, record), settles=False)
 
     def spent(self, key: str) -> float:
         """Committed spend under ``key`` in USD."""
@@ -226,14 +261,14 @@ class SQLiteLedger:
         Returns:
             The matching records.
         """
-        sql = _SELECT_RECORDS
+        sql = self._select
         params: tuple[int, ...] = ()
         if since is not None:
             # A plain range predicate (no "? IS NULL OR ...") so records_by_time is used.
-            sql, params = f"{sql} WHERE time_us >= ?", (_micros(since),)
+            sql, params = f"{sql} WHERE time_us >= ?", (micros(since),)
         with self._lock:
             rows = self._conn().execute(f"{sql} ORDER BY seq", params).fetchall()
-        return [_row_record(row) for row in rows]
+        return [row_record(row) for row in rows]
 
     async def areserve(
         self,
@@ -262,7 +297,32 @@ class SQLiteLedger:
         """Async twin of :meth:`record`, run in a worker thread."""
         await asyncio.to_thread(self.record, record)
 
-    # -- private helpers; callers hold self._lock -------------------------------------
+    # -- private helpers ----------------------------------------------------------------
+
+    def _connect_for_writing(self, timeout: float) -> sqlite3.Connection:
+        # Autocommit mode (isolation_level=None): transactions are opened explicitly below,
+        # because the module's implicit BEGIN would be DEFERRED and race between processes.
+        db = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            # Recognise the file before changing it: a foreign database is refused untouched.
+            ledger_version(db, self.path)
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL keeps WAL commits durable across a killed process; only power loss can
+            # drop the last transactions, and it saves an fsync on every reserve and settle.
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._db = db
+            with self._lock:
+                # IMMEDIATE here too: a deferred transaction upgraded to a write can fail with
+                # "database is locked" at once, without waiting, when processes start together.
+                with self._write() as conn:
+                    create_or_upgrade(conn, self.path)
+                self._replay_pending()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -272,16 +332,90 @@ class SQLiteLedger:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; callers hold ``self._lock``."""
+        if self.readonly:
+            msg = f"{self!r} was opened read-only; open SQLiteLedger({self.path!r}) to write"
+            raise LedgerReadOnlyError(msg)
         db = self._conn()
         # IMMEDIATE takes the write lock up front, so a check-then-insert cannot interleave
         # with another process doing the same.
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")  # inside the try: a failed COMMIT must roll back too
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+
+    def _write_or_journal(self, entry: JournalEntry, *, settles: bool) -> None:
+        with self._lock:
+            self._replay_pending()
+            error: sqlite3.DatabaseError | None = None
+            for delay in (*_RETRY_DELAYS, None):
+                try:
+                    with self._write() as db:
+                        if not settles or _drop(db, entry.id):
+                            _commit(db, entry)
+                    return
+                except sqlite3.ProgrammingError:
+                    raise  # closed ledger: a bug in the caller, not a store failure
+                except sqlite3.DatabaseError as exc:  # locked, busy, disk full, I/O, corrupt
+                    error = exc
+                if delay is not None:
+                    self._clock.sleep(delay)
+            self._keep(entry, error)
+
+    def _keep(self, entry: JournalEntry, error: BaseException | None) -> None:
+        """Journal a settlement the file refused, or hold it in memory if that fails too."""
+        try:
+            self._journal.append(entry)
+            where = f"journaled to {self._journal.path!r} and replayed on the next write"
+        except OSError:
+            self._unjournaled.append(entry)
+            where = "kept in memory (the journal could not be written either) until a write works"
+        if not self._warned:
+            self._warned = True
+            message = (
+                f"{self!r} could not write a settlement of ${to_usd(entry.actual_nanos):.6f} "
+                f"({redact(str(error))}); it was {where}. Budgets keep counting the call's "
+                "reservation until then. Free disk space or shorten other writers' transactions."
+            )
+            warnings.warn(LedgerWriteWarning(message), stacklevel=4)
+
+    def _replay_pending(self) -> None:
+        """Write settlements journaled earlier (by any process); callers hold ``self._lock``."""
+        if self.readonly or not (self._unjournaled or self._journal.pending()):
+            return
+        try:
+            while self._unjournaled:
+                self._apply(self._unjournaled[0])
+                self._unjournaled.pop(0)
+            self._journal.replay(self._apply)
+        except (sqlite3.OperationalError, OSError):
+            return  # still failing: the holds stand, the next write tries again
+
+    def _apply(self, entry: JournalEntry) -> None:
+        with self._write() as db:
+            # The id makes replay idempotent across processes and crashes mid-replay.
+            applied = db.execute("INSERT OR IGNORE INTO journal_applied VALUES (?)", (entry.id,))
+            if applied.rowcount:
+                _drop(db, entry.id)
+                _commit(db, entry)
+
+    def _journal_leftovers(self) -> None:
+        left, self._unjournaled = self._unjournaled, []
+        for number, entry in enumerate(left):
+            try:
+                self._journal.append(entry)
+            except OSError:
+                lost = sum(e.actual_nanos for e in left[number:])
+                message = (
+                    f"{self!r} closed with {len(left) - number} settlement(s) "
+                    f"(${to_usd(lost):.6f}) that neither the file nor the journal accepted"
+                )
+                warnings.warn(LedgerWriteWarning(message), stacklevel=3)
+                return
 
     def _maybe_cleanup(self, db: sqlite3.Connection, now: float) -> None:
         if now - self._last_cleanup < _CLEANUP_EVERY_SECONDS:
@@ -294,11 +428,15 @@ class SQLiteLedger:
         db.execute("DELETE FROM reservations WHERE expires_at < ?", (forget_before,))
 
 
-def _create_schema(db: sqlite3.Connection) -> None:
-    # executescript() would COMMIT the open transaction, so run the statements one by one.
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
+def _commit(db: sqlite3.Connection, entry: JournalEntry) -> None:
+    if entry.keys:
+        db.executemany(
+            "INSERT INTO spend VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET amount = amount + excluded.amount",
+            [(key, entry.actual_nanos) for key in entry.keys],
+        )
+    if entry.record is not None:
+        db.execute(INSERT_RECORD, record_row(entry.record))
 
 
 def _spent(db: sqlite3.Connection, key: str) -> int:
@@ -320,26 +458,3 @@ def _drop(db: sqlite3.Connection, reservation_id: str) -> bool:
         return False
     db.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
     return True
-
-
-def _micros(value: datetime) -> int:
-    # Integer microseconds are exact, unlike float epoch seconds, so records round-trip.
-    return (as_utc(value) - _EPOCH) // _MICROSECOND
-
-
-def _record_row(record: SpendRecord) -> tuple[Any, ...]:
-    data = record.to_dict()
-    data["time"] = _micros(record.time)
-    data["budget_keys"] = json.dumps(list(record.budget_keys))
-    data["fallback"] = int(record.fallback)
-    data["cached_response"] = int(record.cached_response)
-    return tuple(data[c] for c in _RECORD_COLUMNS)
-
-
-def _row_record(row: tuple[Any, ...]) -> SpendRecord:
-    data = dict(zip(_RECORD_COLUMNS, row, strict=True))
-    data["time"] = _EPOCH + data["time"] * _MICROSECOND
-    data["budget_keys"] = tuple(json.loads(data["budget_keys"]))
-    data["fallback"] = bool(data["fallback"])
-    data["cached_response"] = bool(data["cached_response"])
-    return SpendRecord(**data)
