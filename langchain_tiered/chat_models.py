@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -18,21 +17,27 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
 from langchain_tiered._call.drivers import adrive, drive
-from langchain_tiered._call.plan import plan_call
+from langchain_tiered._call.fallback_runnable import fallback_runnable
+from langchain_tiered._call.plan import plan_call, preview
 from langchain_tiered._call.relay import Relay, run_id_of
 from langchain_tiered._call.run_context import current_run, publish, stream_run
 from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.budget import Budget
+from langchain_tiered.fallbacks import RetryPolicy
+from langchain_tiered.ledger import Ledger
+from langchain_tiered.metadata import TieredMetadata
 from langchain_tiered.preflight import CallPlan, call_max_tokens
+from langchain_tiered.pricing import PriceBook
+from langchain_tiered.routing import RouteDecision, RouteRequest
 from langchain_tiered.tiers import Tier
 
 __all__ = ["TieredChatModel"]
 
 # Keyword arguments this model consumes itself; they never reach a tier.
 _OWN_KWARGS = ("tier", "tools", "tool_choice", "tiered_structured_output", "model")
-_MEMO_LIMIT = 256  # bound on cached per-tier tool bindings
 
 
 class TieredChatModel(BaseChatModel):
@@ -62,13 +67,13 @@ class TieredChatModel(BaseChatModel):
 
     tiers: list[Tier]
     """Tiers from most capable (and expensive) to cheapest."""
-    router: Callable[..., Any] | None = Field(default=None, exclude=True)
+    router: Callable[[RouteRequest], RouteDecision] | None = Field(default=None, exclude=True)
     """Any callable ``RouteRequest -> RouteDecision``; default ``ComplexityRouter()``."""
-    price_book: Any = Field(default=None, exclude=True)
+    price_book: PriceBook | None = Field(default=None, exclude=True)
     """``PriceBook`` used for tiers without ``price=``; default ``PriceBook.default()``."""
     max_cost_per_call: float | None = Field(default=None, gt=0)
     """Largest worst-case cost in USD a single call may have, checked before sending."""
-    budget: Any = Field(default=None, exclude=True)
+    budget: Budget | Sequence[Budget] | None = Field(default=None, exclude=True)
     """A ``Budget`` or a list of them (global, per ``budget_key``, per period)."""
     on_budget_exceeded: Literal["downgrade", "raise"] = "downgrade"
     """Over a cap or budget: try cheaper tiers, or raise ``BudgetExceededError`` at once."""
@@ -76,9 +81,9 @@ class TieredChatModel(BaseChatModel):
     """Over a cap or budget: first lower ``max_tokens`` to what fits (not below the floor)."""
     min_output_tokens: int = Field(default=256, gt=0)
     """Floor for ``cap_output_to_budget``: never cap the output below this."""
-    ledger: Any = Field(default=None, exclude=True)
+    ledger: Ledger | None = Field(default=None, exclude=True)
     """Where spend records go when no budget names a ledger (e.g. ``SQLiteLedger(path)``)."""
-    retry: Any = Field(default=None, exclude=True)
+    retry: RetryPolicy | None = Field(default=None, exclude=True)
     """``RetryPolicy`` for retryable errors on one tier, before falling back."""
     fallback_on: frozenset[str] | None = None
     """Error kinds that fall back (``retryable``, ``context_overflow``, ``refusal``)."""
@@ -113,13 +118,10 @@ class TieredChatModel(BaseChatModel):
     """Time source for retries, cooldowns, rate limits and budget periods."""
 
     _rt: Runtime = PrivateAttr()
-    _bound: dict[tuple[str, int, str], tuple[Any, Runnable[Any, Any]]] = PrivateAttr(
-        default_factory=dict
-    )
 
     @model_validator(mode="after")
     def _build(self) -> Self:
-        self._rt = build_runtime(self, rng=random.Random(self.seed))  # noqa: S311 - jitter
+        self._rt = build_runtime(self)
         return self
 
     # -- LangChain metadata ------------------------------------------------------------
@@ -177,31 +179,6 @@ class TieredChatModel(BaseChatModel):
             kwargs["tiered_structured_output"] = True
         return self.bind(tools=list(tools), tool_choice=tool_choice, **kwargs)
 
-    def _bind_for(
-        self, tools: Sequence[Any] | None, tool_choice: Any
-    ) -> Callable[[str], tuple[Runnable[Any, Any] | None, str]]:
-        """Per-tier runnable for this call: the tier model, with the tools bound if any."""
-
-        def bind(name: str) -> tuple[Runnable[Any, Any] | None, str]:
-            model = self._rt.models[name]
-            if not tools:
-                return model, ""
-            key = (name, id(tools), repr(tool_choice))
-            cached = self._bound.get(key)
-            if cached is not None and cached[0] is tools:
-                return cached[1], ""
-            extra = {} if tool_choice is None else {"tool_choice": tool_choice}
-            try:
-                runnable = model.bind_tools(tools, **extra)
-            except NotImplementedError:
-                return None, f"model {type(model).__name__} cannot bind tools"
-            if len(self._bound) > _MEMO_LIMIT:  # bounded: bindings are rebuilt, never leaked
-                self._bound.clear()
-            self._bound[key] = (tools, runnable)
-            return runnable, ""
-
-        return bind
-
     # -- planning without calling -------------------------------------------------------
 
     def plan(
@@ -225,14 +202,12 @@ class TieredChatModel(BaseChatModel):
             metadata: The call's config metadata (``tier``, ``budget_key``).
             **kwargs: Call kwargs such as ``max_tokens``.
         """
-        from langchain_tiered._call.plan import preview  # noqa: PLC0415
-
         messages = self._convert_input(input).to_messages()
         call_kwargs = dict(kwargs)
         if tier is not None:
             call_kwargs["tier"] = tier
         shim = _MetadataOnly(metadata or {})
-        req, _ = self._request(messages, None, call_kwargs, shim, stream=False)
+        req = self._request(messages, None, call_kwargs, shim, stream=False)
         return preview(self._rt, req)
 
     # -- LCEL composition ---------------------------------------------------------------
@@ -251,8 +226,6 @@ class TieredChatModel(BaseChatModel):
         Unlike the tiered model itself, the result is not a chat model: it does no
         routing, pre-flight checks, budgets or retries, and ``create_agent`` rejects it.
         """
-        from langchain_tiered._call.fallback_runnable import fallback_runnable  # noqa: PLC0415
-
         return fallback_runnable(self._rt, primary=primary, callbacks=callbacks)
 
     # -- request assembly ---------------------------------------------------------------
@@ -265,7 +238,7 @@ class TieredChatModel(BaseChatModel):
         run_manager: Any,
         *,
         stream: bool,
-    ) -> tuple[CallRequest, dict[str, float]]:
+    ) -> CallRequest:
         own = {k: kwargs.pop(k) for k in _OWN_KWARGS if k in kwargs}
         kwargs.pop("stream", None)
         self._apply_defaults(kwargs)
@@ -275,20 +248,17 @@ class TieredChatModel(BaseChatModel):
         if override is None and own.get("model") is not None:
             override = self._tier_of_model(own["model"])
         tools = own.get("tools") or None
-        req = CallRequest(
+        return CallRequest(
             messages=messages,
             stop=stop,
             kwargs=kwargs,
             metadata=metadata,
+            bind=self._rt.tools.binder(self._rt.models, tools, own.get("tool_choice")),
             stream=stream,
             override=override,
-            tools=tools,
-            tool_choice=own.get("tool_choice"),
-            openai_tools=self._rt.openai_tools(tools),
+            openai_tools=self._rt.tools.openai_tools(tools),
             structured_output=bool(own.get("tiered_structured_output")),
-            bind=self._bind_for(tools, own.get("tool_choice")),
         )
-        return req, self._rt.limits_for(metadata)
 
     def _tier_of_model(self, model: str) -> str:
         """The tier a LangChain-style per-call ``model=`` override names.
@@ -311,7 +281,7 @@ class TieredChatModel(BaseChatModel):
             kwargs.setdefault("temperature", self.temperature)
 
     @staticmethod
-    def _result(message: AIMessage, meta: dict[str, Any]) -> ChatResult:
+    def _result(message: AIMessage, meta: TieredMetadata) -> ChatResult:
         tagged = message.model_copy(
             update={"response_metadata": {**message.response_metadata, "tiered": meta}}
         )
@@ -378,8 +348,8 @@ class TieredChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
-        sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        req = self._request(messages, stop, kwargs, run_manager, stream=False)
+        sel = drive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         meta = drive(
             settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
             **self._drive_kw(run_manager),
@@ -393,8 +363,8 @@ class TieredChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        req, limits = self._request(messages, stop, kwargs, run_manager, stream=False)
-        sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        req = self._request(messages, stop, kwargs, run_manager, stream=False)
+        sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         meta = await adrive(
             settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
             **self._drive_kw(run_manager),
@@ -409,8 +379,8 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
-        req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
-        sel = drive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        req = self._request(messages, stop, kwargs, run_manager, stream=True)
+        sel = drive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         head, rest = sel.result
         relay = Relay(head)
         try:
@@ -433,8 +403,8 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
-        req, limits = self._request(messages, stop, kwargs, run_manager, stream=True)
-        sel = await adrive(plan_call(self._rt, req, limits), **self._drive_kw(run_manager))
+        req = self._request(messages, stop, kwargs, run_manager, stream=True)
+        sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         head, rest = sel.result
         relay = Relay(head)
         try:

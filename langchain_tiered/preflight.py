@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from langchain_tiered.errors import BudgetExceededError
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
@@ -29,10 +31,15 @@ __all__ = [
     "Preflight",
     "TierProfile",
     "asks_stream_usage",
+    "call_max_tokens",
+    "cap_error",
     "max_output_within",
     "max_tokens_kwarg",
     "model_max_tokens",
+    "preflight",
     "resolve_output_cap",
+    "shrink_output",
+    "window_problem",
 ]
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
@@ -172,3 +179,69 @@ def max_output_within(price: ModelPrice, prompt_tokens: int, room_usd: float) ->
     if price.output_per_mtok <= 0:
         return DEFAULT_MAX_OUTPUT_TOKENS
     return math.floor(room_for_output * 1_000_000 / price.output_per_mtok)
+
+
+def preflight(
+    profile: TierProfile,
+    prompt_tokens: int,
+    raw_prompt_tokens: int,
+    *,
+    call_cap: int | None,
+    decision_cap: int | None,
+) -> Preflight:
+    """The worst case of a call of ``prompt_tokens`` (as counted) on ``profile``'s tier."""
+    out, source = resolve_output_cap(profile, call_cap, decision_cap)
+    return Preflight(
+        tier=profile.name,
+        prompt_tokens=prompt_tokens,
+        raw_prompt_tokens=raw_prompt_tokens,
+        max_output_tokens=out,
+        output_cap_source=source,
+        worst_case_usd=profile.price.worst_case(prompt_tokens, out),
+    )
+
+
+def window_problem(window: int | None, prompt_tokens: int, min_window: int | None) -> str | None:
+    """Why a prompt cannot go to a tier with this context ``window`` (``None``: it can).
+
+    ``min_window`` is the window of a tier that already overflowed: only a larger one helps.
+    """
+    if min_window is not None and window is not None and window <= min_window:
+        return f"context window {window} not larger than the tier that overflowed"
+    if window is not None and prompt_tokens > window:
+        return f"prompt of ~{prompt_tokens} tokens exceeds context window {window}"
+    return None
+
+
+def cap_error(pre: Preflight, max_cost_per_call: float | None) -> BudgetExceededError | None:
+    """The error for a worst case above ``max_cost_per_call`` (``None``: within the cap)."""
+    if max_cost_per_call is None or pre.worst_case_usd <= max_cost_per_call:
+        return None
+    return BudgetExceededError(
+        f"worst-case cost ${pre.worst_case_usd:.6f} on tier {pre.tier!r} exceeds "
+        f"max_cost_per_call=${max_cost_per_call:.6f}; raise max_cost_per_call to at least "
+        f"${pre.worst_case_usd:.6f}, lower max_tokens, or add a cheaper tier",
+        estimated_cost_usd=pre.worst_case_usd,
+        limit_usd=max_cost_per_call,
+        tier=pre.tier,
+    )
+
+
+def shrink_output(
+    pre: Preflight, price: ModelPrice, room_usd: float, min_output_tokens: int
+) -> Preflight | None:
+    """``pre`` with its output cap lowered so the worst case fits ``room_usd``.
+
+    ``None`` when that cap would fall below ``min_output_tokens``.
+    """
+    allowed = min(pre.max_output_tokens, max_output_within(price, pre.prompt_tokens, room_usd))
+    if allowed < min_output_tokens:
+        return None
+    return Preflight(
+        tier=pre.tier,
+        prompt_tokens=pre.prompt_tokens,
+        raw_prompt_tokens=pre.raw_prompt_tokens,
+        max_output_tokens=allowed,
+        output_cap_source="budget",
+        worst_case_usd=price.worst_case(pre.prompt_tokens, allowed),
+    )

@@ -2,13 +2,20 @@
 
 The plan yields actions; a driver performs each one and sends the result back (or throws
 the exception in, so the plan's ``try``/``except`` sees it exactly where it yielded).
-Each action type maps to one method of :class:`_SyncIO` / :class:`_AsyncIO`, side by side.
+Each action type is matched to one method of :class:`_SyncIO` / :class:`_AsyncIO`, side by
+side.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
+from langchain_core.callbacks.manager import AsyncRunManager
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableBinding
+from typing_extensions import assert_never
 
 from langchain_tiered._call.actions import (
     AcquireRate,
@@ -29,21 +36,9 @@ if TYPE_CHECKING:
     from langchain_tiered._clock import Clock
     from langchain_tiered.ledger import Ledger
 
-__all__ = ["adrive", "anext_or_none", "drive", "has_content"]
+__all__ = ["adrive", "drive", "has_content"]
 
 T = TypeVar("T")
-
-# Action type -> name of the method performing it, shared by both drivers.
-_METHODS: dict[type, str] = {
-    CallTier: "call",
-    Sleep: "sleep",
-    AcquireRate: "acquire",
-    Emit: "emit",
-    Reserve: "reserve",
-    Settle: "settle",
-    Release: "release",
-    Record: "record",
-}
 
 
 def drive(
@@ -64,7 +59,7 @@ def drive(
             return stop.value  # type: ignore[no-any-return]
         send, throw = None, None
         try:
-            send = getattr(io, _METHODS[type(action)])(action)
+            send = _perform(io, action)
         except BaseException as exc:  # aborts too: the plan releases what it holds, re-raises
             throw = exc
 
@@ -87,9 +82,58 @@ async def adrive(
             return stop.value  # type: ignore[no-any-return]
         send, throw = None, None
         try:
-            send = await getattr(io, _METHODS[type(action)])(action)
+            send = await _aperform(io, action)
         except BaseException as exc:  # cancellation too: the plan releases, then re-raises
             throw = exc
+
+
+def _perform(io: _SyncIO, action: Action) -> Any:
+    """Perform one action with blocking I/O; return what the plan receives."""
+    result: Any = None
+    match action:
+        case CallTier():
+            result = io.call(action)
+        case Sleep():
+            io.sleep(action)
+        case AcquireRate():
+            result = io.acquire(action)
+        case Emit():
+            io.emit(action)
+        case Reserve():
+            result = io.reserve(action)
+        case Settle():
+            io.settle(action)
+        case Release():
+            io.release(action)
+        case Record():
+            io.record(action)
+        case _:
+            assert_never(action)
+    return result
+
+
+async def _aperform(io: _AsyncIO, action: Action) -> Any:
+    """Async twin of :func:`_perform`."""
+    match action:
+        case CallTier():
+            pending = io.call(action)
+        case Sleep():
+            pending = io.sleep(action)
+        case AcquireRate():
+            pending = io.acquire(action)
+        case Emit():
+            pending = io.emit(action)
+        case Reserve():
+            pending = io.reserve(action)
+        case Settle():
+            pending = io.settle(action)
+        case Release():
+            pending = io.release(action)
+        case Record():
+            pending = io.record(action)
+        case _:
+            assert_never(action)
+    return await pending
 
 
 def _child_manager(run_manager: Any) -> Any:
@@ -98,9 +142,6 @@ def _child_manager(run_manager: Any) -> Any:
     LLM run managers have no ``get_child`` (LangChain treats model runs as leaves); this
     mirrors ``ParentRunManager.get_child`` so the tier's own run nests under ours.
     """
-    from langchain_core.callbacks import AsyncCallbackManager, CallbackManager  # noqa: PLC0415
-    from langchain_core.callbacks.manager import AsyncRunManager  # noqa: PLC0415
-
     is_async = getattr(run_manager, "is_async", None)
     if is_async is None:
         is_async = isinstance(run_manager, AsyncRunManager)
@@ -118,8 +159,6 @@ def _unwrap(runnable: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]
     Invoking a binding merges our config with the *ambient* one (inside a lambda or a graph
     node), and the ambient parent run would win: the tier's run must nest under ours.
     """
-    from langchain_core.runnables import RunnableBinding  # noqa: PLC0415
-
     while (
         isinstance(runnable, RunnableBinding)
         and not runnable.config
@@ -140,8 +179,6 @@ def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, A
     """
     if action.stream or (run_manager is not None and run_manager.handlers):
         return None
-    from langchain_core.language_models import BaseChatModel  # noqa: PLC0415
-
     target, kwargs = _unwrap(action.runnable, action.kwargs)
     if type(target).__dict__.get("invoke") is not None or not isinstance(target, BaseChatModel):
         return None  # a model with its own invoke logic must go through it
@@ -267,11 +304,3 @@ def has_content(chunk: Any) -> bool:
     the first chunk the caller could have shown.
     """
     return bool(chunk.content) or bool(getattr(chunk, "tool_call_chunks", None))
-
-
-async def anext_or_none(ait: AsyncIterator[T]) -> T | None:
-    """``anext(ait, None)``, spelled out so the stream relay reads the same on 3.10."""
-    try:
-        return await ait.__anext__()
-    except StopAsyncIteration:
-        return None

@@ -5,6 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAPIError,
+    ModelConnectionError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+)
+
+from langchain_tiered.fallbacks import fallback_order
+
 if TYPE_CHECKING:
     from langchain_core.callbacks import BaseCallbackHandler
     from langchain_core.runnables import Runnable, RunnableWithFallbacks
@@ -14,27 +24,15 @@ if TYPE_CHECKING:
 __all__ = ["FALLBACK_EXCEPTIONS", "fallback_runnable"]
 
 
-def _fallback_exceptions() -> tuple[type[BaseException], ...]:
-    from langchain_core.exceptions import (  # noqa: PLC0415
-        ContextOverflowError,
-        ModelAPIError,
-        ModelConnectionError,
-        ModelRateLimitError,
-        ModelTimeoutError,
-    )
-
-    return (
-        ModelRateLimitError,
-        ModelAPIError,
-        ModelConnectionError,
-        ModelTimeoutError,
-        ContextOverflowError,
-        TimeoutError,
-        ConnectionError,
-    )
-
-
-FALLBACK_EXCEPTIONS = _fallback_exceptions()
+FALLBACK_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    ModelRateLimitError,
+    ModelAPIError,
+    ModelConnectionError,
+    ModelTimeoutError,
+    ContextOverflowError,
+    TimeoutError,
+    ConnectionError,
+)
 """Exception types the LCEL fallback chain falls back on: langchain-core's retryable
 errors and context overflows. (The tiered model itself classifies finer, e.g. OpenAI's
 ``context_length_exceeded`` inside an invalid-request error; ``RunnableWithFallbacks``
@@ -48,14 +46,12 @@ def fallback_runnable(
     callbacks: Sequence[BaseCallbackHandler] | None,
 ) -> RunnableWithFallbacks[Any, Any]:
     """Build the chain: ``primary`` first, then the tiered model's default fallback order."""
-    from langchain_tiered.fallbacks import fallback_order  # noqa: PLC0415
-
     start = primary if primary is not None else rt.names[0]
     if start not in rt.by_name:
         msg = f"unknown tier {start!r}; valid tier names: {', '.join(rt.names)}"
         raise ValueError(msg)
     order = fallback_order(
-        rt.names, start, allow_upgrade=rt.allow_upgrade, overrides=rt.fallback_overrides
+        rt.names, start, allow_upgrade=rt.settings.allow_upgrade, overrides=rt.fallback_overrides
     )
 
     def attach(name: str) -> Runnable[Any, Any]:

@@ -2,27 +2,40 @@
 
 Everything that can be checked at construction is checked here, so a bad configuration
 fails when the model is built, not on the first call: unknown router tiers, missing
-prices (fail closed), budgets on different ledgers.
+prices (fail closed), budgets on different ledgers. Settings are read from the model
+itself; nothing is declared twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
 from langchain_tiered._call.state import Runtime
+from langchain_tiered.budget import Budget, shared_ledger
+from langchain_tiered.errors import PricingError
+from langchain_tiered.fallbacks import DEFAULT_FALLBACK_ON, CircuitBreaker, ErrorKind, RetryPolicy
 from langchain_tiered.preflight import (
     TierProfile,
     asks_stream_usage,
     max_tokens_kwarg,
     model_max_tokens,
 )
+from langchain_tiered.pricing import ModelPrice, PriceBook
+from langchain_tiered.ratelimit import TierRateLimiter
+from langchain_tiered.routing import ComplexityRouter, RouteDecision, RouteRequest
 from langchain_tiered.tiers import Tier, validate_tier_names
+from langchain_tiered.tokens import TokenCounter
 
 if TYPE_CHECKING:
-    from langchain_tiered.pricing import ModelPrice, PriceBook
+    from langchain_tiered._clock import Clock
+    from langchain_tiered.chat_models import TieredChatModel
+    from langchain_tiered.ledger import Ledger
 
 __all__ = ["build_runtime"]
 
@@ -41,8 +54,6 @@ def _context_window(tier: Tier, book: PriceBook) -> int | None:
 def _price(tier: Tier, book: PriceBook) -> ModelPrice:
     if tier.price is not None:
         return tier.price  # type: ignore[no-any-return]
-    from langchain_tiered.errors import PricingError  # noqa: PLC0415
-
     try:
         return book.price_for(tier.model_name)
     except PricingError as exc:
@@ -67,15 +78,9 @@ def _profiles(tiers: Sequence[Tier], book: PriceBook) -> tuple[TierProfile, ...]
     )
 
 
-def _budgets(model: Any) -> tuple[tuple[Any, ...], Any]:
-    from langchain_tiered.budget import Budget, shared_ledger  # noqa: PLC0415
-
+def _budgets(model: TieredChatModel) -> tuple[tuple[Budget, ...], Ledger | None]:
     raw = model.budget
     budgets = () if raw is None else (raw,) if isinstance(raw, Budget) else tuple(raw)
-    for b in budgets:
-        if not isinstance(b, Budget):
-            msg = f"budget must be a Budget or a list of Budget, got {type(b).__name__}"
-            raise TypeError(msg)
     ledger = shared_ledger(budgets) if budgets else None
     if model.ledger is not None and ledger is not None and model.ledger is not ledger:
         msg = "ledger= differs from the budgets' ledger; pass the same ledger to both"
@@ -83,60 +88,40 @@ def _budgets(model: Any) -> tuple[tuple[Any, ...], Any]:
     return budgets, ledger if ledger is not None else model.ledger
 
 
-def _policies(model: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    from langchain_tiered.fallbacks import (  # noqa: PLC0415
-        DEFAULT_FALLBACK_ON,
-        CircuitBreaker,
-        ErrorKind,
-        RetryPolicy,
-    )
-
-    if model.refusal_tier is not None and model.refusal_tier not in names:
-        msg = f"refusal_tier {model.refusal_tier!r} is not a tier; valid: {', '.join(names)}"
-        raise ValueError(msg)
-    fallback_on = (
-        DEFAULT_FALLBACK_ON
-        if model.fallback_on is None
-        else frozenset(ErrorKind(k) for k in model.fallback_on)
-    )
+def _retry(model: TieredChatModel) -> RetryPolicy:
     retry = model.retry if model.retry is not None else RetryPolicy()
     changes: dict[str, Any] = {}
     if model.max_retries is not None:
         changes["max_attempts"] = model.max_retries + 1
     if model.timeout is not None:
         changes["max_total_seconds"] = model.timeout
-    if changes:
-        retry = dataclasses.replace(retry, **changes)
-    return {
-        "retry": retry,
-        "fallback_on": fallback_on,
-        "breaker": CircuitBreaker(
-            failure_threshold=model.cooldown_failures,
-            cooldown_seconds=model.cooldown_seconds,
-            clock=model.clock,
-        ),
-    }
+    return dataclasses.replace(retry, **changes) if changes else retry
 
 
-def _limiters(tiers: Sequence[Tier], clock: Any) -> dict[str, Any]:
-    limited = [t for t in tiers if t.requests_per_minute or t.tokens_per_minute]
-    if not limited:
-        return {}
-    from langchain_tiered.ratelimit import TierRateLimiter  # noqa: PLC0415
+def _fallback_on(model: TieredChatModel, names: tuple[str, ...]) -> frozenset[ErrorKind]:
+    if model.refusal_tier is not None and model.refusal_tier not in names:
+        msg = f"refusal_tier {model.refusal_tier!r} is not a tier; valid: {', '.join(names)}"
+        raise ValueError(msg)
+    if model.fallback_on is None:
+        return DEFAULT_FALLBACK_ON
+    return frozenset(ErrorKind(k) for k in model.fallback_on)
 
+
+def _limiters(tiers: Sequence[Tier], clock: Clock) -> dict[str, TierRateLimiter]:
     return {
         t.name: TierRateLimiter(
             requests_per_minute=t.requests_per_minute,
             tokens_per_minute=t.tokens_per_minute,
             clock=clock,
         )
-        for t in limited
+        for t in tiers
+        if t.requests_per_minute or t.tokens_per_minute
     }
 
 
-def _router(model: Any, names: tuple[str, ...]) -> Any:
-    from langchain_tiered.routing import ComplexityRouter  # noqa: PLC0415
-
+def _router(
+    model: TieredChatModel, names: tuple[str, ...]
+) -> Callable[[RouteRequest], RouteDecision]:
     router = model.router if model.router is not None else ComplexityRouter()
     if not callable(router):
         msg = f"router must be callable (RouteRequest -> RouteDecision), got {router!r}"
@@ -147,15 +132,22 @@ def _router(model: Any, names: tuple[str, ...]) -> Any:
     return router
 
 
-def build_runtime(model: Any, *, rng: random.Random) -> Runtime:
-    """Validate a ``TieredChatModel``'s fields and resolve them into a :class:`Runtime`."""
-    from langchain_tiered.pricing import PriceBook  # noqa: PLC0415
-    from langchain_tiered.tokens import TokenCounter  # noqa: PLC0415
+def _secrets(models: Sequence[BaseChatModel]) -> tuple[str, ...]:
+    """The API keys the tier models hold (``SecretStr`` fields), to mask in error text."""
+    found = {
+        value.get_secret_value()
+        for model in models
+        for _, value in model
+        if isinstance(value, SecretStr)
+    }
+    return tuple(sorted(s for s in found if s))
 
+
+def build_runtime(model: TieredChatModel) -> Runtime:
+    """Validate a ``TieredChatModel``'s fields and resolve them into a :class:`Runtime`."""
     names = validate_tier_names(model.tiers)
     book = model.price_book if model.price_book is not None else PriceBook.default()
     budgets, ledger = _budgets(model)
-    overrides = {t.name: t.fallbacks for t in model.tiers if t.fallbacks is not None}
     router = _router(model, names)
     identity = {
         "tiers": [{"name": t.name, "model": t.model_name} for t in model.tiers],
@@ -164,24 +156,23 @@ def build_runtime(model: Any, *, rng: random.Random) -> Runtime:
         "on_budget_exceeded": model.on_budget_exceeded,
     }
     return Runtime(
+        settings=model,
         profiles=_profiles(model.tiers, book),
         models={t.name: t.model for t in model.tiers},
         router=router,
-        identity=identity,
         counter=TokenCounter(),
-        clock=model.clock,
+        breaker=CircuitBreaker(
+            failure_threshold=model.cooldown_failures,
+            cooldown_seconds=model.cooldown_seconds,
+            clock=model.clock,
+        ),
         limiters=_limiters(model.tiers, model.clock),
         budgets=budgets,
         ledger=ledger,
-        max_cost_per_call=model.max_cost_per_call,
-        on_budget_exceeded=model.on_budget_exceeded,
-        cap_output_to_budget=model.cap_output_to_budget,
-        min_output_tokens=model.min_output_tokens,
-        refusal_tier=model.refusal_tier,
-        allow_upgrade=model.allow_upgrade,
-        fallback_overrides=overrides,
-        rate_limit_max_wait=model.rate_limit_max_wait,
-        reservation_ttl=model.reservation_ttl_seconds,
-        rng=rng,
-        **_policies(model, names),
+        retry=_retry(model),
+        fallback_on=_fallback_on(model, names),
+        fallback_overrides={t.name: t.fallbacks for t in model.tiers if t.fallbacks is not None},
+        rng=random.Random(model.seed),  # noqa: S311 - retry jitter, not cryptography
+        identity=identity,
+        secrets=_secrets([t.model for t in model.tiers]),
     )

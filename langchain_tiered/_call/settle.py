@@ -6,12 +6,15 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._call.actions import Action, Record, Settle
+from langchain_tiered.ledger import SpendRecord
 from langchain_tiered.pricing import usage_tokens
+from langchain_tiered.tokens import get_encoding
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
     from langchain_tiered._call.state import Runtime, Selected
+    from langchain_tiered.metadata import TieredMetadata
 
 __all__ = ["settle_call"]
 
@@ -37,8 +40,6 @@ def _cost(
         return price.cost(patched), True, usage_tokens(patched)
     if usage:
         return price.cost(usage), False, usage_tokens(usage)
-    from langchain_tiered.tokens import get_encoding  # noqa: PLC0415
-
     text = _output_text(message) if message is not None else ""
     out = len(get_encoding("o200k_base").encode(text, disallowed_special=())) if text else 0
     tokens = {
@@ -72,10 +73,8 @@ def settle_call(
     *,
     run_id: str | None = None,
     interrupted: bool = False,
-) -> Generator[Action, Any, dict[str, Any]]:
+) -> Generator[Action, Any, TieredMetadata]:
     """Commit the call's cost and return the ``response_metadata["tiered"]`` payload."""
-    from langchain_tiered.ledger import SpendRecord  # noqa: PLC0415
-
     cost, estimated, tokens = _cost(rt, sel, message)
     _learn(rt, sel, tokens, estimated)
     baseline_cost = _baseline(rt, sel, message, tokens, cost, estimated=estimated)
@@ -107,8 +106,8 @@ def settle_call(
         "score": sel.decision.score,
         "routed_tier": sel.routed,
         "fallback_triggered": fallback,
-        "attempts": [{k: v for k, v in a.items() if k != "error"} for a in sel.attempts],
-        "skipped": list(sel.skipped),
+        "attempts": [a.to_dict() for a in sel.attempts],
+        "skipped": [s.to_dict() for s in sel.skipped],
         "estimated_cost_usd": sel.pre.worst_case_usd,
         "cost_usd": cost,
         "cost_is_estimate": estimated or interrupted,
@@ -142,7 +141,7 @@ def _baseline(
 def _reason(sel: Selected) -> str:
     reason = sel.decision.reason
     if sel.skipped:
-        reason += "; " + "; ".join(f"skipped {s['tier']}: {s['reason']}" for s in sel.skipped)
+        reason += "; " + "; ".join(f"skipped {s.tier}: {s.detail}" for s in sel.skipped)
     if sel.profile.name != sel.routed:
         reason += f"; answered by {sel.profile.name!r}"
     return reason
