@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import threading
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,11 +42,20 @@ class InMemoryLedger:
     awaits while holding it, so the same instance is safe to share between threads and
     asyncio tasks (the async methods simply call the sync ones).
 
+    Spend *totals* are kept forever, but the history returned by :meth:`records` is a ring
+    buffer: only the newest ``max_records`` records are kept (each costs ~0.6 KB, so the
+    default holds ~6 MB), and :attr:`dropped_records` counts the ones pushed out. Use a
+    :class:`~langchain_tiered.ledger.sqlite.SQLiteLedger` to keep the whole history.
+
     Args:
         clock: Time source for reservation expiry. Defaults to the system clock.
+        max_records: How many spend records to keep (the newest); ``None`` keeps every one.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, max_records: int | None = 10_000) -> None:
+        if max_records is not None and max_records < 0:
+            msg = f"max_records must be >= 0 or None (keep every record), got {max_records!r}"
+            raise ValueError(msg)
         self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._spent: dict[str, int] = {}
@@ -53,7 +63,9 @@ class InMemoryLedger:
         self._holds: dict[str, _Hold] = {}
         # Min-heap of (deadline, reservation id): the next hold to expire or to forget.
         self._deadlines: list[tuple[float, str]] = []
-        self._records: list[SpendRecord] = []
+        self._records: deque[SpendRecord] = deque(maxlen=max_records)
+        self.dropped_records = 0
+        """How many of the oldest records the ring buffer has pushed out."""
 
     def __repr__(self) -> str:
         return f"InMemoryLedger(keys={len(self._spent)}, in_flight={len(self._holds)})"
@@ -107,7 +119,7 @@ class InMemoryLedger:
             for key in hold.keys:
                 self._spent[key] = self._spent.get(key, 0) + actual
             if record is not None:
-                self._records.append(record)
+                self._append(record)
 
     def release(self, reservation: Reservation) -> None:
         """Drop the reservation without committing anything; a no-op if already finished.
@@ -125,7 +137,7 @@ class InMemoryLedger:
             record: The row to append.
         """
         with self._lock:
-            self._records.append(record)
+            self._append(record)
 
     def spent(self, key: str) -> float:
         """Committed spend under ``key`` in USD."""
@@ -141,6 +153,8 @@ class InMemoryLedger:
 
     def records(self, since: datetime | None = None) -> list[SpendRecord]:
         """Spend records in insertion order, optionally only those at or after ``since``.
+
+        Only the newest ``max_records`` are kept (see the class docstring).
 
         Args:
             since: Earliest record time to include (naive values are taken as UTC).
@@ -184,6 +198,11 @@ class InMemoryLedger:
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
+
+    def _append(self, record: SpendRecord) -> None:
+        if len(self._records) == self._records.maxlen:
+            self.dropped_records += 1
+        self._records.append(record)
 
     def _drop(self, reservation_id: str) -> _Hold | None:
         hold = self._holds.pop(reservation_id, None)
