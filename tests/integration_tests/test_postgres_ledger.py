@@ -1,0 +1,67 @@
+"""PostgresLedger against the real PostgreSQL: the protocol, durability, outages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from langchain_tiered.shared.errors import SharedStateUnavailableError
+from tests.integration_tests._ledger_contract import LedgerContract, rec
+from tests.integration_tests._services import PG_DSN, pg_schema  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def make(pg_schema: str) -> Iterator[Callable[..., Any]]:  # noqa: F811
+    from langchain_tiered.ledger.postgres import PostgresLedger
+
+    made: list[PostgresLedger] = []
+
+    def factory(**kwargs: Any) -> PostgresLedger:
+        made.append(PostgresLedger(PG_DSN, schema=pg_schema, **kwargs))
+        return made[-1]
+
+    yield factory
+    for ledger in made:
+        ledger.close()
+
+
+class TestPostgresLedgerContract(LedgerContract):
+    pass
+
+
+def test_spend_and_records_are_durable_across_instances(make: Callable[..., Any]) -> None:
+    first = make()
+    first.settle(first.reserve({"g": 1.0}, 0.5), 0.3, rec(0.3))
+    first.close()
+    second = make()
+    assert second.spent("g") == 0.3
+    assert [r.cost_usd for r in second.records()] == [0.3]
+
+
+def test_aggregates_on_the_server(make: Callable[..., Any]) -> None:
+    ledger = make()
+    for cost, tier in ((0.1, "a"), (0.2, "a"), (0.4, "b")):
+        ledger.record(rec(cost, tier=tier))
+    rows = ledger.query(
+        "SELECT tier, count(*), sum(cost_usd) FROM {schema}.records GROUP BY tier ORDER BY tier"
+    )
+    assert [(t, n, round(c, 9)) for t, n, c in rows] == [("a", 2, 0.3), ("b", 1, 0.4)]
+
+
+def test_fails_closed_with_a_typed_error_when_unreachable() -> None:
+    from langchain_tiered.ledger.postgres import PostgresLedger
+
+    with pytest.raises(SharedStateUnavailableError) as info:
+        PostgresLedger("postgresql://postgres@127.0.0.1:1/test", connect_timeout=1)
+    assert info.value.backend == "PostgreSQL"
+
+
+def test_schema_name_is_validated() -> None:
+    from langchain_tiered.ledger.postgres import PostgresLedger
+
+    with pytest.raises(ValueError, match="identifier"):
+        PostgresLedger(PG_DSN, schema="x; DROP TABLE y")
