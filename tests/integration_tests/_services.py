@@ -26,6 +26,7 @@ PG_HOWTO = (
     "-e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16` or point "
     "LANGCHAIN_TIERED_TEST_PG_DSN at one"
 )
+EXTRA_HOWTO = "install the test extra: pip install -e '.[test]'"
 
 
 def unique(stem: str) -> str:
@@ -49,7 +50,7 @@ def drop_redis_prefix(prefix: str) -> None:
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A unique ledger prefix on the real Redis, deleted afterwards (skips without Redis)."""
-    redis = pytest.importorskip("redis", reason="install the test extra: pip install -e '.[test]'")
+    redis = pytest.importorskip("redis", reason=EXTRA_HOWTO)
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
         client.ping()
@@ -65,7 +66,7 @@ def redis_prefix() -> Iterator[str]:
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
     """A unique schema on the real PostgreSQL, dropped afterwards (skips without it)."""
-    psycopg = pytest.importorskip("psycopg", reason="install the test extra: pip install -e '.[test]'")
+    psycopg = pytest.importorskip("psycopg", reason=EXTRA_HOWTO)
     try:
         conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=2)
     except psycopg.OperationalError:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -91,7 +91,8 @@ def test_local_share_must_be_given_with_local_mode() -> None:
 
 
 def test_dropped_connections_reconnect_without_restart(
-    make: Callable[..., Any], redis_prefix: str  # noqa: F811
+    make: Callable[..., Any],
+    redis_prefix: str,  # noqa: F811
 ) -> None:
     import redis
 
@@ -126,7 +127,7 @@ def test_copies_records_to_postgres(make: Callable[..., Any], pg_schema: str) ->
     pg.close()
 
 
-def test_hold_of_a_reservation_survives_its_ttl_only_for_the_grace(make: Callable[..., Any]) -> None:
+def test_a_hold_outlives_its_ttl_by_the_grace_only(make: Callable[..., Any]) -> None:
     import redis
 
     ledger = make()
