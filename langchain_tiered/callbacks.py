@@ -20,7 +20,7 @@ from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -29,10 +29,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.tracers.context import register_configure_hook
 
 from langchain_tiered.errors import BudgetExceededError
-from langchain_tiered.pricing import usage_tokens
-
-if TYPE_CHECKING:
-    from langchain_tiered.pricing import PriceBook
+from langchain_tiered.pricing import PriceBook, usage_tokens
 
 __all__ = ["CostStats", "TieredCostCallbackHandler", "get_tiered_cost_callback"]
 
@@ -75,7 +72,14 @@ class CostStats:
     fallbacks: int = 0
     refusals: int = 0
 
-    def _add(self, tokens: Mapping[str, int], cost: float | None) -> None:
+    def add(self, tokens: Mapping[str, int], cost: float | None) -> None:
+        """Count one call with its billed ``tokens`` (``usage_tokens`` keys) and ``cost``.
+
+        Args:
+            tokens: ``input_tokens``, ``output_tokens``, ``cached_tokens`` and
+                ``reasoning_tokens`` (missing keys count as 0).
+            cost: The call's cost in USD; ``None`` when unknown (the sum becomes unknown).
+        """
         self.calls += 1
         self.input_tokens += tokens.get("input_tokens", 0)
         self.output_tokens += tokens.get("output_tokens", 0)
@@ -133,6 +137,10 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             ``PriceBook.default()``.
         max_events: How many custom events (``tiered.route``, ``tiered.fallback``) to keep.
     """
+
+    run_inline = True
+    """Called in the caller's thread/task: it only updates counters under a lock, which is
+    cheaper than LangChain handing each callback to an executor."""
 
     def __init__(self, *, price_book: PriceBook | None = None, max_events: int = 1000) -> None:
         super().__init__()
@@ -290,7 +298,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             self.cache_hits += 1
             self.avoided_cost_usd += cost
             for stats in (self._tier(tier), self._model(model)):
-                stats._add({}, 0.0)
+                stats.add({}, 0.0)
             return
         self.total_cost_usd += cost
         self.estimated_cost_usd += float(meta.get("estimated_cost_usd") or 0.0)
@@ -301,7 +309,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         fallback = bool(meta.get("fallback_triggered"))
         self.fallbacks += fallback
         for stats in (self._tier(tier), self._model(model)):
-            stats._add(tokens, cost)
+            stats.add(tokens, cost)
             stats.fallbacks += fallback
 
     def _add_plain(self, message: AIMessage, run_id: UUID, hint: str | None) -> None:
@@ -314,21 +322,19 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         if _is_replay(usage):
             self.cache_hits += 1
             self.avoided_cost_usd += cost or 0.0
-            self._model(model)._add({}, 0.0)
+            self._model(model).add({}, 0.0)
             return
         if cost is None:
             self.unpriced_calls += 1
             self.unpriced_models.add(model)
         else:
             self.total_cost_usd += cost
-        self._model(model)._add(tokens, cost)
+        self._model(model).add(tokens, cost)
 
     def _price(self, model: str, usage: Mapping[str, Any] | None) -> float | None:
         if not usage:
             return None  # without usage the cost is unknown, not zero
         if self._book is None:
-            from langchain_tiered.pricing import PriceBook  # noqa: PLC0415 - import cost
-
             self._book = PriceBook.default()
         info = self._book.lookup(model)
         return None if info is None else info.price.cost(usage)
@@ -353,6 +359,29 @@ def _is_replay(usage: Mapping[str, Any] | None) -> bool:
     return usage is not None and "total_cost" in usage and usage["total_cost"] == 0
 
 
+# One configure hook per nesting depth, registered once: LangChain keeps every registered
+# hook forever and consults each one on every run, so a hook per ``with`` block (as
+# langchain-core's own ``get_usage_metadata_callback`` does) would leak and slow every later
+# call. Depth 0 serves every non-nested block; a nested block takes the next free slot so
+# the outer handler keeps counting too.
+_SLOTS: list[ContextVar[TieredCostCallbackHandler | None]] = []
+_SLOTS_LOCK = threading.Lock()
+
+
+def _free_slot() -> ContextVar[TieredCostCallbackHandler | None]:
+    for var in _SLOTS:
+        if var.get() is None:
+            return var
+    with _SLOTS_LOCK:
+        var = ContextVar(f"tiered_cost_callback_{len(_SLOTS)}", default=None)
+        register_configure_hook(var, inheritable=True)
+        _SLOTS.append(var)
+        return var
+
+
+_free_slot()  # the one hook most programs ever need, registered at import
+
+
 @contextmanager
 def get_tiered_cost_callback(
     name: str = "tiered_cost_callback", *, price_book: PriceBook | None = None
@@ -360,10 +389,12 @@ def get_tiered_cost_callback(
     """Track the cost of every chat-model call made inside the ``with`` block.
 
     Works across threads started by LangChain (``batch``) and across ``await`` (the
-    handler travels in a context variable that asyncio tasks inherit).
+    handler travels in a context variable that asyncio tasks inherit). Blocks may nest:
+    each handler sees the calls made inside its own block. Entering a block registers
+    nothing with LangChain (the hook is registered once, at import).
 
     Args:
-        name: Name of the context variable.
+        name: Kept for compatibility with ``get_usage_metadata_callback``; unused.
         price_book: Prices for chat models used outside a ``TieredChatModel``.
 
     Yields:
@@ -376,8 +407,8 @@ def get_tiered_cost_callback(
         print(cb.total_cost_usd, cb.by_tier["budget"].calls)
         ```
     """
-    var: ContextVar[TieredCostCallbackHandler | None] = ContextVar(name, default=None)
-    register_configure_hook(var, inheritable=True)
+    del name
+    var = _free_slot()
     cb = TieredCostCallbackHandler(price_book=price_book)
     token = var.set(cb)
     try:

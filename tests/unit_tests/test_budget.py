@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from langchain_tiered import Budget, InMemoryLedger
-from langchain_tiered._clock import FakeClock
+from langchain_tiered.testing import FakeClock
 from langchain_tiered.budget import budget_limits, shared_ledger
 from langchain_tiered.errors import BudgetExceededError
 

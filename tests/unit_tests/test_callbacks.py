@@ -27,7 +27,7 @@ from langchain_tiered import (
     TieredCostCallbackHandler,
     get_tiered_cost_callback,
 )
-from langchain_tiered._clock import FakeClock
+from langchain_tiered.testing import FakeClock
 from langchain_tiered.fallbacks import RetryPolicy
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
@@ -331,3 +331,37 @@ def test_tiered_model_as_a_tier_counts_once() -> None:
         outer.invoke(ASK)
     assert cb.calls == 1
     assert set(cb.by_tier) == {"inner"}
+
+
+# -- the context manager registers one hook, not one per block ---------------------------------
+
+
+def test_hook_count_stays_constant_over_many_blocks() -> None:
+    from langchain_core.tracers.context import _configure_hooks
+
+    model = make()
+    with get_tiered_cost_callback():  # any first-use registration happens here
+        pass
+    before = len(_configure_hooks)
+    for _ in range(200):
+        with get_tiered_cost_callback() as cb:
+            model.invoke(ASK, tier="budget")
+        assert cb.calls == 1
+    assert len(_configure_hooks) == before
+
+
+def test_nested_blocks_each_count_their_own_calls() -> None:
+    model = make()
+    with get_tiered_cost_callback() as outer:
+        model.invoke(ASK, tier="budget")
+        with get_tiered_cost_callback() as inner:
+            model.invoke(ASK, tier="budget")
+        model.invoke(ASK, tier="budget")
+    assert (outer.calls, inner.calls) == (3, 1)
+    with get_tiered_cost_callback() as later:
+        model.invoke(ASK, tier="budget")
+    assert (outer.calls, inner.calls, later.calls) == (3, 1, 1)
+
+
+def test_handler_runs_inline() -> None:
+    assert TieredCostCallbackHandler.run_inline is True

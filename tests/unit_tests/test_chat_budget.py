@@ -22,7 +22,7 @@ from langchain_tiered import (
     TieredChatModel,
     count_tokens,
 )
-from langchain_tiered._clock import FakeClock
+from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
 PROMPT = "Analyze and evaluate step by step our strategy, justify every assumption"

@@ -23,7 +23,7 @@ from langchain_tiered import (
     Tier,
     TieredChatModel,
 )
-from langchain_tiered._clock import FakeClock
+from langchain_tiered.testing import FakeClock
 from langchain_tiered.fallbacks import RetryPolicy
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
