@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from langchain_tiered import Budget, InMemoryLedger
-from langchain_tiered.testing import FakeClock
 from langchain_tiered.budget import budget_limits, shared_ledger
 from langchain_tiered.errors import BudgetExceededError
+from langchain_tiered.testing import FakeClock
 
 NOW = datetime(2026, 11, 28, 15, 30, tzinfo=timezone.utc)
 USER = {"budget_key": "user-42"}

@@ -27,8 +27,8 @@ from langchain_tiered import (
     TieredCostCallbackHandler,
     get_tiered_cost_callback,
 )
-from langchain_tiered.testing import FakeClock
 from langchain_tiered.fallbacks import RetryPolicy
+from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
 ASK = "Liste die Hauptstädte Europas auf"

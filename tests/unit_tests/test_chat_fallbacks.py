@@ -23,8 +23,8 @@ from langchain_tiered import (
     Tier,
     TieredChatModel,
 )
-from langchain_tiered.testing import FakeClock
 from langchain_tiered.fallbacks import RetryPolicy
+from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
 ASK = "Liste die Hauptstädte Europas auf"
