@@ -1,0 +1,406 @@
+"""The escalation loop of a cascade, written once for sync and async like the call plan.
+
+Each step is one ordinary engine call (:func:`~langchain_tiered._call.plan.plan_call`) with
+the step's tier forced and ``max_cost_per_call`` lowered to what the cascade has left, so every
+step is pre-flighted, reserved and settled by the engine itself before the next one starts:
+the total never exceeds the cap or a budget. A rejected answer that is escalated is settled
+as overhead (its spend record carries no baseline), so savings versus the top tier count the
+rejected cheap answers against the cascade. Judge calls run the same way.
+
+Streaming: steps that may still escalate run without streaming and are validated whole; only
+an accepted answer is emitted (as one chunk). The last possible step streams live. Text of a
+rejected step never reaches the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
+
+from langchain_tiered._call.actions import Action, Emit, Record, Settle
+from langchain_tiered._call.plan import decide, plan_call
+from langchain_tiered._call.relay import Relay, run_id_of
+from langchain_tiered._call.settle import settle_call
+from langchain_tiered.cascade.base import (
+    Ask,
+    Cascade,
+    CascadeRejectedError,
+    CascadeRequest,
+    Verdict,
+)
+from langchain_tiered.errors import AllTiersFailedError, BudgetExceededError, NoTierFitsError
+
+if TYPE_CHECKING:
+    from langchain_tiered._call.state import CallRequest, Runtime, Selected
+
+__all__ = ["acascade_stream", "cascade_call", "cascade_stream"]
+
+_REFUSED = (BudgetExceededError, NoTierFitsError, AllTiersFailedError)
+
+
+@dataclass
+class _Run:
+    """Bookkeeping of one cascade."""
+
+    rt: Runtime
+    req: CallRequest
+    cascade: Cascade
+    run_id: str | None
+    routed_reason: str = ""
+    start: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    fallback: bool = False
+    tried: set[str] = field(default_factory=set)
+    spent: float = 0.0
+    estimated: float = 0.0
+
+    def room(self) -> float | None:
+        """What the whole-cascade cap (``max_cost_per_call``) still allows."""
+        cap = self.rt.settings.max_cost_per_call
+        return None if cap is None else cap - self.spent
+
+    def above(self, tier: str) -> list[str]:
+        """Untried tiers more capable than ``tier``, nearest first."""
+        names = self.rt.names
+        return [n for n in reversed(names[: names.index(tier)]) if n not in self.tried]
+
+    def is_last(self, tier: str) -> bool:
+        """Whether an answer from ``tier`` ends the cascade whatever its verdict."""
+        full = self.cascade.max_steps is not None and len(self.steps) + 1 >= self.cascade.max_steps
+        return full or not self.above(tier)
+
+
+def _step_runtime(run: _Run, tier: str, escalate: list[str]) -> Runtime:
+    """The runtime for one step: the remaining cap, and fallbacks only to untried tiers above."""
+    room = run.room()
+    if room is not None and room <= 0:
+        msg = f"cascade spent ${run.spent:.6f}, all of max_cost_per_call; raise it to escalate"
+        raise BudgetExceededError(msg, estimated_cost_usd=0.0, limit_usd=0.0, tier=tier)
+    overrides = {**run.rt.fallback_overrides, tier: tuple(escalate)}
+    settings = run.rt.settings if room is None else _Capped(run.rt.settings, room)
+    # The engine reads the cap from ``settings``; a stand-in lowers it for this step only.
+    return dataclasses.replace(run.rt, settings=cast("Any", settings), fallback_overrides=overrides)
+
+
+class _Capped:
+    """The model's settings with ``max_cost_per_call`` lowered to what the cascade has left."""
+
+    def __init__(self, settings: Any, cap: float) -> None:
+        self._settings = settings
+        self.max_cost_per_call = cap
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._settings, name)
+
+
+def _as_overhead(plan: Generator[Action, Any, Any]) -> Generator[Action, Any, Any]:
+    """Run ``plan``, writing its spend records without a baseline (paid, saved nothing)."""
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            action = plan.throw(throw) if throw is not None else plan.send(send)
+        except StopIteration as stop:
+            return stop.value
+        send, throw = None, None
+        if isinstance(action, Settle) and action.record is not None:
+            action = Settle(action.reservation, action.actual_usd, _no_baseline(action.record))
+        elif isinstance(action, Record):
+            action = Record(_no_baseline(action.record))
+        try:
+            send = yield action
+        except BaseException as exc:  # the inner plan handles (or re-raises) it
+            throw = exc
+
+
+def _no_baseline(record: Any) -> Any:
+    return dataclasses.replace(record, baseline_cost_usd=0.0)
+
+
+def _ask(run: _Run, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, float]]:
+    """Perform a validator's :class:`Ask` as an engine call; return the answer and its cost."""
+    tier = ask.tier or run.rt.names[-1]
+    kwargs = {"max_tokens": ask.max_tokens} if ask.max_tokens is not None else {}
+    req = dataclasses.replace(
+        run.req,
+        messages=list(ask.messages),
+        kwargs=kwargs,
+        stream=False,
+        override=tier,
+        openai_tools=(),
+        structured_output=False,
+        bind=run.rt.tools.binder(run.rt.models, None, None),
+    )
+    step_rt = _step_runtime(run, tier, [])
+    sel = yield from plan_call(step_rt, req)
+    meta = yield from _as_overhead(settle_call(step_rt, sel, sel.result, run_id=run.run_id))
+    run.spent += meta["cost_usd"]
+    run.estimated += meta["estimated_cost_usd"]
+    return sel.result, meta["cost_usd"]
+
+
+def _run_check(
+    run: _Run, check: Generator[Ask, AIMessage, Verdict]
+) -> Generator[Action, Any, tuple[Verdict, float]]:
+    """Drive a validator's ``check`` generator, answering its asks through the engine."""
+    cost = 0.0
+    reply: Any = None
+    while True:
+        try:
+            ask = check.send(reply)
+        except StopIteration as stop:
+            return stop.value, cost
+        try:
+            reply, paid = yield from _ask(run, ask)
+        except _REFUSED as exc:
+            return Verdict.reject(f"judge call refused: {type(exc).__name__}"), cost
+        cost += paid
+
+
+def _validate(
+    run: _Run, creq: CascadeRequest, message: AIMessage
+) -> Generator[Action, Any, tuple[Verdict, str, float]]:
+    """Run the validators in order; the first rejection decides. Returns (verdict, who, cost)."""
+    cost = 0.0
+    reasons: list[str] = []
+    for validator in run.cascade.validators:
+        check = getattr(validator, "check", None)
+        if callable(check):
+            verdict, paid = yield from _run_check(run, check(creq, message))
+            cost += paid
+        else:
+            verdict = validator(creq, message)
+        if not verdict.accepted:
+            return verdict, type(validator).__name__, cost
+        reasons.append(verdict.reason)
+    return Verdict.accept("; ".join(reasons) or "no validators"), "", cost
+
+
+def _creq(run: _Run, tier: str) -> CascadeRequest:
+    req = run.req
+    return CascadeRequest(
+        messages=tuple(req.messages),
+        openai_tools=tuple(req.openai_tools),
+        structured_output=req.structured_output,
+        response_format=req.kwargs.get("response_format"),
+        tier=tier,
+        step=len(run.steps),
+        metadata=req.metadata,
+    )
+
+
+def _record(
+    run: _Run,
+    meta: dict[str, Any],
+    verdict: Verdict | None,
+    who: str,
+    judge: float,
+    *,
+    interrupted: bool = False,
+) -> Generator[Action, Any, None]:
+    unchecked = "stream interrupted, not validated" if interrupted else "last step, not validated"
+    run.spent += meta["cost_usd"]
+    run.estimated += meta["estimated_cost_usd"]
+    run.attempts += meta["attempts"]
+    run.skipped += meta["skipped"]
+    run.fallback = run.fallback or bool(meta["fallback_triggered"])
+    step = {
+        "tier": meta["tier"],
+        "model_name": meta["model_name"],
+        "cost_usd": meta["cost_usd"] + judge,
+        "answer_cost_usd": meta["cost_usd"],
+        "judge_cost_usd": judge,
+        "estimated_cost_usd": meta["estimated_cost_usd"],
+        "verdict": "unchecked" if verdict is None else "accept" if verdict.accepted else "reject",
+        "reason": unchecked if verdict is None else verdict.reason,
+        "validator": who or None,
+        "score": None if verdict is None else verdict.score,
+    }
+    run.steps.append(step)
+    yield Emit("tiered.cascade", {"step": len(run.steps) - 1, **step})
+
+
+def _final(run: _Run, message: AIMessage, meta: dict[str, Any], accepted: bool) -> dict[str, Any]:
+    """The ``tiered`` metadata of the cascade: the last step's, with totals and the steps."""
+    if not accepted and run.cascade.on_rejected == "raise":
+        last = run.steps[-1]
+        msg = (
+            f"every cascade step was rejected (last: {last['tier']!r}: {last['reason']}); "
+            f"use Cascade(on_rejected='return') to get the answer marked instead"
+        )
+        raise CascadeRejectedError(msg, steps=run.steps, message=message)
+    path = " -> ".join(f"{s['tier']} ({s['verdict']})" for s in run.steps)
+    return {
+        **meta,
+        "reason": f"{run.routed_reason}; cascade: {path}",
+        "routed_tier": run.start,
+        "fallback_triggered": run.fallback,
+        "attempts": run.attempts,
+        "skipped": run.skipped,
+        "cost_usd": run.spent,
+        "estimated_cost_usd": run.estimated,
+        "steps": run.steps,
+        "cascade_accepted": accepted,
+    }
+
+
+def _start(run: _Run) -> str:
+    rt, req = run.rt, run.req
+    if run.cascade.start == "cheapest" and req.override is None:
+        run.routed_reason = "cascade start: cheapest tier"
+        run.start = rt.names[-1]
+    else:
+        decision = decide(rt, req)
+        run.routed_reason, run.start = decision.reason, decision.tier
+    return run.start
+
+
+def _steps(run: _Run) -> Generator[Action, Any, Any]:
+    """Take steps until one accepts or the last one answers.
+
+    Returns ``("done", message, meta)``, or when streaming ``("open", runtime, selected)``
+    for the caller to relay the last step's live stream.
+    """
+    tier = _start(run)
+    held: tuple[AIMessage, dict[str, Any]] | None = None
+    while True:
+        last = run.is_last(tier)
+        # A rejected last answer raises with on_rejected="raise": validate it before emitting.
+        stream = run.req.stream and last and run.cascade.on_rejected == "return"
+        try:
+            step_rt = _step_runtime(run, tier, [] if last else run.above(tier))
+            req = dataclasses.replace(run.req, override=tier, stream=stream)
+            sel = yield from plan_call(step_rt, req)
+        except _REFUSED:
+            if held is None:
+                raise
+            return ("done", held[0], _final(run, *held, accepted=False))
+        run.tried.update([sel.profile.name, *(a.tier for a in sel.attempts)])
+        run.tried.update(s.tier for s in sel.skipped)
+        if stream:
+            return ("open", step_rt, sel)
+        final, meta = yield from _answer(run, step_rt, sel, sel.result)
+        if final is not None:
+            return ("done", sel.result, final)
+        held = (sel.result, meta)
+        tier = run.above(sel.profile.name)[0]
+
+
+def _answer(
+    run: _Run, step_rt: Runtime, sel: Selected, message: AIMessage, *, interrupted: bool = False
+) -> Generator[Action, Any, tuple[dict[str, Any] | None, dict[str, Any]]]:
+    """Validate and settle one step's answer: (final metadata or ``None`` to escalate, step's)."""
+    last = run.is_last(sel.profile.name)
+    verdict: Verdict | None = None
+    who, judge = "", 0.0
+    if not interrupted and (not last or run.cascade.validate_last):
+        verdict, who, judge = yield from _validate(run, _creq(run, sel.profile.name), message)
+    accepted = verdict is None or verdict.accepted
+    settle = settle_call(step_rt, sel, message, run_id=run.run_id, interrupted=interrupted)
+    meta = dict((yield from (settle if accepted or last else _as_overhead(settle))))
+    yield from _record(run, meta, verdict, who, judge, interrupted=interrupted)
+    if accepted or last:
+        return _final(run, message, meta, accepted), meta
+    return None, meta
+
+
+def cascade_call(
+    rt: Runtime, req: CallRequest, cascade: Cascade, *, run_id: str | None
+) -> Generator[Action, Any, tuple[AIMessage, dict[str, Any]]]:
+    """Run a cascade without streaming; return the answer and its ``tiered`` metadata."""
+    run = _Run(rt, dataclasses.replace(req, stream=False), cascade, run_id)
+    _, message, meta = yield from _steps(run)
+    return message, meta
+
+
+def _whole(message: AIMessage, meta: dict[str, Any]) -> ChatGenerationChunk:
+    """An accepted, already validated answer as one stream chunk carrying the metadata."""
+    chunk = AIMessageChunk(
+        content=message.content,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata={**message.response_metadata, "tiered": meta},
+        tool_call_chunks=[
+            {"name": c["name"], "args": _json(c["args"]), "id": c["id"], "index": i}
+            for i, c in enumerate(message.tool_calls)
+        ],
+        usage_metadata=message.usage_metadata,
+        id=message.id,
+        chunk_position="last",
+    )
+    return ChatGenerationChunk(message=chunk)
+
+
+def _json(args: Any) -> str:
+    import json  # noqa: PLC0415
+
+    return json.dumps(args)
+
+
+def _merged(relay: Relay) -> AIMessage:
+    if not relay.chunks:
+        return AIMessage(content="")
+    first, *rest = relay.chunks
+    merged = first + rest if rest else first
+    return AIMessage(**{k: v for k, v in merged.model_dump().items() if k != "type"})
+
+
+def cascade_stream(
+    rt: Runtime,
+    req: CallRequest,
+    cascade: Cascade,
+    run_manager: Any,
+    drive: Callable[[Generator[Action, Any, Any]], Any],
+) -> Iterator[ChatGenerationChunk]:
+    """Stream a cascade: validated earlier steps as one chunk, the last step live."""
+    run = _Run(rt, req, cascade, run_id_of(run_manager))
+    kind, a, b = drive(_steps(run))
+    if kind == "done":
+        yield _whole(a, b)
+        return
+    step_rt, sel = a, b
+    head, rest = sel.result
+    relay = Relay(head)
+    try:
+        for chunk in itertools.chain(head, rest):
+            yield relay.wrap(chunk)
+    except BaseException:
+        drive(_answer(run, step_rt, sel, _merged(relay), interrupted=True))
+        raise
+    meta, _ = drive(_answer(run, step_rt, sel, _merged(relay)))
+    yield relay.final(meta)
+
+
+async def acascade_stream(
+    rt: Runtime,
+    req: CallRequest,
+    cascade: Cascade,
+    run_manager: Any,
+    adrive: Callable[[Generator[Action, Any, Any]], Awaitable[Any]],
+) -> AsyncIterator[ChatGenerationChunk]:
+    """Async twin of :func:`cascade_stream`."""
+    run = _Run(rt, req, cascade, run_id_of(run_manager))
+    kind, a, b = await adrive(_steps(run))
+    if kind == "done":
+        yield _whole(a, b)
+        return
+    step_rt, sel = a, b
+    head, rest = sel.result
+    relay = Relay(head)
+    try:
+        for chunk in head:
+            yield relay.wrap(chunk)
+        async for chunk in rest:
+            yield relay.wrap(chunk)
+    except BaseException:
+        await adrive(_answer(run, step_rt, sel, _merged(relay), interrupted=True))
+        raise
+    meta, _ = await adrive(_answer(run, step_rt, sel, _merged(relay)))
+    yield relay.final(meta)
