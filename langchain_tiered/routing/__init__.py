@@ -37,7 +37,8 @@ from langchain_tiered.routing.evaluate import (
     evaluate_scores,
 )
 from langchain_tiered.routing.rules import Rule, RuleRouter
-from langchain_tiered.routing.signals import DEFAULT_SIGNALS, SignalGroup, SignalSet
+from langchain_tiered.routing.signal_words import DEFAULT_SIGNALS
+from langchain_tiered.routing.signals import SignalGroup, SignalSet
 
 if TYPE_CHECKING:
     from langchain_tiered.routing.calibrate import calibrate, calibrate_for_cost

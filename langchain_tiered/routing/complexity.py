@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -12,27 +14,36 @@ from langchain_tiered.routing.base import (
     RouteDecision,
     RouteRequest,
     _memo,
+    bound_label,
     check_thresholds,
     default_thresholds,
+    tier_index,
 )
-from langchain_tiered.routing.signals import DEFAULT_SIGNALS, SignalMatcher, SignalSet
+from langchain_tiered.routing.signal_words import DEFAULT_SIGNALS
+from langchain_tiered.routing.signals import Contribution, SignalMatcher, SignalSet
 
 __all__ = ["ComplexityRouter"]
+
+_CHARS_PER_TOKEN = 4  # rough English/German average, only used when token_count is missing
 
 
 @dataclass(frozen=True)
 class ComplexityRouter:
-    """Route by an explainable complexity score.
+    """Route by an explainable, continuous complexity score.
 
-    The score is the sum of the contributions of every signal that fired (see
-    :class:`SignalSet` for the weights), clamped to ``[0, 1]``: 0 means a trivial lookup, about
-    0.4 a plain explanation, 0.7 and above multi-step analysis or code generation. Tier ``i`` is
-    chosen for the first threshold ``thresholds[i]`` the score reaches; below all, the cheapest.
-    With 2 tiers (default cut-off 0.5) explanations stay on the cheap tier and a single
-    analysis/code signal already reaches the capable one.
+    Every signal that fires adds a signed amount to a raw sum (see :class:`SignalSet`): math,
+    reasoning and code words and code blocks push up most; analysis, explanation, several
+    questions, many numbers and bound tools push up; lookups, translation, classification,
+    extraction, role play, short creative writing and "briefly" pull down; and length adds or
+    takes away up to ``length_cap`` on a log scale. The score is
+    ``(1 + tanh(slope * (raw - center))) / 2``, in ``(0, 1)`` and continuous in the length, so
+    prompts rarely tie and :func:`~langchain_tiered.routing.calibrate` can hit any tier share.
+    Tier ``i`` is chosen for the first threshold ``thresholds[i]`` the score reaches; below
+    all, the cheapest. With the even default cut-offs a math, reasoning or code request lands
+    two tiers above the cheapest of four; a lookup or translation on the cheapest.
 
     Example:
-        ``ComplexityRouter(signals=DEFAULT_SIGNALS.extend(complex=["durchleuchte"]))``
+        ``ComplexityRouter(signals=DEFAULT_SIGNALS.extend(complex=["durchleucht"]))``
     """
 
     signals: SignalSet = DEFAULT_SIGNALS
@@ -90,33 +101,55 @@ class ComplexityRouter:
             )
             raise ValueError(msg)
 
+    def with_thresholds(self, thresholds: Sequence[float] | None) -> ComplexityRouter:
+        """A copy of this router with other cut-offs (what :func:`calibrate` returns)."""
+        return dataclasses.replace(
+            self, thresholds=None if thresholds is None else tuple(thresholds)
+        )
+
+    def contributions(self, request: RouteRequest) -> tuple[list[Contribution], str | None]:
+        """Every signal's signed share of the raw sum, and the recognised task kind."""
+        matcher = self._matcher
+        text = _window(request.text, self.max_scan_chars).lower()  # patterns are lower-case
+        hits = matcher.find(text)
+        tokens = (
+            float(request.token_count)
+            if request.token_count is not None
+            else len(request.full_text) / _CHARS_PER_TOKEN
+        )
+        parts = matcher.words(hits) + matcher.structure(
+            text,
+            n_tools=len(request.tools),
+            structured_output=request.structured_output,
+            tokens=tokens,
+        )
+        return parts, matcher.task(hits)
+
+    def score(self, request: RouteRequest) -> float:
+        """The complexity score in ``(0, 1)``; higher needs a more capable tier."""
+        return self._squash(sum(p.value for p in self.contributions(request)[0]))
+
+    def _squash(self, raw: float) -> float:
+        s = self.signals
+        return (1.0 + math.tanh(s.slope * (raw - s.center))) / 2.0
+
     def __call__(self, request: RouteRequest) -> RouteDecision:
         """Score ``request`` and pick its tier."""
         tiers = request.tiers
         cuts = default_thresholds(len(tiers)) if self.thresholds is None else self.thresholds
         if len(cuts) != len(tiers) - 1:
             self.validate_tiers(tiers)
-        matcher = self._matcher
-        text = _window(request.text, self.max_scan_chars).lower()  # patterns are lower-case
-        hits = matcher.find(text)
-        parts = matcher.words(hits) + matcher.structure(
-            text,
-            n_tools=len(request.tools),
-            structured_output=request.structured_output,
-            tokens=request.approx_tokens,
-        )
-        score = min(1.0, max(0.0, sum(p.value for p in parts)))
-        index = sum(1 for cut in cuts if score < cut)  # cuts descend: those above are a prefix
+        parts, task = self.contributions(request)
+        raw = sum(p.value for p in parts)
+        score = self._squash(raw)
+        index = tier_index(score, cuts)
         fired = sorted((p for p in parts if p.value), key=lambda p: -abs(p.value))
-        labels = [p.label for p in fired]
-        if not any(p.name == "length" for p in fired):  # always show the length for context
-            labels.append(f"length {request.approx_tokens} tok")
-        task = matcher.task(hits)
+        labels = [p.label for p in fired] or [p.label for p in parts if p.name == "length"]
         return RouteDecision(
             tier=tiers[index],
             reason=(
-                f"score {score:.2f} -> tier {tiers[index]!r} ({_bound(cuts, index)}): "
-                + ", ".join(labels)
+                f"score {score:.2f} (raw {raw:+.2f}) -> tier {tiers[index]!r} "
+                f"({bound_label(cuts, index)}): " + ", ".join(labels)
             ),
             score=score,
             max_output_tokens=self.task_output_caps.get(task) if task else None,
@@ -129,9 +162,3 @@ def _window(text: str, limit: int | None) -> str:
         return text
     head = limit * 2 // 3
     return f"{text[:head]}\n{text[len(text) - (limit - head) :]}"
-
-
-def _bound(cuts: tuple[float, ...], index: int) -> str:
-    if index < len(cuts):
-        return f">= {cuts[index]:.2f}"
-    return f"< {cuts[-1]:.2f}" if cuts else "only tier"

@@ -1,4 +1,4 @@
-"""Signal word lists for :class:`~langchain_tiered.routing.ComplexityRouter`, kept as data.
+"""Signals of :class:`~langchain_tiered.routing.ComplexityRouter`: word groups and weights as data.
 
 Each :class:`SignalGroup` is a tuple of terms plus the score it adds when one of them occurs in
 the user's request. Terms are matched case-insensitively at the *start* of a word and may run on,
@@ -8,10 +8,14 @@ markers refine a term:
 * a trailing ``$`` demands that the word ends there (``"plan$"`` matches "plan", not "planet");
 * a standalone ``*`` stands for the rest of the preceding word plus up to two more words
   (``"schreib * funktion"`` matches "Schreibe eine Python-Funktion" and "Schreiben Sie eine
-  Funktion").
+  Funktion");
+* a leading ``^`` demands that the term opens a sentence, i.e. is used as an imperative
+  (``"^list"`` matches "List the capitals", not ``List[int]`` in a type hint nor "a shopping
+  list").
 
 Groups that name a ``task`` also tell the router what kind of answer to expect, which sets the
-output-token cap. The defaults cover English and German.
+output-token cap. The built-in English and German groups live in ``signal_words.py``
+(:data:`DEFAULT_SIGNALS`).
 
 :class:`SignalMatcher` is the compiled form the router caches: one trie-shaped regex for all
 groups plus the structural signals (code blocks, multi-part questions, tools, length).
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["DEFAULT_SIGNALS", "Contribution", "SignalGroup", "SignalMatcher", "SignalSet"]
+__all__ = ["Contribution", "SignalGroup", "SignalMatcher", "SignalSet"]
 
 
 @dataclass(frozen=True)
@@ -73,22 +77,33 @@ class SignalSet:
 
     groups: Mapping[str, SignalGroup]
     """Word groups by name; the name appears in reasons and in ``RouteDecision.signals``."""
-    code_block: float = 0.25
+    code_block: float = 0.45
     """Added when the request contains a fenced (```) or indented code block."""
-    multi_part: float = 0.1
+    multi_part: float = 0.12
     """Added per question part beyond the first (numbered lines or several ``?``)."""
-    multi_part_cap: float = 0.3
+    multi_part_cap: float = 0.36
     """Upper bound for the multi-part contribution."""
-    tools: float = 0.15
+    numbers: float = 0.0
+    """Added per number in the request beyond the first (quantities to combine). Off by
+    default: on GSM8K it ranked worse than length alone."""
+    numbers_cap: float = 0.2
+    """Upper bound for the numbers contribution."""
+    tools: float = 0.3
     """Added when tools are bound: tool use needs a model that follows schemas reliably."""
-    structured_output: float = 0.05
+    structured_output: float = 0.1
     """Added when structured output is requested."""
-    length_per_doubling: float = 0.05
-    """Added for each doubling of the prompt length beyond ``length_base_tokens``."""
-    length_base_tokens: int = 64
-    """Prompt length (tokens) below which length adds nothing."""
-    length_cap: float = 0.3
+    length_per_doubling: float = 0.4
+    """Added (or, below ``length_base_tokens``, taken away) per doubling of the prompt length."""
+    length_base_tokens: int = 32
+    """Prompt length (tokens) at which length adds nothing."""
+    length_cap: float = 1.0
     """Upper bound for the length contribution."""
+    length_floor: float = 0.45
+    """Lower bound (as a positive amount taken away): a terse request may still be hard."""
+    center: float = 0.5
+    """Raw sum that maps to score 0.5; ``score = (1 + tanh(slope * (raw - center))) / 2``."""
+    slope: float = 1.2
+    """How sharply the raw sum separates into scores (continuous: few prompts tie)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
@@ -139,146 +154,31 @@ class SignalSet:
             raise ValueError(msg)
 
 
-_COMPLEX = SignalGroup(
-    weight=0.55,
-    repeat_weight=0.15,
-    task="analysis",
-    terms=(
-        # English: analysis, evaluation, multi-step reasoning, strategy, proof, planning, design.
-        "analy", "evaluat", "assess", "step by step", "step-by-step", "multi-step", "multistep",
-        "multi-stage", "strateg", "prove$", "proves$", "proof", "plan$", "plans$", "planning",
-        "design", "architect", "trade-off", "tradeoff", "trade off", "justif", "critique",
-        "critically", "in depth", "in-depth", "thorough", "pros and cons", "weigh", "optimi",
-        "derive", "root cause", "investigat", "diagnos",
-        # German stems cover the inflections (analysiere, bewertest, begründe, mehrstufige...).
-        "analysier", "analyse", "bewerte", "begründ", "mehrstufig", "schritt für schritt",
-        "schrittweise", "strategi", "beweis", "planen", "planung", "entwirf", "entwerf",
-        "entwurf", "architektur", "abwäg", "vor- und nachteil", "kritisch", "untersuch",
-        "herleit", "optimier", "ausführlich", "detailliert", "tiefgehend", "gründlich",
-        "beurteil", "einschätz", "konzept",
-    ),
-)  # fmt: skip
-
-_CODE = SignalGroup(
-    weight=0.55,
-    repeat_weight=0.15,
-    task="code",
-    terms=(
-        "write * function", "write * code", "write * script", "write * program",
-        "write * class", "write * query", "write * regex", "write * unit test", "implement",
-        "refactor", "debug", "fix * bug", "code review", "unit test",
-        "schreib * funktion", "schreib * code", "schreib * skript", "schreib * programm",
-        "schreib * klasse", "schreib * abfrage", "schreib * test", "programmier", "refaktor",
-    ),
-)  # fmt: skip
-
-_EXPLAIN = SignalGroup(
-    weight=0.4,
-    repeat_weight=0.1,
-    max_repeats=2,
-    task="explain",
-    terms=(
-        "explain", "compare", "comparison", "difference", "why", "how does", "how do",
-        "how is", "how can", "describe", "what happens", "advantages", "disadvantages",
-        "erklär", "vergleich", "unterschied", "unterscheid", "warum", "wieso", "weshalb",
-        "wie funktioniert", "wie funktionieren", "beschreib", "was passiert", "vorteil",
-        "nachteil", "inwiefern",
-    ),
-)  # fmt: skip
-
-_SUMMARIZE = SignalGroup(
-    weight=0.35,
-    repeat_weight=0.1,
-    max_repeats=1,
-    task="summarize",
-    terms=(
-        "summar", "tldr", "condense", "recap", "key points", "main points", "overview",
-        "zusammenfass", "fasse * zusammen",
-        # Separable verb: "Fasse den folgenden Text kurz zusammen" puts the particle far away.
-        "fasse$", "fassen sie", "kernpunkt", "kernaussage", "das wichtigste",
-        "überblick",
-    ),
-)  # fmt: skip
-
-# The cheap task families share a weight but stay separate groups so the router can tell
-# which output cap fits (a yes/no label needs far fewer tokens than a translation).
-_TRANSLATE = SignalGroup(
-    weight=-0.2,
-    task="translate",
-    terms=(
-        "translat", "übersetz", "auf deutsch", "auf englisch", "into english", "into german",
-        "ins deutsche", "ins englische",
-    ),
-)  # fmt: skip
-
-_CLASSIFY = SignalGroup(
-    weight=-0.2,
-    task="classify",
-    terms=(
-        "classif", "categori", "klassifizier", "kategorisier", "yes or no", "ja oder nein",
-        "true or false", "wahr oder falsch", "sentiment", "positive or negative",
-        "positiv oder negativ", "which category", "welche kategorie",
-    ),
-)  # fmt: skip
-
-_LIST = SignalGroup(
-    weight=-0.2,
-    task="list",
-    terms=(
-        "list", "liste", "enumerat", "name$", "nenn", "zähl * auf", "zähle$", "aufzähl", "auflist",
-    ),
-)  # fmt: skip
-
-_LOOKUP = SignalGroup(
-    weight=-0.2,
-    task="lookup",
-    terms=(
-        "what is the capital", "what's the capital", "capital of", "who wrote", "who was",
-        "who is", "when was", "when did", "how many", "how old", "what does * mean",
-        "look up", "definition of", "hauptstadt von", "was ist die hauptstadt", "wie heißt",
-        "wie heisst", "wer ist", "wer war", "wer hat", "wann war", "wann wurde", "wie viele",
-        "wie alt", "was bedeutet",
-    ),
-)  # fmt: skip
-
-_BREVITY = SignalGroup(
-    weight=-0.1,
-    terms=(
-        "briefly", "brief$", "in * sentence", "one sentence", "in * word", "concise",
-        "short answer", "keep it short", "in a nutshell", "tl;dr",
-        "in * sätze", "in * satz", "in * wort", "in * wörter", "kurz$", "kurze$", "kurzen$",
-        "knapp", "in kürze", "stichpunktartig", "höchstens * wörter",
-    ),
-)  # fmt: skip
-
-DEFAULT_SIGNALS = SignalSet(
-    groups={
-        "complex": _COMPLEX,
-        "code": _CODE,
-        "explain": _EXPLAIN,
-        "summarize": _SUMMARIZE,
-        "translate": _TRANSLATE,
-        "classify": _CLASSIFY,
-        "list": _LIST,
-        "lookup": _LOOKUP,
-        "brevity": _BREVITY,
-    }
-)
-"""The built-in English and German signals."""
-
-
 # A "*" swallows the rest of the word before it plus up to two more words; bounded so a
 # wildcard term can never scan far or backtrack badly.
 _GAP = r"\w*(?:\W+\w+){0,2}\W+"
 _NUMBERED_LINE = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]", re.MULTILINE)
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)\S.*\n(?: {4}|\t)\S", re.MULTILINE)
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
+_SENTENCE_END = frozenset(".!?:;\n")
+_POLITE = ("please", "bitte", "kannst du", "können sie", "could you", "can you")
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens a sentence (optionally after "please"/"bitte")."""
+    before = text[:start].rstrip(" \t\"'*-(,")
+    for word in _POLITE:
+        if before.endswith(word):
+            before = before[: -len(word)].rstrip(" \t\"'*-(,")
+            break
+    return not before or before[-1] in _SENTENCE_END
 
 
 def _atoms(term: str) -> list[str]:
     """Split a term into regex atoms: escaped characters, whitespace runs, gaps, end marks."""
     exact = term.endswith("$")
     atoms: list[str] = []
-    for i, word in enumerate((term[:-1] if exact else term).split()):
+    for i, word in enumerate((term[:-1] if exact else term).lstrip("^").split()):
         if word == "*":
             atoms.append(_GAP)
             continue
@@ -357,15 +257,20 @@ class SignalMatcher:
         # Longest first, so where two terms match at one position the longer one wins.
         terms = sorted(owners, key=len, reverse=True)
         self._pattern, term_of_group = _compile_trie(terms)
-        # Display forms are precomputed: the reason shows "plan", not the marker "plan$".
-        self._table = tuple((owners[terms[i]], terms[i].rstrip("$")) for i in term_of_group)
+        # Display forms are precomputed: the reason shows "list", not the markers of "^list$".
+        self._table = tuple(
+            (owners[terms[i]], terms[i].strip("^$"), terms[i].startswith("^"))
+            for i in term_of_group
+        )
 
     def find(self, text: str) -> dict[str, list[str]]:
         """Distinct matched terms per group name, in order of appearance; ``text`` lower-case."""
         hits: dict[str, list[str]] = {}
         table = self._table
         for match in self._pattern.finditer(text):
-            group, term = table[match.lastindex - 1]  # type: ignore[operator]
+            group, term, anchored = table[match.lastindex - 1]  # type: ignore[operator]
+            if anchored and not _opens_sentence(text, match.start()):
+                continue
             terms = hits.setdefault(group, [])
             if term not in terms:
                 terms.append(term)
@@ -381,9 +286,9 @@ class SignalMatcher:
         return out
 
     def structure(
-        self, text: str, *, n_tools: int, structured_output: bool, tokens: int
+        self, text: str, *, n_tools: int, structured_output: bool, tokens: float
     ) -> list[Contribution]:
-        """Contributions of code blocks, multi-part questions, tools and length."""
+        """Contributions of code blocks, multi-part questions, numbers, tools and length."""
         s = self.signals
         out: list[Contribution] = []
         if "```" in text or _INDENTED_CODE.search(text):
@@ -394,6 +299,10 @@ class SignalMatcher:
         if n_parts >= 2:  # noqa: PLR2004 -- one question is not "multi-part"
             value = min(s.multi_part_cap, s.multi_part * (n_parts - 1))
             out.append(Contribution("multi_part", value, f"multi_part[{n_parts}] ({value:+.2f})"))
+        n_numbers = len(_NUMBER.findall(text))
+        if n_numbers >= 2 and s.numbers:  # noqa: PLR2004 -- one number is not a calculation
+            value = min(s.numbers_cap, s.numbers * (n_numbers - 1))
+            out.append(Contribution("numbers", value, f"numbers[{n_numbers}] ({value:+.2f})"))
         if n_tools:
             out.append(Contribution("tools", s.tools, f"tools[{n_tools}] ({s.tools:+.2f})"))
         if structured_output:
@@ -401,13 +310,19 @@ class SignalMatcher:
             out.append(
                 Contribution("structured_output", value, f"structured_output ({value:+.2f})")
             )
-        if tokens > s.length_base_tokens:
-            # Log scale: a 4x longer prompt is harder, but not 4x harder.
-            value = min(
-                s.length_cap, s.length_per_doubling * math.log2(tokens / s.length_base_tokens)
-            )
-            out.append(Contribution("length", value, f"length {tokens} tok ({value:+.2f})"))
+        out.append(self.length(tokens))
         return out
+
+    def length(self, tokens: float) -> Contribution:
+        """Length on a log scale, signed around ``length_base_tokens``.
+
+        A 4x longer prompt is harder, but not 4x harder; a one-liner is easier than average.
+        Continuous in the token estimate, so prompts with the same signals rarely tie.
+        """
+        s = self.signals
+        doublings = math.log2(max(tokens, 1.0) / s.length_base_tokens)
+        value = max(-s.length_floor, min(s.length_cap, s.length_per_doubling * doublings))
+        return Contribution("length", value, f"length {tokens:.0f} tok ({value:+.2f})")
 
     def task(self, hits: Mapping[str, list[str]]) -> str | None:
         """Task kind of the strongest (largest absolute contribution) task-bearing group.
