@@ -155,7 +155,10 @@ def test_reason_names_the_deciding_signals() -> None:
 
 def test_reason_for_cheapest_tier_shows_lower_bound() -> None:
     decision = ComplexityRouter()(req(DE_LIST))
-    expected = "score 0.04 (raw -0.80) -> tier 'budget' (< 0.33): length 8 tok (-0.45), list[liste] (-0.35)"
+    expected = (
+        "score 0.04 (raw -0.80) -> tier 'budget' (< 0.33): "
+        "length 8 tok (-0.45), list[liste] (-0.35)"
+    )
     assert decision.reason == expected
 
 
