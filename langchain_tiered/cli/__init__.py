@@ -1,8 +1,9 @@
 """The ``langchain-tiered`` command line (also ``python -m langchain_tiered``).
 
-A thin click group: each command parses its options and hands over to a private
-``_cli_*`` module, imported only when that command runs, so ``--help`` and
-``import langchain_tiered`` stay light. Bad input exits with code 2 and one line on stderr.
+A thin click group: each command parses its options and hands over to its own module in
+this package (``demo``, ``estimate``, ``batch``, ``report``), imported only when that command
+runs, so ``--help`` and ``import langchain_tiered`` stay light. Bad input exits with code 2
+and one line on stderr.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ _PATH = click.Path(path_type=Path, dir_okay=False)  # existence is checked with 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="langchain-tiered")
 def cli() -> None:
-    """Route, budget and fall back across chat-model tiers: demo, plan, run and report."""
+    """Route, budget and fall back across chat-model tiers.
+
+    Start with `demo` (offline, no API key). `estimate` prices a prompt file before any call,
+    `batch` runs it, `report` sums the spend a ledger recorded, `emulator` serves the bundled
+    OpenAI-compatible test server. Each command's --help has the details.
+    """
 
 
 @cli.command()
@@ -76,13 +82,20 @@ def batch(
 
 
 @cli.command()
-@click.option("--ledger", "ledger_path", type=_PATH, required=True, help="SQLite ledger file.")
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(path_type=Path),  # checked by the report: one line, never a usage dump
+    required=True,
+    help="SQLite ledger file (opened read-only).",
+)
 @click.option("--since", help="ISO date/time, or a duration back from now: 7d, 12h, 30m.")
 @click.option(
     "--by",
-    type=click.Choice(["tier", "model", "day", "budget_key"]),
+    type=click.Choice(["tier", "model", "day", "budget_key", "user"]),
     default="tier",
     show_default=True,
+    help="user: budget keys without their period (user:alice), each call counted once.",
 )
 @click.option(
     "--format",
@@ -93,7 +106,7 @@ def batch(
 )
 @click.option("--plot", type=_PATH, help="Also save a daily spend chart (needs matplotlib).")
 def report(ledger_path: Path, since: str | None, by: str, fmt: str, plot: Path | None) -> None:
-    """Summarize recorded spend from a SQLite ledger."""
+    """Summarize recorded spend from a SQLite ledger (opened read-only, aggregated in SQL)."""
     from langchain_tiered.cli.report import run_report  # noqa: PLC0415
 
     run_report(ledger_path, since=since, by=by, fmt=fmt, plot=plot)

@@ -1,8 +1,9 @@
-"""``langchain-tiered report``: spend from a SQLite ledger, via :mod:`langchain_tiered.reports`."""
+"""``langchain-tiered report``: spend from a SQLite ledger, aggregated in SQL, read-only."""
 
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,14 +21,18 @@ def parse_since(value: str | None, *, now: datetime | None = None) -> datetime |
     """``--since`` as a UTC time: an ISO date/time, or a duration back from ``now`` (``7d``).
 
     Raises:
-        CliError: The value is neither.
+        CliError: The value is neither, or reaches before year 1.
     """
     if value is None:
         return None
     match = _DURATION.match(value)
     if match:
         now = now or datetime.now(timezone.utc)
-        return now - timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+        except OverflowError:
+            msg = f"--since: {value.strip()} reaches before year 1; use a shorter duration"
+            raise CliError(msg) from None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -42,31 +47,33 @@ def parse_since(value: str | None, *, now: datetime | None = None) -> datetime |
 def run_report(
     ledger_path: Path, *, since: str | None, by: str, fmt: str, plot: Path | None
 ) -> None:
-    """The ``report`` command: read the ledger's records, print them in ``fmt``."""
+    """The ``report`` command: aggregate the ledger in SQL and print the report in ``fmt``.
+
+    The ledger is opened read-only and checked to be a ledger first, so the file is never
+    changed, even when it is something else.
+    """
     from langchain_tiered import reports  # noqa: PLC0415
-    from langchain_tiered.ledger import SQLiteLedger  # noqa: PLC0415
+    from langchain_tiered.reports.sqlite import LedgerFileError, open_ledger_readonly  # noqa: PLC0415
 
     cutoff = parse_since(since)
-    if not ledger_path.is_file():
-        # SQLiteLedger would create an empty database here; a typo must not look like "$0".
-        msg = f"ledger {ledger_path} does not exist"
-        raise CliError(msg)
     try:
-        with SQLiteLedger(ledger_path) as ledger:
-            records = ledger.records(cutoff)
-    except Exception as exc:  # sqlite3.DatabaseError: not a ledger file
-        msg = f"cannot read ledger {ledger_path}: {exc}"
-        raise CliError(msg) from None
-    report = reports.summarize(records, by=by, since=cutoff)  # type: ignore[arg-type]
-    if fmt == "json":
-        click.echo(reports.to_json(report))
-    elif fmt == "csv":
-        click.echo(reports.to_csv(report), nl=False)
-    else:
-        click.echo(reports.render_table(report))
-    if plot is not None:
-        try:
-            written = reports.plot_daily(records, plot, since=cutoff)
-        except RuntimeError as exc:  # matplotlib missing: say how to get it
-            raise CliError(str(exc)) from None
-        click.echo(f"chart written to {written}", err=True)
+        db = open_ledger_readonly(ledger_path)
+    except LedgerFileError as exc:
+        raise CliError(str(exc)) from None
+    with closing(db):
+        report = reports.summarize_sql(db, by=by, since=cutoff)  # type: ignore[arg-type]
+        chunks = {"json": reports.json_chunks, "csv": reports.csv_lines}.get(fmt)
+        if chunks is not None:
+            for chunk in chunks(report):
+                click.echo(chunk, nl=False)
+            if fmt == "json":
+                click.echo()
+        else:
+            for line in reports.render_lines(report):
+                click.echo(line)
+        if plot is not None:
+            try:
+                written = reports.plot_daily_sql(db, plot, since=cutoff)
+            except RuntimeError as exc:  # matplotlib missing: say how to get it
+                raise CliError(str(exc)) from None
+            click.echo(f"chart written to {written}", err=True)

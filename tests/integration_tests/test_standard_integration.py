@@ -184,9 +184,10 @@ class TestTieredChatModelIntegration(ChatModelIntegrationTests):
         return False  # test_anthropic_inputs: Anthropic-format content blocks, OpenAI tiers here
 
     _DOUBLE_START = (
-        "TieredChatModel runs the tier model as a child run (by design: DESIGN.md 'One cost "
-        "report per call'), so a handler passed in config sees on_chat_model_start twice (ours "
-        "with ls_structured_output_format, then the tier's); the standard test expects once"
+        "TieredChatModel runs the tier model as a child run (by design: traces show the tier's "
+        "own call, cost is reported once), so a handler passed in config sees "
+        "on_chat_model_start twice (ours with ls_structured_output_format, then the tier's); "
+        "the standard test expects once"
     )
 
     @pytest.mark.xfail(strict=True, reason=_DOUBLE_START)

@@ -403,3 +403,15 @@ def test_report_plot(ledger_path: Path, tmp_path: Path) -> None:
     else:
         assert result.exit_code == 0, result.output
         assert chart.stat().st_size > 0
+
+
+def test_group_help_names_only_real_commands() -> None:
+    import re
+
+    result = run("--help")
+    assert result.exit_code == 0
+    description = result.stdout.split("Options:")[0]
+    named = set(re.findall(r"`([a-z-]+)`", description))
+    assert named, description
+    assert named <= set(cli.commands), named - set(cli.commands)  # type: ignore[attr-defined]
+    assert {"demo", "estimate", "batch", "report"} <= named

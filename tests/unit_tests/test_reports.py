@@ -1,10 +1,11 @@
-"""Spend reports: exact aggregation by tier, model, day and budget key, and every output format."""
+"""Spend reports: exact SQL aggregation by tier, model, day, budget key and user, every format."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,16 +13,18 @@ from typing import Any
 import pytest
 
 from langchain_tiered import Budget, InMemoryLedger, Tier, TieredChatModel, get_tiered_cost_callback
-from langchain_tiered import reports as reports_module
 from langchain_tiered.ledger import SpendRecord
 from langchain_tiered.reports import (
     ReportRow,
+    daily_cost_by_tier,
     plot_daily,
+    records_connection,
     render_table,
     summarize,
     to_csv,
     to_json,
 )
+from langchain_tiered.reports import plot as plot_module
 from tests.unit_tests.fakes import PRICES, FakeTier
 
 UTC = timezone.utc
@@ -161,6 +164,7 @@ def test_to_csv_has_a_header_named_after_the_grouping() -> None:
         "cost_usd",
         "baseline_cost_usd",
         "savings_usd",
+        "scope",
     ]
     assert [r["tier"] for r in parsed] == ["critical", "standard", "budget"]
     assert parsed[2]["calls"] == "2"
@@ -190,7 +194,7 @@ def test_plot_daily_without_matplotlib_says_how_to_install(
     def missing(name: str) -> Any:
         raise ImportError(name)
 
-    monkeypatch.setattr(reports_module, "import_module", missing)
+    monkeypatch.setattr(plot_module, "import_module", missing)
     with pytest.raises(RuntimeError, match=r"pip install 'langchain-tiered\[plot\]'"):
         plot_daily(RECORDS, tmp_path / "daily.png")
 
@@ -221,11 +225,10 @@ def test_report_from_a_real_ledger_matches_the_cost_callback() -> None:
 
 
 def test_daily_cost_by_tier_sums_to_the_daily_report() -> None:
-    from langchain_tiered.reports import _daily_cost_by_tier
-
     report = summarize(RECORDS, by="day")
-    days = [row.group for row in report.rows]
-    per_tier = _daily_cost_by_tier(list(RECORDS), days, None)
-    for i, row in enumerate(report.rows):
-        assert sum(costs[i] for costs in per_tier.values()) == pytest.approx(row.cost_usd)
-    assert set(per_tier) == {r.tier for r in RECORDS}
+    with closing(records_connection(RECORDS)) as db:
+        per_day = daily_cost_by_tier(db)
+    assert list(per_day) == [row.group for row in report.rows]
+    for row in report.rows:
+        assert sum(per_day[row.group].values()) == pytest.approx(row.cost_usd)
+    assert {t for costs in per_day.values() for t in costs} == {r.tier for r in RECORDS}
