@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from langchain_tiered.pricing import ModelPrice
-else:  # pydantic needs the real class at runtime to validate the field
-    ModelPrice = Any
+from langchain_tiered.pricing import ModelPrice
 
 __all__ = ["Tier", "model_name_of", "validate_tier_names"]
 
@@ -46,8 +42,9 @@ class Tier(BaseModel):
     """Unique name used in routing decisions, overrides and reports."""
     model: BaseChatModel
     """Any LangChain chat model."""
-    price: Any = None
-    """A :class:`~langchain_tiered.ModelPrice` overriding the price book for this tier."""
+    price: ModelPrice | None = None
+    """A :class:`~langchain_tiered.ModelPrice` (or a mapping of its fields) overriding the
+    price book for this tier."""
     context_window: int | None = Field(default=None, gt=0)
     """Maximum input tokens; else the model's profile, else the price book."""
     max_output_tokens: int | None = Field(default=None, gt=0)
@@ -58,20 +55,6 @@ class Tier(BaseModel):
     """Local token rate limit for this tier (weighted by the pre-flight estimate)."""
     fallbacks: tuple[str, ...] | None = None
     """Tier names to try, in order, when this tier fails; ``None`` for the default order."""
-
-    @field_validator("price")
-    @classmethod
-    def _check_price(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        from langchain_tiered.pricing import ModelPrice  # noqa: PLC0415 - keep import light
-
-        if isinstance(value, ModelPrice):
-            return value
-        if isinstance(value, dict):
-            return ModelPrice(**value)
-        msg = f"price must be a ModelPrice or a mapping of its fields, got {type(value).__name__}"
-        raise ValueError(msg)
 
     @property
     def model_name(self) -> str | None:

@@ -22,6 +22,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
+
 __all__ = ["StreamRun", "current_run", "publish", "stream_run"]
 
 _CURRENT: ContextVar[tuple[int, Any] | None] = ContextVar("langchain_tiered_run", default=None)
@@ -46,8 +48,6 @@ def stream_run(model: Any, config: dict[str, Any], *, is_async: bool) -> StreamR
 
     Sets ``config["run_id"]`` so LangChain's run and this stand-in share one id.
     """
-    from langchain_core.callbacks import AsyncCallbackManager, CallbackManager  # noqa: PLC0415
-
     run_id = config.get("run_id") or uuid.uuid4()
     config["run_id"] = run_id
     cls = AsyncCallbackManager if is_async else CallbackManager

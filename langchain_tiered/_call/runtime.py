@@ -53,7 +53,7 @@ def _context_window(tier: Tier, book: PriceBook) -> int | None:
 
 def _price(tier: Tier, book: PriceBook) -> ModelPrice:
     if tier.price is not None:
-        return tier.price  # type: ignore[no-any-return]
+        return tier.price
     try:
         return book.price_for(tier.model_name)
     except PricingError as exc:
