@@ -24,6 +24,8 @@ from langchain_tiered.errors import BudgetExceededError, TieredError
 
 __all__ = [
     "EXPIRED_GRACE_SECONDS",
+    "Feedback",
+    "FeedbackStore",
     "Ledger",
     "LedgerError",
     "LedgerReadOnlyError",
@@ -238,6 +240,37 @@ class Ledger(Protocol):
 
     async def arecord(self, record: SpendRecord) -> None:
         """Async twin of :meth:`record`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """An outcome attached to a past call (for training routers, issue 14).
+
+    Attributes:
+        run_id: The call's LangChain run id (``SpendRecord.run_id``).
+        score: How good the answer was, e.g. 0/1 or a judge grade in ``[0, 1]``.
+        prompt: The request text, if the caller chose to keep it (ledgers store no prompts
+            otherwise).
+        time: When the feedback was recorded (UTC).
+    """
+
+    run_id: str
+    score: float
+    prompt: str | None = None
+    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@runtime_checkable
+class FeedbackStore(Protocol):
+    """A ledger that keeps outcomes per run id next to its spend records (one per run id)."""
+
+    def record_feedback(self, run_id: str, score: float, *, prompt: str | None = None) -> None:
+        """Attach ``score`` (and optionally the prompt) to the call ``run_id``; last one wins."""
+        ...
+
+    def feedback(self) -> list[Feedback]:
+        """Every recorded outcome, oldest first."""
         ...
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
+    Feedback,
     Reservation,
     SpendRecord,
     actual_nanos,
@@ -58,6 +59,7 @@ class InMemoryLedger:
             raise ValueError(msg)
         self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._feedback: dict[str, Feedback] = {}
         self._spent: dict[str, int] = {}
         self._reserved: dict[str, int] = {}
         self._holds: dict[str, _Hold] = {}
@@ -168,6 +170,19 @@ class InMemoryLedger:
             return rows
         cutoff = as_utc(since)
         return [r for r in rows if r.time >= cutoff]
+
+    def record_feedback(self, run_id: str, score: float, *, prompt: str | None = None) -> None:
+        """Attach an outcome to the call ``run_id``; a later one replaces the score only."""
+        with self._lock:
+            old = self._feedback.pop(run_id, None)  # re-insert: order is "last recorded"
+            if prompt is None and old is not None:
+                prompt = old.prompt
+            self._feedback[run_id] = Feedback(run_id, float(score), prompt, self._clock.now())
+
+    def feedback(self) -> list[Feedback]:
+        """Every recorded outcome, oldest first."""
+        with self._lock:
+            return list(self._feedback.values())
 
     async def areserve(
         self,

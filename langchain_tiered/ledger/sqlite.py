@@ -10,7 +10,7 @@ import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from langchain_tiered._clock import Clock, SystemClock
@@ -28,6 +28,7 @@ from langchain_tiered.ledger._sqlite_schema import (
 )
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
+    Feedback,
     LedgerReadOnlyError,
     LedgerWriteWarning,
     Reservation,
@@ -48,6 +49,18 @@ _CLEANUP_EVERY_SECONDS = 60.0
 # Waits between attempts at a settlement write the file refused (on top of SQLite's own
 # busy timeout), before it goes to the journal.
 _RETRY_DELAYS = (0.05, 0.25)
+# Outcomes attached to past calls (record_feedback): a table of its own, made on first use,
+# so ledgers that never get feedback keep the schema they had.
+_FEEDBACK_TABLE = (
+    "CREATE TABLE IF NOT EXISTS feedback (run_id TEXT PRIMARY KEY, score REAL NOT NULL, "
+    "prompt TEXT, time_us INTEGER NOT NULL)"
+)
+_UPSERT_FEEDBACK = (
+    "INSERT INTO feedback VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+    "score = excluded.score, prompt = COALESCE(excluded.prompt, feedback.prompt), "
+    "time_us = excluded.time_us"
+)
+_HAS_FEEDBACK = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'"
 
 
 class SQLiteLedger:
@@ -269,6 +282,27 @@ class SQLiteLedger:
         with self._lock:
             rows = self._conn().execute(f"{sql} ORDER BY seq", params).fetchall()
         return [row_record(row) for row in rows]
+
+    def record_feedback(self, run_id: str, score: float, *, prompt: str | None = None) -> None:
+        """Attach an outcome to the call ``run_id`` (see :class:`FeedbackStore`).
+
+        A later call for the same run id replaces the score and keeps an earlier prompt.
+        Kept in its own ``feedback`` table keyed by run id, created on first use.
+        """
+        row = (run_id, float(score), prompt, micros(self._clock.now()))
+        with self._lock, self._write() as db:
+            db.execute(_FEEDBACK_TABLE)
+            db.execute(_UPSERT_FEEDBACK, row)
+
+    def feedback(self) -> list[Feedback]:
+        """Every recorded outcome, oldest first."""
+        with self._lock:
+            db = self._conn()
+            if not db.execute(_HAS_FEEDBACK).fetchone():
+                return []
+            rows = db.execute("SELECT * FROM feedback ORDER BY time_us").fetchall()
+        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        return [Feedback(r, s, p, epoch + timedelta(microseconds=t)) for r, s, p, t in rows]
 
     async def areserve(
         self,
