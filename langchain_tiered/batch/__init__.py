@@ -29,19 +29,29 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_tiered.batch.items import (
-    BatchItem,
-    Job,
-    failed_item,
-    item_from_line,
-    make_jobs,
-    ok_item,
+from langchain_tiered.batch.errors import (
+    BatchInputChangedWarning,
+    BatchOutputError,
+    BatchWriteError,
+    OutcomeUnknownError,
 )
+from langchain_tiered.batch.items import BatchItem, Job, failed_item, ok_item
+from langchain_tiered.batch.plan import Options, Plan, item_config, prepare
 from langchain_tiered.batch.sink import Sink
 from langchain_tiered.batch.stats import BatchStats, TierStats, batch_stats
-from langchain_tiered.batch.store import JsonlStore
 
-__all__ = ["BatchItem", "BatchResult", "BatchStats", "TierStats", "arun_batch", "run_batch"]
+__all__ = [
+    "BatchInputChangedWarning",
+    "BatchItem",
+    "BatchOutputError",
+    "BatchResult",
+    "BatchStats",
+    "BatchWriteError",
+    "OutcomeUnknownError",
+    "TierStats",
+    "arun_batch",
+    "run_batch",
+]
 
 Timer = Callable[[], float]
 
@@ -66,61 +76,26 @@ class BatchResult:
         return [item.output for item in self.results]
 
 
-@dataclass
-class _Plan:
-    """A prepared batch: the jobs still to run and where their items go."""
-
-    jobs: list[Job]
-    sink: Sink
-    config: RunnableConfig | None
-    timer: Timer
-    workers: int
-
-
-def _prepare(
-    inputs: Sequence[Any],
-    *,
-    max_concurrency: int,
-    config: RunnableConfig | None,
-    output: str | os.PathLike[str] | None,
-    id_key: str,
-    input_key: str,
-    progress: bool,
-    return_exceptions: bool,
-    timer: Timer,
-) -> _Plan:
-    """Validate, load what a previous run finished, and open the output file."""
-    if max_concurrency < 1:
-        msg = f"max_concurrency must be at least 1, got {max_concurrency}"
-        raise ValueError(msg)
-    jobs = make_jobs(inputs, id_key, input_key)
-    store = JsonlStore(output) if output is not None else None
-    done = store.load_done() if store is not None else {}
-    resumed = [item_from_line(job, done[job.key]) for job in jobs if job.key in done]
-    todo = [job for job in jobs if job.key not in done]
-    if store is not None:
-        store.open()
-    sink = Sink(len(jobs), store, progress=progress, stop_on_error=not return_exceptions)
-    sink.resume(resumed)
-    return _Plan(todo, sink, config, timer, min(max_concurrency, len(todo)))
-
-
-def _item_config(base: RunnableConfig | None, job: Job) -> RunnableConfig | None:
-    """The batch's config with the item's metadata merged over it (e.g. ``budget_key``)."""
-    if not job.metadata:
-        return base
-    config: dict[str, Any] = dict(base or {})
-    config["metadata"] = {**(config.get("metadata") or {}), **job.metadata}
-    return config  # type: ignore[return-value]  # a plain dict with RunnableConfig's keys
-
-
-def _finish(plan: _Plan, elapsed_s: float) -> BatchResult:
-    """Raise the first error if asked to; otherwise the ordered result with its statistics."""
-    if plan.sink.first_error is not None:
-        raise plan.sink.first_error
+def _finish(plan: Plan, elapsed_s: float) -> BatchResult:
+    """Raise a write failure or the first error if asked to; else the ordered result."""
     results = [item for item in plan.sink.results if item is not None]
     dead = [item for item in results if not item.ok]
-    return BatchResult(results, batch_stats(results, elapsed_s), dead)
+    result = BatchResult(results, batch_stats(results, elapsed_s), dead)
+    sink = plan.sink
+    if sink.write_error is not None:
+        cost = sum(item.cost_usd for item in sink.unwritten)
+        reason = sink.write_error.strerror or sink.write_error
+        message = (
+            f"stopped: cannot write the results ({reason}); {len(results)} item(s) finished, "
+            f"{len(sink.unwritten)} of them (${cost:.6f}) not saved. Spend is in the ledger; "
+            "a rerun reports the unsaved ones as outcome unknown instead of paying twice."
+        )
+        raise BatchWriteError(
+            message, result=result, unwritten=len(sink.unwritten), unwritten_cost_usd=cost
+        )
+    if sink.first_error is not None:
+        raise sink.first_error
+    return result
 
 
 # -- sync: worker threads -------------------------------------------------------------------
@@ -138,6 +113,7 @@ def run_batch(
     progress: bool = False,
     return_exceptions: bool = True,
     timer: Timer = time.perf_counter,
+    resend_unknown: bool = False,
 ) -> BatchResult:
     """Run every input through ``model`` on worker threads; results in input order.
 
@@ -149,35 +125,45 @@ def run_batch(
         inputs: Model inputs (strings, message lists), or mappings
             ``{"id": ..., "input": ..., "metadata": {...}}`` whose metadata is merged over
             ``config["metadata"]`` for that item (e.g. ``budget_key``). Items without an id
-            get their index.
+            get their index as ``BatchItem.id`` and are matched on resume by a hash of their
+            input, metadata and the model's configuration (see :mod:`.plan`).
         max_concurrency: Most calls in flight at once.
         config: Runnable config for every call (callbacks, tags, metadata).
-        output: JSONL file to append each finished item to; on a rerun, ids stored there with
-            status ``"ok"`` are skipped and loaded (``skipped_resumed=True``).
+        output: JSONL file to append each finished item to, locked for the run; on a rerun,
+            items stored there with status ``"ok"`` for the same input are skipped and loaded
+            (``skipped_resumed=True``), items sent but never answered are reported.
         id_key: Key of the id in mapping inputs.
         input_key: Key of the input in mapping inputs.
         progress: Show a tqdm progress bar on stderr (cost and failures as postfix).
         return_exceptions: Keep failures as dead letters (default); ``False`` stops handing out
             inputs after the first failure, lets calls in flight finish, and raises it.
         timer: Monotonic clock in seconds for latencies and throughput (tests inject one).
+        resend_unknown: Send again the items an earlier run sent but never recorded an answer
+            for (it was killed with them in flight; the provider may have billed them).
+            By default they are dead letters with ``OutcomeUnknownError``.
 
     Returns:
         The items in input order, the dead letters and the statistics.
 
     Raises:
         ValueError: Duplicate ids, a mapping without ``input_key``, or ``max_concurrency < 1``.
+        BatchOutputError: ``output`` is not a regular file, cannot be opened, or another run
+            is writing to it (nothing was sent).
+        BatchWriteError: Writing ``output`` failed mid-batch; no further input was sent, and
+            the error carries the partial result.
     """
-    plan = _prepare(
-        inputs,
-        max_concurrency=max_concurrency,
-        config=config,
-        output=output,
-        id_key=id_key,
-        input_key=input_key,
-        progress=progress,
-        return_exceptions=return_exceptions,
-        timer=timer,
+    options = Options(
+        max_concurrency,
+        config,
+        output,
+        id_key,
+        input_key,
+        progress,
+        return_exceptions,
+        timer,
+        resend_unknown,
     )
+    plan = prepare(model, inputs, options)
     start = timer()
     try:
         _run_threads(model, plan)
@@ -186,16 +172,16 @@ def run_batch(
     return _finish(plan, timer() - start)
 
 
-def _invoke_one(model: Runnable[Any, Any], job: Job, plan: _Plan) -> BatchItem:
+def _invoke_one(model: Runnable[Any, Any], job: Job, plan: Plan) -> BatchItem:
     started = plan.timer()
     try:
-        output = model.invoke(job.input, config=_item_config(plan.config, job))
+        output = model.invoke(job.input, config=item_config(plan.config, job))
     except Exception as exc:  # every failure becomes a dead letter
         return failed_item(job, exc, plan.timer() - started)
     return ok_item(job, output, plan.timer() - started)
 
 
-def _run_threads(model: Runnable[Any, Any], plan: _Plan) -> None:
+def _run_threads(model: Runnable[Any, Any], plan: Plan) -> None:
     if not plan.jobs:
         return
     jobs = _Jobs(plan.jobs, plan.sink)
@@ -203,7 +189,10 @@ def _run_threads(model: Runnable[Any, Any], plan: _Plan) -> None:
     def work() -> None:
         try:
             while (job := jobs.next()) is not None:
-                plan.sink.finish(_invoke_one(model, job, plan))
+                # Logged as sent before sending: a kill mid-call leaves it "outcome unknown".
+                if (send_id := plan.sink.sending(job)) is None:
+                    return  # the output cannot be written: send nothing more
+                plan.sink.finish(_invoke_one(model, job, plan), job, send_id)
         except BaseException:
             plan.sink.stop()  # an abort: the other workers finish their call and stop
             raise
@@ -247,6 +236,7 @@ async def arun_batch(
     progress: bool = False,
     return_exceptions: bool = True,
     timer: Timer = time.perf_counter,
+    resend_unknown: bool = False,
 ) -> BatchResult:
     """Run every input through ``model`` with asyncio; the async twin of :func:`run_batch`.
 
@@ -260,18 +250,21 @@ async def arun_batch(
 
     Raises:
         ValueError: Duplicate ids, a mapping without ``input_key``, or ``max_concurrency < 1``.
+        BatchOutputError: As :func:`run_batch`.
+        BatchWriteError: As :func:`run_batch`.
     """
-    plan = _prepare(
-        inputs,
-        max_concurrency=max_concurrency,
-        config=config,
-        output=output,
-        id_key=id_key,
-        input_key=input_key,
-        progress=progress,
-        return_exceptions=return_exceptions,
-        timer=timer,
+    options = Options(
+        max_concurrency,
+        config,
+        output,
+        id_key,
+        input_key,
+        progress,
+        return_exceptions,
+        timer,
+        resend_unknown,
     )
+    plan = prepare(model, inputs, options)
     start = timer()
     try:
         await _run_tasks(model, plan)
@@ -280,23 +273,23 @@ async def arun_batch(
     return _finish(plan, timer() - start)
 
 
-async def _ainvoke_one(model: Runnable[Any, Any], job: Job, plan: _Plan) -> BatchItem:
+async def _ainvoke_one(model: Runnable[Any, Any], job: Job, plan: Plan) -> BatchItem:
     started = plan.timer()
     try:
-        output = await model.ainvoke(job.input, config=_item_config(plan.config, job))
+        output = await model.ainvoke(job.input, config=item_config(plan.config, job))
     except Exception as exc:  # every failure becomes a dead letter
         return failed_item(job, exc, plan.timer() - started)
     return ok_item(job, output, plan.timer() - started)
 
 
-async def _run_tasks(model: Runnable[Any, Any], plan: _Plan) -> None:
+async def _run_tasks(model: Runnable[Any, Any], plan: Plan) -> None:
     jobs = iter(plan.jobs)  # shared by the workers; next() never awaits, so no lock is needed
 
     async def work() -> None:
         for job in jobs:
-            if plan.sink.stopped:
+            if plan.sink.stopped or (send_id := plan.sink.sending(job)) is None:
                 return
-            plan.sink.finish(await _ainvoke_one(model, job, plan))
+            plan.sink.finish(await _ainvoke_one(model, job, plan), job, send_id)
 
     workers = [asyncio.ensure_future(work()) for _ in range(plan.workers)]
     try:

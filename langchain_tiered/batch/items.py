@@ -6,14 +6,18 @@ resumable output file and the in-memory results describe an item the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, message_to_dict
+from pydantic import BaseModel
 
+from langchain_tiered._redact import redact
+from langchain_tiered.batch.errors import OutcomeUnknownError
 from langchain_tiered.errors import TieredError
 from langchain_tiered.fallbacks import classify_error
 
@@ -26,6 +30,7 @@ __all__ = [
     "item_line",
     "make_jobs",
     "ok_item",
+    "unknown_item",
 ]
 
 
@@ -70,13 +75,24 @@ class BatchItem:
 
 @dataclass(frozen=True)
 class Job:
-    """One input ready to run: where it came from, what to send, and its extra metadata."""
+    """One input ready to run.
+
+    Attributes:
+        index: Position in ``inputs``.
+        id: The input's id, else its index.
+        key: What resume matches on: the id, or for inputs without one a hash of the input,
+            its metadata and the model's config (so inserting a line never shifts answers).
+        input: What to send.
+        metadata: Extra call metadata.
+        input_hash: Hash of the input, its metadata and the model's config.
+    """
 
     index: int
     id: Any
     key: str
     input: Any
     metadata: dict[str, Any] = field(default_factory=dict)
+    input_hash: str = ""
 
 
 def item_key(item_id: Any) -> str:
@@ -84,13 +100,31 @@ def item_key(item_id: Any) -> str:
     return json.dumps(item_id, sort_keys=True, default=repr)
 
 
-def make_jobs(inputs: Sequence[Any], id_key: str, input_key: str) -> list[Job]:
+def make_jobs(
+    inputs: Sequence[Any], id_key: str, input_key: str, fingerprint: str = ""
+) -> list[Job]:
     """Normalise inputs into jobs, refusing duplicate ids before anything is sent.
+
+    Args:
+        inputs: The batch's inputs.
+        id_key: Key of the id in mapping inputs.
+        input_key: Key of the input in mapping inputs.
+        fingerprint: The model configuration that shapes answers (part of every hash).
 
     Raises:
         ValueError: An id occurs more than once, or a mapping lacks ``input_key``.
     """
-    jobs = [_job(i, raw, id_key, input_key) for i, raw in enumerate(inputs)]
+    jobs: list[Job] = []
+    seen: Counter[str] = Counter()  # identical inputs without ids: 1st, 2nd, ... occurrence
+    for index, raw in enumerate(inputs):
+        item_id, item_input, metadata = _unpack(index, raw, id_key, input_key)
+        digest = content_hash(item_input, metadata, fingerprint)
+        if item_id is None:
+            key = f"sha256:{digest}#{seen[digest]}"
+            seen[digest] += 1
+            jobs.append(Job(index, index, key, item_input, metadata, digest))
+        else:
+            jobs.append(Job(index, item_id, item_key(item_id), item_input, metadata, digest))
     counts = Counter(job.key for job in jobs)
     duplicates = [job.id for job in jobs if counts[job.key] > 1]
     if duplicates:
@@ -100,17 +134,34 @@ def make_jobs(inputs: Sequence[Any], id_key: str, input_key: str) -> list[Job]:
     return jobs
 
 
-def _job(index: int, raw: Any, id_key: str, input_key: str) -> Job:
+def _unpack(index: int, raw: Any, id_key: str, input_key: str) -> tuple[Any, Any, dict[str, Any]]:
     if not isinstance(raw, Mapping):
-        return Job(index, index, item_key(index), raw)
+        return None, raw, {}
     if input_key not in raw:
         msg = (
             f"inputs[{index}] is a mapping without {input_key!r}; pass "
             f"{{{id_key!r}: ..., {input_key!r}: ..., 'metadata': {{...}}}} or the input itself"
         )
         raise ValueError(msg)
-    item_id = raw.get(id_key, index)
-    return Job(index, item_id, item_key(item_id), raw[input_key], dict(raw.get("metadata") or {}))
+    return raw.get(id_key), raw[input_key], dict(raw.get("metadata") or {})
+
+
+def content_hash(item_input: Any, metadata: Mapping[str, Any], fingerprint: str) -> str:
+    """A stable hash of what shapes an item's answer: input, metadata, model config."""
+    data = {"input": item_input, "metadata": metadata, "config": fingerprint}
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=_stable)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stable(value: Any) -> Any:
+    """JSON for messages and models; a type name for anything else (never a memory address)."""
+    if isinstance(value, BaseMessage):
+        return message_to_dict(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 def ok_item(job: Job, output: Any, latency_s: float) -> BatchItem:
@@ -174,17 +225,48 @@ def _attempts_of(error: Exception) -> list[dict[str, Any]]:
     ]
 
 
-def item_line(item: BatchItem) -> dict[str, Any]:
-    """The JSON object stored for an item; error text is redacted, exception objects dropped."""
+def unknown_item(job: Job) -> BatchItem:
+    """The item for an input an earlier run sent but never recorded an answer for."""
+    error = OutcomeUnknownError(
+        f"item {job.id!r} was sent by an earlier run that stopped before its answer was "
+        "recorded; the provider may have billed it. Pass resend_unknown=True "
+        "(batch --resend-unknown) to send it again."
+    )
+    return BatchItem(
+        index=job.index,
+        id=job.id,
+        input=job.input,
+        output=None,
+        error=error,
+        error_type=type(error).__name__,
+        attempts=[],
+        tier=None,
+        cost_usd=0.0,
+        latency_s=0.0,
+        skipped_resumed=True,
+    )
+
+
+def item_line(item: BatchItem, job: Job, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """The JSON object stored for an item; error text is redacted, exception objects dropped.
+
+    Args:
+        item: The finished item.
+        job: Its job (the resume key and input hash are stored with it).
+        secrets: Configured credentials to mask wherever they appear in error text.
+    """
+    secrets = tuple(secrets)
     line: dict[str, Any] = {
         "id": item.id,
+        "key": job.key,
+        "input_hash": job.input_hash,
         "index": item.index,
         "status": "ok" if item.ok else "error",
         "tier": item.tier,
         "cost_usd": item.cost_usd,
         "latency_s": item.latency_s,
         "fallback_triggered": item.fallback_triggered,
-        "attempts": [{k: v for k, v in a.items() if k != "error"} for a in item.attempts],
+        "attempts": [_clean_attempt(a, secrets) for a in item.attempts],
     }
     if item.output is not None:
         out = item.output
@@ -196,8 +278,18 @@ def item_line(item: BatchItem) -> dict[str, Any]:
             message_id=out.id,
         )
     if item.error is not None:
-        line.update(error_type=item.error_type, error_message=classify_error(item.error).message)
+        message = redact(classify_error(item.error).message, secrets)
+        line.update(error_type=item.error_type, error_message=message)
     return line
+
+
+def _clean_attempt(attempt: Mapping[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
+    """An attempt without its exception object, its text masked."""
+    return {
+        k: redact(v, secrets) if isinstance(v, str) else v
+        for k, v in attempt.items()
+        if k != "error"
+    }
 
 
 def item_from_line(job: Job, line: Mapping[str, Any]) -> BatchItem:

@@ -1,4 +1,8 @@
-"""Statistics of a batch, computed from its items once it has finished."""
+"""Statistics of a batch, computed from its items once it has finished.
+
+Cost and tokens per tier are tallied by :class:`langchain_tiered.callbacks.CostStats`, the
+one cost tally the cost callback uses too, so a batch and a callback report the same numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_tiered.batch.errors import OutcomeUnknownError
 from langchain_tiered.batch.items import BatchItem
+from langchain_tiered.callbacks import CostStats
+from langchain_tiered.pricing import usage_tokens
 
 __all__ = ["BatchStats", "TierStats", "batch_stats", "count_retries", "percentile"]
 
 
-@dataclass(frozen=True)
-class TierStats:
-    """What one tier did in a batch.
+@dataclass
+class TierStats(CostStats):
+    """What one tier did in a batch: the cost callback's tally plus the attempts sent.
 
     Attributes:
         calls: Answers the tier gave (each settled, i.e. billed, once).
         cost_usd: Settled cost of those answers.
+        fallbacks: Answers it gave although the router chose another tier.
         attempts: Attempts sent to the tier, failed ones included.
     """
 
-    calls: int = 0
-    cost_usd: float = 0.0
     attempts: int = 0
 
 
@@ -39,7 +45,7 @@ class BatchStats:
     Attributes:
         total: Number of inputs.
         successes: Inputs with an answer (resumed ones included).
-        failures: Inputs that failed (the dead letters).
+        failures: Inputs that failed (the dead letters, unknown outcomes included).
         resumed: Inputs skipped because a previous run had answered them.
         retries: Attempts that failed with a retryable error and were retried on the same tier.
         fallbacks: Answers given by a tier other than the routed one.
@@ -63,6 +69,8 @@ class BatchStats:
     latency_p95_s: float = 0.0
     elapsed_s: float = 0.0
     requests_per_s: float = 0.0
+    unknown: int = 0
+    """Inputs an earlier run sent without recording the outcome, not sent again (failures)."""
 
 
 def count_retries(attempts: Sequence[dict[str, Any]]) -> int:
@@ -88,34 +96,33 @@ def batch_stats(items: Sequence[BatchItem], elapsed_s: float) -> BatchStats:
     ran = [i for i in items if not i.skipped_resumed]
     latencies = [i.latency_s for i in ran]
     failures = sum(1 for i in items if not i.ok)
+    by_tier = _by_tier(ran)
     return BatchStats(
         total=len(items),
         successes=len(items) - failures,
         failures=failures,
-        resumed=len(items) - len(ran),
+        resumed=sum(1 for i in items if i.skipped_resumed and i.ok),
         retries=sum(count_retries(i.attempts) for i in ran),
-        fallbacks=sum(1 for i in ran if i.fallback_triggered),
+        fallbacks=sum(t.fallbacks for t in by_tier.values()),
         total_cost_usd=math.fsum(i.cost_usd for i in ran),
-        by_tier=_by_tier(ran),
+        by_tier=by_tier,
         latency_p50_s=percentile(latencies, 50),
         latency_p95_s=percentile(latencies, 95),
         elapsed_s=elapsed_s,
         requests_per_s=len(ran) / elapsed_s if elapsed_s > 0 else 0.0,
+        unknown=sum(1 for i in items if isinstance(i.error, OutcomeUnknownError)),
     )
 
 
 def _by_tier(items: Sequence[BatchItem]) -> dict[str, TierStats]:
-    calls: dict[str, int] = {}
-    costs: dict[str, list[float]] = {}
-    attempts: dict[str, int] = {}
+    tiers: dict[str, TierStats] = {}
     for item in items:
         for attempt in item.attempts:
             if attempt.get("tier") is not None:
-                attempts[attempt["tier"]] = attempts.get(attempt["tier"], 0) + 1
+                tiers.setdefault(attempt["tier"], TierStats()).attempts += 1
         if item.ok and item.tier is not None:
-            calls[item.tier] = calls.get(item.tier, 0) + 1
-            costs.setdefault(item.tier, []).append(item.cost_usd)
-    return {
-        tier: TierStats(calls.get(tier, 0), math.fsum(costs.get(tier, [])), attempts.get(tier, 0))
-        for tier in sorted(set(calls) | set(attempts))
-    }
+            stats = tiers.setdefault(item.tier, TierStats())
+            usage = getattr(item.output, "usage_metadata", None)
+            stats.add(usage_tokens(usage), item.cost_usd)
+            stats.fallbacks += int(item.fallback_triggered)
+    return dict(sorted(tiers.items()))

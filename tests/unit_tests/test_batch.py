@@ -24,7 +24,7 @@ from langchain_tiered import (
     TieredChatModel,
 )
 from langchain_tiered._clock import FakeClock
-from langchain_tiered.batch import BatchResult, arun_batch, run_batch
+from langchain_tiered.batch import BatchResult, OutcomeUnknownError, arun_batch, run_batch
 from langchain_tiered.fallbacks import RetryPolicy
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
@@ -182,8 +182,8 @@ def test_input_validation() -> None:
                 {"id": 7, "input": "d"},
             ],
         )
-    with pytest.raises(ValueError, match="duplicate ids"):
-        run_batch(FakeTier(), ["a", {"id": 0, "input": "b"}])  # index 0 vs explicit id 0
+    # An input without an id is keyed by its content, never by its index: no clash with id 0.
+    assert run_batch(FakeTier(), ["a", {"id": 0, "input": "b"}]).stats.successes == 2
     with pytest.raises(ValueError, match="without 'input'"):
         run_batch(FakeTier(), [{"id": 1, "text": "a"}])
     with pytest.raises(ValueError, match="max_concurrency"):
@@ -366,7 +366,7 @@ def guarded(model: TieredChatModel, crash: dict[str, Any]) -> Any:
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
-def test_a_crash_mid_batch_loses_nothing(
+def test_a_crash_mid_batch_loses_nothing_and_bills_nothing_twice(
     run: Callable[..., BatchResult], tmp_path: Path, concurrency: int
 ) -> None:
     out = tmp_path / "out.jsonl"
@@ -381,21 +381,35 @@ def test_a_crash_mid_batch_loses_nothing(
     inputs = [f"item {i}" for i in range(12)]
     with pytest.raises(Abort):
         run(model, inputs, output=out, max_concurrency=concurrency)
-    written_first = {line["id"] for line in lines(out)}
+    written_first = {line["index"] for line in lines(out)}
     assert written_first
     assert len(written_first) <= 5
+    # Sent but never answered: in flight when the process died. The provider may have billed.
+    in_flight = {e["index"] for e in lines(Path(f"{out}.inflight"))}
+    assert in_flight
+    assert not in_flight & written_first
     crash["after"] = None
     before = Counter(answered)
     result = run(model, inputs, output=out, max_concurrency=concurrency)
 
-    assert result.stats.successes == 12
-    ok_ids = [line["id"] for line in lines(out) if line["status"] == "ok"]
-    assert sorted(ok_ids) == list(range(12))  # each id done exactly once in the file
+    # Default: unknown outcomes are reported, not sent again.
+    assert result.stats.unknown == len(in_flight)
+    assert {d.index for d in result.dead_letters} == in_flight
+    assert all(isinstance(d.error, OutcomeUnknownError) for d in result.dead_letters)
+    assert result.stats.successes == 12 - len(in_flight)
     rerun = {i for i, text in enumerate(inputs) if answered[text] > before[text]}
-    assert not rerun & written_first  # finished items were not billed again
-    assert rerun == set(range(12)) - written_first
-    assert {r.index for r in result.results if r.skipped_resumed} == written_first
+    assert rerun == set(range(12)) - written_first - in_flight
+    assert {r.index for r in result.results if r.skipped_resumed and r.ok} == written_first
     assert all(answered[inputs[i]] == 1 for i in written_first)
+
+    # The user chooses to resend them: each is sent exactly once more.
+    before = Counter(answered)
+    final = run(model, inputs, output=out, max_concurrency=concurrency, resend_unknown=True)
+    assert final.stats.successes == 12
+    assert {i for i, text in enumerate(inputs) if answered[text] > before[text]} == in_flight
+    ok_indexes = [line["index"] for line in lines(out) if line["status"] == "ok"]
+    assert sorted(ok_indexes) == list(range(12))  # each input answered once in the file
+    assert not Path(f"{out}.inflight").exists()  # nothing left in doubt
 
 
 # -- progress bar -----------------------------------------------------------------------------
