@@ -1,17 +1,22 @@
 """Error classification: what kind of failure an exception is, whatever raised it.
 
 :func:`classify_error` maps any exception to an :class:`ErrorInfo` whose
-:class:`ErrorKind` says whether another attempt (same tier or another) can help.
-langchain-core's taxonomy (``ModelError.is_retryable``) decides first; raw SDK errors
-fall back to error-body codes, status codes and transport error types, duck-typed so
-the Anthropic SDK and both ``httpx`` and ``httpx2`` work without imports.
+:class:`ErrorKind` says whether another attempt (same tier or another) can help and whose
+:class:`ErrorCause` says why (rate limit, exhausted quota, overload, ...). Evidence is
+weighed most specific first: langchain-core's exact types, provider codes in the error body
+(:mod:`langchain_tiered.fallbacks.shapes`; they also cover errors sent inside an HTTP 200
+stream, where the status says nothing), ``ModelError.is_retryable``, the HTTP status, then
+transport error types, duck-typed so the Anthropic and OpenAI SDKs, Google's clients and
+both ``httpx`` and ``httpx2`` work without imports. A wrapper that says nothing specific
+(``ChatGoogleGenerativeAIError`` around a ``google.genai`` error) is classified by its
+``__cause__``. :func:`response_failure` does the same for answers that arrived as
+successes but are failures (refusals, ``finish_reason="error"``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,12 +26,27 @@ from typing import Any
 
 from langchain_core.exceptions import (
     ContextOverflowError,
+    ModelAPIError,
+    ModelConnectionError,
     ModelError,
     ModelInvalidRequestError,
+    ModelRateLimitError,
     ModelRefusalError,
+    ModelTimeoutError,
 )
 
-__all__ = ["ErrorInfo", "ErrorKind", "classify_error", "parse_retry_after"]
+from langchain_tiered._redact import redact
+from langchain_tiered.fallbacks import shapes
+
+__all__ = [
+    "ErrorCause",
+    "ErrorInfo",
+    "ErrorKind",
+    "StreamError",
+    "classify_error",
+    "parse_retry_after",
+    "response_failure",
+]
 
 
 class ErrorKind(str, Enum):
@@ -42,7 +62,36 @@ class ErrorKind(str, Enum):
     """Auth, permission, unknown model, invalid request or a bug: no attempt will help."""
 
 
-"""Refusals are opt-in: silently asking another model to do what one refused is a policy choice."""
+class ErrorCause(str, Enum):
+    """Why a call failed, finer than :class:`ErrorKind`; decides retry and cooldown."""
+
+    RATE_LIMIT = "rate_limit"
+    """Too many requests: back the tier off briefly (or for its Retry-After)."""
+    QUOTA = "quota"
+    """Credit or quota used up: will not pass with time, so fall back without retrying."""
+    OVERLOADED = "overloaded"
+    """The provider is overloaded (Anthropic 529, HTTP 503, Google ``UNAVAILABLE``)."""
+    SERVER_ERROR = "server_error"
+    """A 5xx or a provider ``server_error``/``api_error`` (also inside a 200 stream)."""
+    TIMEOUT = "timeout"
+    """The request or the body timed out."""
+    CONNECTION = "connection"
+    """The connection failed or was reset, before or during the body."""
+    TRANSIENT = "transient"
+    """Retryable by the taxonomy's ``is_retryable`` with no finer evidence."""
+    CONTEXT_OVERFLOW = "context_overflow"
+    """The prompt does not fit the model's context window."""
+    REFUSAL = "refusal"
+    """The model or a content/safety filter declined."""
+    REJECTED = "rejected"
+    """Auth, permission, unknown model, invalid request, or an error we cannot place."""
+
+
+_KIND_OF: dict[ErrorCause, ErrorKind] = {
+    ErrorCause.CONTEXT_OVERFLOW: ErrorKind.CONTEXT_OVERFLOW,
+    ErrorCause.REFUSAL: ErrorKind.REFUSAL,
+    ErrorCause.REJECTED: ErrorKind.FATAL,
+}
 
 
 @dataclass(frozen=True)
@@ -54,43 +103,80 @@ class ErrorInfo:
     error_type: str
     """The exception's class name, e.g. ``"ModelRateLimitError"``."""
     status: int | None
-    """The HTTP status, if the error carries one."""
+    """The HTTP status, if the error carries one (200 for errors sent inside a stream)."""
     retry_after: float | None
     """Seconds the provider asked to wait (Retry-After / retry-after-ms), if it said."""
     message: str
     """The error text, redacted and truncated."""
+    cause: ErrorCause = ErrorCause.REJECTED
+    """Why it failed; :attr:`kind` is derived from it by :func:`classify_error`."""
+
+    @property
+    def retry_same_tier(self) -> bool:
+        """Whether retrying the same tier can help (transient, and not an exhausted quota)."""
+        return self.kind is ErrorKind.RETRYABLE and self.cause is not ErrorCause.QUOTA
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether the provider said "too many requests" (as opposed to an outage)."""
+        return self.cause is ErrorCause.RATE_LIMIT
 
 
-# Provider error codes that identify a condition exactly, wherever in the body they appear.
-_CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
-_REFUSAL_CODES = frozenset({"content_filter", "content_policy_violation"})
-# Known provider phrasings of a context overflow. Only consulted for invalid-request errors,
-# because some providers (Anthropic, OpenAI-compatible gateways) send no machine-readable code.
-_CONTEXT_PHRASES = (
-    "prompt is too long",
-    "context_length_exceeded",
-    "maximum context length",
-    "exceeds the context window",
-    "input tokens exceed the configured limit",
-    "contextwindowexceedederror",
-)
+class StreamError(ModelError):
+    """A failure a provider reported as a successful answer (finish/stop reason).
+
+    Raised for a stream that ends with ``finish_reason="error"`` (OpenRouter and other
+    OpenAI-compatible servers) and carried by :func:`response_failure`. ``cause`` says which
+    failure it was, so :func:`classify_error` treats it like the HTTP error it stands for.
+    """
+
+    is_retryable = True
+
+    def __init__(
+        self,
+        message: str = "the provider reported a failure inside the answer",
+        *,
+        cause: ErrorCause = ErrorCause.SERVER_ERROR,
+        finish_reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.finish_reason = finish_reason
+        self.is_retryable = _KIND_OF.get(cause, ErrorKind.RETRYABLE) is ErrorKind.RETRYABLE
+
+
 _INVALID_REQUEST_STATUSES = frozenset({400, 413, 422})
-_RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
+_OVERLOAD_STATUSES = frozenset({503, 529})
+_TIMEOUT_STATUSES = frozenset({408, 504})
+_RETRYABLE_STATUSES = frozenset({409, 425})  # conflict, too early
+_HTTP_OK, _HTTP_TOO_MANY, _HTTP_ERRORS = 200, 429, range(400, 600)
 # Transport failures, matched by class name within SDK packages so neither httpx, httpx2 nor
 # any provider SDK has to be importable. Names cover base classes (NetworkError, TimeoutException).
-_SDK_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "openai", "anthropic"})
-_TRANSIENT_SDK_TYPES = frozenset(
-    {"APITimeoutError", "APIConnectionError", "TimeoutException", "NetworkError"}
+_SDK_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "openai", "anthropic", "google"})
+_TIMEOUT_SDK_TYPES = frozenset({"APITimeoutError", "TimeoutException", "DeadlineExceeded"})
+_CONNECTION_SDK_TYPES = frozenset(
+    {"APIConnectionError", "NetworkError", "ServiceUnavailable"}
     | {"RemoteProtocolError"}  # httpx: a peer dropped the connection mid-response
 )
 _REFUSAL_SDK_TYPES = frozenset({"ContentFilterFinishReasonError"})
-# Group 1 is kept (the "api_key=" prefix), the rest replaced.
-_SECRET_PATTERNS = (
-    re.compile(r"()sk-[A-Za-z0-9_-]{8,}"),
-    re.compile(r"(Bearer\s+)\S+", re.IGNORECASE),
-    re.compile(r"(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE),
+# (cause, codes) in order of precedence: a quota 429 is a quota problem, not a rate limit.
+_CODE_TABLE: tuple[tuple[ErrorCause, frozenset[str]], ...] = (
+    (ErrorCause.CONTEXT_OVERFLOW, shapes.CONTEXT_CODES),
+    (ErrorCause.REFUSAL, shapes.REFUSAL_CODES),
+    (ErrorCause.QUOTA, shapes.QUOTA_CODES),
+    (ErrorCause.RATE_LIMIT, shapes.RATE_LIMIT_CODES),
+    (ErrorCause.OVERLOADED, shapes.OVERLOAD_CODES),
+    (ErrorCause.TIMEOUT, shapes.TIMEOUT_CODES),
+    (ErrorCause.SERVER_ERROR, shapes.SERVER_ERROR_CODES),
+)
+_MODEL_ERROR_CAUSES: tuple[tuple[type[ModelError], ErrorCause], ...] = (
+    (ModelRateLimitError, ErrorCause.RATE_LIMIT),
+    (ModelTimeoutError, ErrorCause.TIMEOUT),
+    (ModelConnectionError, ErrorCause.CONNECTION),
+    (ModelAPIError, ErrorCause.SERVER_ERROR),
 )
 _MAX_MESSAGE = 200
+_MAX_CAUSE_DEPTH = 4
 
 
 def classify_error(exc: BaseException) -> ErrorInfo:
@@ -100,77 +186,110 @@ def classify_error(exc: BaseException) -> ErrorInfo:
         exc: Whatever the tier's model raised.
 
     Returns:
-        The error's kind, class name, HTTP status, Retry-After and a redacted message.
+        The error's kind and cause, class name, HTTP status, Retry-After and a redacted
+        message.
     """
     status = _status_of(exc)
+    cause = _cause_of(exc, status)
     return ErrorInfo(
-        kind=_kind_of(exc, status),
+        kind=_KIND_OF.get(cause, ErrorKind.RETRYABLE),
         error_type=type(exc).__name__,
         status=status,
         retry_after=_retry_after_of(exc),
         message=_safe_message(exc),
+        cause=cause,
     )
 
 
-def _kind_of(exc: BaseException, status: int | None) -> ErrorKind:
+def _cause_of(exc: BaseException, status: int | None, depth: int = 0) -> ErrorCause:
     # Most specific evidence first: the taxonomy's exact types, then provider codes (which
     # correct ChatOpenAI's plain invalid-request error for context_length_exceeded and
-    # content-filter 400s), then is_retryable, then raw status codes and transport types.
-    for classify in (_by_exact_type, _kind_from_body, _by_model_error, _by_status):
-        kind = classify(exc, status)
-        if kind is not None:
-            return kind
+    # content-filter 400s, and place errors sent inside a 200 stream), then is_retryable,
+    # then raw status codes and transport types.
+    for classify in (_by_exact_type, _by_body, _by_model_error, _by_status, _by_sdk_type):
+        cause = classify(exc, status)
+        if cause is not None:
+            return cause
+    inner = exc.__cause__
+    if inner is not None and depth < _MAX_CAUSE_DEPTH:  # a wrapper that says nothing itself
+        return _cause_of(inner, _status_of(inner), depth + 1)
+    return ErrorCause.REJECTED
+
+
+def _by_exact_type(exc: BaseException, _status: int | None) -> ErrorCause | None:
+    if isinstance(exc, ContextOverflowError):
+        return ErrorCause.CONTEXT_OVERFLOW
+    if isinstance(exc, ModelRefusalError):
+        return ErrorCause.REFUSAL
+    if isinstance(exc, StreamError):
+        return exc.cause
+    return None
+
+
+def _by_model_error(exc: BaseException, _status: int | None) -> ErrorCause | None:
+    if not isinstance(exc, ModelError):
+        return None
+    if not exc.is_retryable:
+        return ErrorCause.REJECTED
+    for cls, cause in _MODEL_ERROR_CAUSES:
+        if isinstance(exc, cls):
+            return cause
+    return ErrorCause.TRANSIENT
+
+
+def _by_status(_exc: BaseException, status: int | None) -> ErrorCause | None:
+    # A 200 says nothing: the error arrived inside the body (an SSE error event).
+    if status is None or status == _HTTP_OK:
+        return None
+    if status == _HTTP_TOO_MANY:
+        return ErrorCause.RATE_LIMIT
+    if status in _OVERLOAD_STATUSES:
+        return ErrorCause.OVERLOADED
+    if status in _TIMEOUT_STATUSES:
+        return ErrorCause.TIMEOUT
+    if status >= 500 or status in _RETRYABLE_STATUSES:  # noqa: PLR2004 - any 5xx
+        return ErrorCause.SERVER_ERROR
+    return ErrorCause.REJECTED
+
+
+def _by_sdk_type(exc: BaseException, _status: int | None) -> ErrorCause | None:
     names = _sdk_type_names(exc)
     if names & _REFUSAL_SDK_TYPES:
-        return ErrorKind.REFUSAL
-    transient = isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionError))
-    if transient or names & _TRANSIENT_SDK_TYPES:
-        return ErrorKind.RETRYABLE
-    return ErrorKind.FATAL
-
-
-def _by_exact_type(exc: BaseException, _status: int | None) -> ErrorKind | None:
-    if isinstance(exc, ContextOverflowError):
-        return ErrorKind.CONTEXT_OVERFLOW
-    if isinstance(exc, ModelRefusalError):
-        return ErrorKind.REFUSAL
+        return ErrorCause.REFUSAL
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or names & _TIMEOUT_SDK_TYPES:
+        return ErrorCause.TIMEOUT
+    if isinstance(exc, ConnectionError) or names & _CONNECTION_SDK_TYPES:
+        return ErrorCause.CONNECTION
     return None
 
 
-def _by_model_error(exc: BaseException, _status: int | None) -> ErrorKind | None:
-    if isinstance(exc, ModelError):
-        return ErrorKind.RETRYABLE if exc.is_retryable else ErrorKind.FATAL
-    return None
-
-
-def _by_status(_exc: BaseException, status: int | None) -> ErrorKind | None:
-    if status is None:
-        return None
-    # 408 timeout, 409 conflict, 425 too early, 429 rate limit; any 5xx incl. 529 overloaded.
-    retryable = status in _RETRYABLE_STATUSES or status >= 500  # noqa: PLR2004
-    return ErrorKind.RETRYABLE if retryable else ErrorKind.FATAL
-
-
-def _kind_from_body(exc: BaseException, status: int | None) -> ErrorKind | None:
+def _by_body(exc: BaseException, status: int | None) -> ErrorCause | None:
     body = _safe_getattr(exc, "body")
-    codes = _body_codes(body)
-    code_attr = _safe_getattr(exc, "code")
-    if isinstance(code_attr, str):
-        codes.add(code_attr.lower())
-    if codes & _CONTEXT_CODES:
-        return ErrorKind.CONTEXT_OVERFLOW
-    if codes & _REFUSAL_CODES:
-        return ErrorKind.REFUSAL
+    if body is None and exc.args and isinstance(exc.args[0], Mapping):
+        body = exc.args[0]  # ChatOpenAI: ValueError(error object) for an error body on a 200
+    codes = _body_codes(body) | _attribute_codes(exc)
+    for cause, known in _CODE_TABLE:
+        if codes & known:
+            return cause
     invalid_request = (
         status in _INVALID_REQUEST_STATUSES
-        or "invalid_request_error" in codes
+        or codes & shapes.INVALID_REQUEST_CODES
         or isinstance(exc, ModelInvalidRequestError)
     )
     if invalid_request:
         text = " ".join([*_body_messages(body), str(exc)]).lower()
-        if any(phrase in text for phrase in _CONTEXT_PHRASES):
-            return ErrorKind.CONTEXT_OVERFLOW
+        if any(phrase in text for phrase in shapes.CONTEXT_PHRASES):
+            return ErrorCause.CONTEXT_OVERFLOW
+    if status in (None, _HTTP_OK):  # an in-stream error body with only a numeric code
+        numeric = _numeric_code(body)
+        return _by_status(exc, numeric) if numeric is not None else None
     return None
+
+
+def _attribute_codes(exc: BaseException) -> set[str]:
+    # openai/anthropic errors: .code/.type; google.genai APIError: .status ("UNAVAILABLE").
+    values = (_safe_getattr(exc, name) for name in ("code", "type", "status"))
+    return {v.lower() for v in values if isinstance(v, str)}
 
 
 def _error_dicts(body: object) -> list[Mapping[str, Any]]:
@@ -185,9 +304,18 @@ def _body_codes(body: object) -> set[str]:
     return {
         str(d[key]).lower()
         for d in _error_dicts(body)
-        for key in ("code", "type")
+        for key in ("code", "type", "status")
         if isinstance(d.get(key), (str, int))
     }
+
+
+def _numeric_code(body: object) -> int | None:
+    # OpenRouter puts the upstream HTTP status in error.code when it fails mid-stream.
+    for d in _error_dicts(body):
+        code = d.get("code")
+        if isinstance(code, int) and not isinstance(code, bool) and code in _HTTP_ERRORS:
+            return code
+    return None
 
 
 def _body_messages(body: object) -> list[str]:
@@ -215,6 +343,41 @@ def _status_of(exc: BaseException) -> int | None:
         status = _safe_getattr(source, "status_code") if source is not None else None
         if isinstance(status, int) and not isinstance(status, bool):
             return status
+    # google.genai / google.api_core errors carry the HTTP status as an int ``code``.
+    code = _safe_getattr(exc, "code")
+    if isinstance(code, int) and not isinstance(code, bool) and code in _HTTP_ERRORS:
+        return code
+    return None
+
+
+def response_failure(message: Any) -> BaseException | None:
+    """The failure hidden in an answer that arrived as a success, if any.
+
+    Providers report some failures as a normal response: a refusal (Anthropic
+    ``stop_reason="refusal"``), a content or safety filter (``finish_reason`` of
+    ``"content_filter"``, Google's ``"SAFETY"``), or an upstream error
+    (``finish_reason="error"``, sent by OpenRouter mid-stream). A truncated answer
+    (``"length"``/``"max_tokens"``) is not a failure: it is what the output cap asked for.
+
+    Args:
+        message: An ``AIMessage`` or a stream chunk.
+
+    Returns:
+        A ``ModelRefusalError`` or :class:`StreamError` to raise or classify, or ``None``.
+    """
+    meta = _safe_getattr(message, "response_metadata")
+    if not isinstance(meta, Mapping):
+        return None
+    reason = meta.get("finish_reason") or meta.get("stop_reason")
+    if not isinstance(reason, str):
+        return None
+    lowered = reason.lower()
+    if lowered in shapes.REFUSAL_FINISH_REASONS:
+        text = f"the model's answer was withheld (finish reason {reason!r})"
+        return ModelRefusalError(text, raw_message=message)
+    if lowered == "error":
+        text = "the provider ended the stream with finish_reason 'error'"
+        return StreamError(text, cause=ErrorCause.SERVER_ERROR, finish_reason=reason)
     return None
 
 
@@ -269,8 +432,6 @@ def _parse_float(raw: str | None) -> float | None:
 
 
 def _safe_message(exc: BaseException) -> str:
-    text = " ".join((str(exc) or type(exc).__name__).split())
     # Redact before truncating so a cut can't leave a key too short for the patterns.
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1[REDACTED]", text)
+    text = redact(" ".join((str(exc) or type(exc).__name__).split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."

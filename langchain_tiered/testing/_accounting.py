@@ -7,17 +7,25 @@ what ``langchain_tiered.tokens`` predicts; tests can then check estimates agains
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from langchain_tiered.testing._cache import OPENAI_CACHE_STEP, PromptCache
 from langchain_tiered.testing._replies import Reply, ToolCall
 from langchain_tiered.testing._wire import Completion, max_tokens, reply_text
 
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["build_completion", "count_prompt"]
+__all__ = ["build_completion", "count_prompt", "encoding", "openai_cached", "prompt_tokens_of"]
+
+
+@functools.cache
+def encoding() -> tiktoken.Encoding:
+    """The o200k encoding the emulator bills with."""
+    return _encoding()
 
 
 @functools.cache
@@ -36,7 +44,29 @@ def count_prompt(body: Mapping[str, Any]) -> int:
     return count_openai_messages(body["messages"], model=body["model"], tools=tools)
 
 
-def build_completion(reply: Reply, body: Mapping[str, Any], *, seq: int, prompt: int) -> Completion:
+def prompt_tokens_of(body: Mapping[str, Any]) -> list[int]:
+    """The prompt as one token sequence (tools, then each message), for prefix caching.
+
+    The rendering is canonical (sorted JSON), so two requests share a token prefix exactly
+    when their tools and leading messages are equal.
+    """
+    parts = [json.dumps(body.get("tools") or [], sort_keys=True)]
+    parts += [json.dumps(m, sort_keys=True) for m in body.get("messages") or []]
+    return _encoding().encode("\n".join(parts), disallowed_special=())
+
+
+def openai_cached(cache: PromptCache, body: Mapping[str, Any], prompt: int) -> int:
+    """Cached prompt tokens for this request (0 unless the emulator caches prompts)."""
+    if not cache.enabled:
+        return 0
+    cached = cache.openai_cached(body["model"], prompt_tokens_of(body))
+    # Never more than the billed prompt, and still in whole 128-token steps.
+    return min(cached, prompt - prompt % OPENAI_CACHE_STEP)
+
+
+def build_completion(
+    reply: Reply, body: Mapping[str, Any], *, seq: int, prompt: int, cached: int = 0
+) -> Completion:
     """Make a reply concrete for one request.
 
     Assigns deterministic ids, applies ``stop`` and ``max_tokens``/``max_completion_tokens``
@@ -47,6 +77,8 @@ def build_completion(reply: Reply, body: Mapping[str, Any], *, seq: int, prompt:
         body: The validated request JSON.
         seq: The request's sequence number in this emulator, for ids.
         prompt: The request's counted prompt tokens.
+        cached: Prompt tokens served from the emulated prompt cache (a scripted
+            ``Reply.cached_tokens`` wins).
 
     Returns:
         The completion to serialise.
@@ -78,7 +110,7 @@ def build_completion(reply: Reply, body: Mapping[str, Any], *, seq: int, prompt:
         prompt_tokens=reply.prompt_tokens if reply.prompt_tokens is not None else prompt,
         completion_tokens=completion_tokens,
         reasoning_tokens=reply.reasoning_tokens,
-        cached_tokens=reply.cached_tokens,
+        cached_tokens=reply.cached_tokens or cached,
     )
 
 

@@ -13,7 +13,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["Fault", "FaultBook", "FaultKind", "Verdict", "error_body", "fault_error"]
+__all__ = [
+    "BODY_KINDS",
+    "IN_STREAM_KINDS",
+    "Fault",
+    "FaultBook",
+    "FaultKind",
+    "Verdict",
+    "error_body",
+    "fault_error",
+    "in_stream_error",
+]
 
 FaultKind = Literal[
     "rate_limit",
@@ -25,9 +35,25 @@ FaultKind = Literal[
     "latency",
     "stream_break",
     "disconnect",
+    "insufficient_quota",
+    "server_busy",
+    "server_error_on_200",
+    "overloaded_in_stream",
+    "rate_limit_in_stream",
+    "api_error_in_stream",
+    "finish_error_in_stream",
+    "refusal",
+    "stall",
 ]
 
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
+IN_STREAM_KINDS: frozenset[str] = frozenset(
+    {"overloaded_in_stream", "rate_limit_in_stream", "api_error_in_stream"}
+    | {"finish_error_in_stream", "server_error_on_200"}
+)
+"""Faults sent inside an HTTP 200 answer (an SSE error event, or an error body on 200)."""
+BODY_KINDS: frozenset[str] = IN_STREAM_KINDS | {"stream_break", "latency", "refusal", "stall"}
+"""Faults that need the reply (or at least a 200 response) rather than an HTTP error."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +68,35 @@ class Fault:
         probability: Fire on each eligible request with this probability (seeded, so runs repeat).
         seed: Seed of this fault's random generator, used with ``probability``.
         retry_after: Seconds sent in the ``Retry-After`` header of a ``"rate_limit"`` (default 1).
-        latency: Seconds the server sleeps before responding (``"latency"``) or before failing.
-        break_after_chunks: SSE events sent before a ``"stream_break"`` cuts the connection.
+        send_retry_after: Whether a ``"rate_limit"`` carries ``Retry-After`` at all.
+        latency: Seconds the server sleeps before responding (``"latency"``), before failing,
+            or, for ``"stall"``, in the middle of the body (default 30: the client times out).
+        break_after_chunks: SSE events sent before a ``"stream_break"`` cuts the connection, an
+            ``"..._in_stream"`` fault sends its error event, or a ``"stall"`` stops sending.
         message: Replaces the error message of the body.
+
+    The kinds, and what each sends (OpenAI wire / Anthropic ``/v1/messages`` wire):
+
+    * ``rate_limit``: 429 with Retry-After (unless ``send_retry_after=False``).
+    * ``insufficient_quota``: OpenAI's 429 ``insufficient_quota`` / Anthropic's 402
+      ``billing_error``; no Retry-After.
+    * ``server_error`` (500), ``overloaded`` (503 / Anthropic 529), ``server_busy``
+      (DeepSeek's 503 "Server busy").
+    * ``context_length`` (400, OpenAI / Anthropic wording; ``message`` for other servers'),
+      ``content_filter`` (400 prompt rejected), ``auth`` (401).
+    * ``server_error_on_200``: an error object with HTTP 200 (a JSON body, or the first SSE
+      event of a stream), as OpenAI-compatible proxies send it.
+    * ``overloaded_in_stream``, ``rate_limit_in_stream``, ``api_error_in_stream``: the stream
+      opens with 200, then an error event (Anthropic ``event: error`` with
+      ``overloaded_error``/``rate_limit_error``/``api_error``; an ``error`` object on the
+      OpenAI wire). Without streaming, the equivalent HTTP error.
+    * ``finish_error_in_stream``: OpenRouter's mid-stream failure, a chunk with an ``error``
+      object and ``finish_reason: "error"``.
+    * ``refusal``: a 200 answer withheld (OpenAI ``finish_reason: "content_filter"``,
+      Anthropic ``stop_reason: "refusal"``).
+    * ``stream_break`` (cut after ``break_after_chunks`` events, or half a JSON body),
+      ``disconnect`` (no response), ``stall`` (body stops mid-way: a read timeout),
+      ``latency`` (delay only).
     """
 
     kind: FaultKind
@@ -54,6 +106,7 @@ class Fault:
     probability: float | None = None
     seed: int = 0
     retry_after: float | None = None
+    send_retry_after: bool = True
     latency: float | None = None
     break_after_chunks: int | None = None
     message: str | None = None
@@ -170,6 +223,13 @@ _SERVER_ERROR = (
     "persists."
 )
 _OVERLOADED = "The engine is currently overloaded, please try again later."
+_SERVER_BUSY = "Server busy, please try again later."  # DeepSeek's 503
+_QUOTA = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+_MID_STREAM = "Provider disconnected unexpectedly"  # OpenRouter's mid-stream error text
 _CONTENT_FILTER = (
     "Your request was rejected as a result of our safety system. Your prompt may contain text "
     "that is not allowed by our safety system."
@@ -210,11 +270,12 @@ def fault_error(
         ``(status, body, headers)``.
     """
     custom = fault.message
-    if fault.kind == "rate_limit":
+    if fault.kind in ("rate_limit", "rate_limit_in_stream"):
         retry = fault.retry_after if fault.retry_after is not None else 1
         text = custom or _RATE_LIMIT.format(model=model, retry=f"{retry:g}")
         body = error_body(text, "rate_limit_exceeded", None, "rate_limit_exceeded")
-        return 429, body, {"Retry-After": f"{retry:g}"}
+        headers = {"Retry-After": f"{retry:g}"} if fault.send_retry_after else {}
+        return 429, body, headers
     if fault.kind == "context_length":
         limit = window if window is not None else max(prompt - 1, 1)
         text = custom or context_length_message(limit, prompt, None)
@@ -225,7 +286,11 @@ def fault_error(
         )
     table: dict[str, tuple[int, str, str | None, str | None, str | None]] = {
         "server_error": (500, _SERVER_ERROR, "server_error", None, None),
+        "api_error_in_stream": (500, _SERVER_ERROR, "server_error", None, None),
         "overloaded": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
+        "overloaded_in_stream": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
+        "server_busy": (503, _SERVER_BUSY, "server_busy", None, None),
+        "insufficient_quota": (429, _QUOTA, "insufficient_quota", None, "insufficient_quota"),
         "content_filter": (
             400,
             _CONTENT_FILTER,
@@ -237,3 +302,30 @@ def fault_error(
     }
     status, text, type_, param, code = table[fault.kind]
     return status, error_body(custom or text, type_, param, code), {}
+
+
+def in_stream_error(fault: Fault) -> dict[str, Any]:
+    """The ``error`` object an OpenAI-compatible server puts inside a 200 answer.
+
+    Args:
+        fault: An in-stream fault (see :data:`IN_STREAM_KINDS`).
+
+    Returns:
+        The error object (without the ``{"error": ...}`` envelope).
+    """
+    table = {
+        "overloaded_in_stream": (_OVERLOADED, "overloaded_error", "overloaded"),
+        "rate_limit_in_stream": (
+            "Rate limit reached",
+            "rate_limit_exceeded",
+            "rate_limit_exceeded",
+        ),
+        "api_error_in_stream": (_SERVER_ERROR, "server_error", None),
+        "server_error_on_200": (_SERVER_ERROR, "server_error", None),
+        "finish_error_in_stream": (_MID_STREAM, None, "server_error"),
+    }
+    text, type_, code = table[fault.kind]
+    error: dict[str, Any] = {"message": fault.message or text, "code": code}
+    if type_ is not None:
+        error.update(type=type_, param=None)
+    return error

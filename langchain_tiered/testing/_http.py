@@ -7,46 +7,42 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from langchain_tiered.testing._accounting import build_completion, count_prompt
-from langchain_tiered.testing._faults import Fault, error_body, fault_error
+from langchain_tiered.testing._accounting import build_completion, count_prompt, openai_cached
+from langchain_tiered.testing._aio import SSE_HEADERS, cut, json_response
+from langchain_tiered.testing._aio import stall as stall_for
+from langchain_tiered.testing._anthropic import AnthropicHandler
+from langchain_tiered.testing._faults import (
+    BODY_KINDS,
+    IN_STREAM_KINDS,
+    Fault,
+    error_body,
+    fault_error,
+    in_stream_error,
+)
 from langchain_tiered.testing._faults import context_length_message as _overflow_message
 from langchain_tiered.testing._records import RequestRecord
+from langchain_tiered.testing._replies import Reply
+from langchain_tiered.testing._state import EmulatorState
 from langchain_tiered.testing._wire import (
     Completion,
     completion_json,
+    error_chunk,
     max_tokens,
     parse_json,
     stream_events,
     validate_request,
 )
 
-if TYPE_CHECKING:
-    from langchain_tiered.testing.emulator import OpenAICompatibleEmulator
-
 __all__ = ["ChatHandler"]
 
 _MAX_BODY = 64 * 1024 * 1024  # context-window tests send long prompts; aiohttp's default is 1 MiB
 _DEFAULT_BREAK_AFTER = 2  # role chunk + one content chunk: some output arrived, then the cut
-_SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-
-
-def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        content_type="application/json",
-        headers=dict(headers or {}),
-    )
-
-
-def _cut(request: web.Request) -> None:
-    """Drop the connection: the client sees it close without a (complete) response."""
-    if request.transport is not None:
-        request.transport.close()
+_IN_STREAM_AFTER = 1  # the role chunk: the stream is open, no content yet
+_STALL_SECONDS = 30.0  # far beyond any test client's read timeout
 
 
 @dataclass(frozen=True)
@@ -59,15 +55,16 @@ class _Meta:
 
 
 class ChatHandler:
-    """Routes of one emulator; holds no state of its own (the emulator does, under its lock)."""
+    """Routes of one emulator; holds no state of its own (:class:`EmulatorState` does)."""
 
-    def __init__(self, emulator: OpenAICompatibleEmulator) -> None:
-        self._emu = emulator
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
 
     def application(self) -> web.Application:
-        """The aiohttp application serving ``/v1``."""
+        """The aiohttp application serving ``/v1`` (OpenAI and Anthropic routes)."""
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/messages", AnthropicHandler(self._state).messages)
         app.router.add_get("/v1/models", self.models)
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
@@ -76,14 +73,14 @@ class ChatHandler:
         """``GET /v1/models``."""
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "langchain-tiered-emulator"}
-            for name in self._emu.model_names()
+            for name in self._state.model_names()
         ]
-        return _json(200, {"object": "list", "data": data})
+        return json_response(200, {"object": "list", "data": data})
 
     async def not_found(self, request: web.Request) -> web.Response:
         """OpenAI's answer to an unknown route."""
         message = f"Invalid URL ({request.method} {request.path})"
-        return _json(404, error_body(message, "invalid_request_error", None, None))
+        return json_response(404, error_body(message, "invalid_request_error", None, None))
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         """``POST /v1/chat/completions``."""
@@ -93,35 +90,38 @@ class ChatHandler:
         if error is not None:
             model = body.get("model") if isinstance(body, dict) else None
             self._log(_Meta(arrived), model, outcome="bad_request", status=400)
-            return _json(400, error)
+            return json_response(400, error)
         log = _Meta(arrived, bool(body.get("stream")), len(body.get("tools") or []))
         try:
             return await self._answer(request, body, log)
         except Exception as exc:  # a bug or a failing user responder must not kill the server
             self._log(log, body["model"], outcome="internal_error", status=500)
             text = f"emulator internal error: {type(exc).__name__}: {exc}"
-            return _json(500, error_body(text, "server_error", None, None))
+            return json_response(500, error_body(text, "server_error", None, None))
 
     async def _answer(
         self, request: web.Request, body: dict[str, Any], log: _Meta
     ) -> web.StreamResponse:
         model: str = body["model"]
-        seq = self._emu._next_seq(model)
+        seq = self._state.next_seq(model)
         prompt = count_prompt(body)
-        verdict = self._emu._judge(model)
-        if verdict.delay:
+        verdict = self._state.judge(model)
+        if verdict.delay and (verdict.fault is None or verdict.fault.kind != "stall"):
             await asyncio.sleep(verdict.delay)
         fault = verdict.fault
-        window = self._emu._window(model)
-        if fault is not None and fault.kind not in ("stream_break", "latency"):
+        window = self._state.context_window(model)
+        if fault is not None and _as_http_error(fault, stream=log.stream):
             return self._fault(request, fault, model, window=window, prompt=prompt, log=log)
         overflow = self._overflow(window, prompt, max_tokens(body))
         if overflow is not None:
             self._log(log, model, prompt_tokens=prompt, outcome="context_length", status=400)
-            return _json(400, overflow)
-        reply = self._emu._reply_for(body)
-        completion = build_completion(reply, body, seq=seq, prompt=prompt)
-        if fault is not None:  # stream_break: cut a stream, or a JSON body half-way
+            return json_response(400, overflow)
+        reply = self._state.reply_for(body)
+        if fault is not None and fault.kind == "refusal":
+            reply = Reply(content=None, finish_reason="content_filter")
+        cached = openai_cached(self._state.cache, body, prompt)
+        completion = build_completion(reply, body, seq=seq, prompt=prompt, cached=cached)
+        if fault is not None and fault.kind != "refusal":  # cut, stall or an error in the body
             self._log(log, model, prompt_tokens=prompt, outcome=fault.kind, status=200)
             return await self._broken(request, body, completion, fault)
         self._log(
@@ -131,10 +131,11 @@ class ChatHandler:
             completion_tokens=completion.completion_tokens,
             outcome=verdict.outcome,
             status=200,
+            cached_tokens=completion.cached_tokens,
         )
         if log.stream:
             return await self._stream(request, body, completion)
-        return _json(200, completion_json(completion), {"x-request-id": completion.id})
+        return json_response(200, completion_json(completion), {"x-request-id": completion.id})
 
     def _fault(
         self,
@@ -148,11 +149,11 @@ class ChatHandler:
     ) -> web.StreamResponse:
         if fault.kind == "disconnect":
             self._log(log, model, prompt_tokens=prompt, outcome="disconnect", status=0)
-            _cut(request)
+            cut(request)
             return web.Response(status=499)  # never sent: the transport is closed
         status, error, headers = fault_error(fault, model, window, prompt)
         self._log(log, model, prompt_tokens=prompt, outcome=fault.kind, status=status)
-        return _json(status, error, headers)
+        return json_response(status, error, headers)
 
     @staticmethod
     def _overflow(window: int | None, prompt: int, completion: int | None) -> Any | None:
@@ -166,37 +167,71 @@ class ChatHandler:
         request: web.Request,
         body: Mapping[str, Any],
         completion: Completion,
-        break_after: int | None = None,
+        *,
+        stop_after: int | None = None,
+        then: Iterable[bytes] = (),
+        stall: float | None = None,
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={**_SSE_HEADERS, "x-request-id": completion.id})
+        """Send the SSE stream; with ``stop_after``, replace the rest by ``then``, or cut.
+
+        After ``stop_after`` events the stream either sends ``then`` and ends cleanly (an
+        error event), or, with nothing to send, waits ``stall`` seconds (a read timeout on
+        the client) and drops the connection.
+        """
+        response = web.StreamResponse(headers={**SSE_HEADERS, "x-request-id": completion.id})
         await response.prepare(request)
         options = body.get("stream_options") or {}
         events: Iterable[bytes] = stream_events(
             completion, include_usage=bool(options.get("include_usage"))
         )
         for sent, event in enumerate(events):
-            if break_after is not None and sent >= break_after:
-                _cut(request)
-                return response
+            if stop_after is not None and sent >= stop_after:
+                return await self._end_early(request, response, list(then), stall)
             await response.write(event)
         await response.write_eof()
+        return response
+
+    @staticmethod
+    async def _end_early(
+        request: web.Request, response: web.StreamResponse, then: list[bytes], stall: float | None
+    ) -> web.StreamResponse:
+        if then:
+            for event in then:
+                await response.write(event)
+            await response.write_eof()
+            return response
+        if stall:
+            await stall_for(request, stall)
+        cut(request)
         return response
 
     async def _broken(
         self, request: web.Request, body: Mapping[str, Any], completion: Completion, fault: Fault
     ) -> web.StreamResponse:
+        after = fault.break_after_chunks
+        stall = (fault.latency or _STALL_SECONDS) if fault.kind == "stall" else None
+        if fault.kind in IN_STREAM_KINDS:
+            error = in_stream_error(fault)
+            if not body.get("stream"):  # an error object in a 200 JSON body
+                return json_response(200, {"error": error})
+            event = error_chunk(completion, error, finish=fault.kind == "finish_error_in_stream")
+            start = 0 if fault.kind == "server_error_on_200" else _IN_STREAM_AFTER
+            stop = start if after is None else after
+            return await self._stream(request, body, completion, stop_after=stop, then=[event])
         if body.get("stream"):
-            after = fault.break_after_chunks
-            return await self._stream(
-                request, body, completion, _DEFAULT_BREAK_AFTER if after is None else after
-            )
+            default = _IN_STREAM_AFTER if fault.kind == "stall" else _DEFAULT_BREAK_AFTER
+            stop = default if after is None else after
+            return await self._stream(request, body, completion, stop_after=stop, stall=stall)
         payload = json.dumps(completion_json(completion)).encode()
-        # Announce the full length, send half: the client sees a truncated body.
+        # Announce the full length, send half (or nothing, then stall): a truncated body.
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.content_length = len(payload)
         await response.prepare(request)
-        await response.write(payload[: len(payload) // 2])
-        _cut(request)
+        if stall:
+            await stall_for(request, stall)
+        else:
+            await response.write(payload[: len(payload) // 2])
+        cut(request)
         return response
 
     def _log(
@@ -208,6 +243,7 @@ class ChatHandler:
         status: int,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        cached_tokens: int = 0,
     ) -> None:
         record = RequestRecord(
             model=model if isinstance(model, str) else "",
@@ -218,5 +254,15 @@ class ChatHandler:
             stream=meta.stream,
             tools=meta.tools,
             time=meta.arrived,
+            cached_tokens=cached_tokens,
         )
-        self._emu._record(record)
+        self._state.record(record)
+
+
+def _as_http_error(fault: Fault, *, stream: bool) -> bool:
+    """Whether the fault is answered with an HTTP error status (before any body)."""
+    if fault.kind in ("server_error_on_200", "finish_error_in_stream"):
+        return False
+    if fault.kind in IN_STREAM_KINDS:
+        return not stream  # without a stream there is no event to carry it: HTTP error
+    return fault.kind not in BODY_KINDS

@@ -21,6 +21,8 @@ class RequestRecord:
         stream: Whether the request asked for streaming.
         tools: Number of tools sent.
         time: Wall-clock time (``time.time()``) the request arrived.
+        cached_tokens: Prompt tokens billed as read from the prompt cache.
+        cache_creation_tokens: Prompt tokens billed as written to the cache (Anthropic).
     """
 
     model: str
@@ -31,6 +33,8 @@ class RequestRecord:
     stream: bool
     tools: int
     time: float
+    cached_tokens: int = 0
+    cache_creation_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from langchain_tiered.testing._faults import error_body
 from langchain_tiered.testing._replies import Reply, ToolCall
 
-__all__ = ["Completion", "completion_json", "stream_events", "validate_request"]
+__all__ = ["Completion", "completion_json", "error_chunk", "stream_events", "validate_request"]
 
 SYSTEM_FINGERPRINT = "fp_emulator"
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -232,6 +232,25 @@ def stream_events(completion: Completion, *, include_usage: bool) -> Iterator[by
     if include_usage:
         yield _event({**_chunk_head(completion), "choices": [], "usage": completion.usage})
     yield b"data: [DONE]\n\n"
+
+
+def error_chunk(completion: Completion, error: Mapping[str, Any], *, finish: bool) -> bytes:
+    """An SSE event carrying an error object inside a 200 stream.
+
+    Args:
+        completion: The completion the stream belonged to (for the chunk's id and model).
+        error: The error object.
+        finish: Send it as OpenRouter does, inside a chunk whose choice ends with
+            ``finish_reason: "error"``; otherwise as a bare ``{"error": ...}`` event
+            (OpenAI, vLLM, LiteLLM proxy).
+
+    Returns:
+        The encoded event.
+    """
+    if not finish:
+        return _event({"error": dict(error)})
+    choice = {"index": 0, "delta": {"content": ""}, "logprobs": None, "finish_reason": "error"}
+    return _event({**_chunk_head(completion), "error": dict(error), "choices": [choice]})
 
 
 def _chunk_head(completion: Completion) -> dict[str, Any]:

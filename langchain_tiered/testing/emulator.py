@@ -7,7 +7,6 @@ caller's asyncio code talk to it the same way: over real HTTP, through the real 
 from __future__ import annotations
 
 import asyncio
-import collections
 import threading
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -15,14 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from langchain_tiered.testing._faults import Fault, FaultBook, Verdict
+from langchain_tiered.testing._faults import Fault
 from langchain_tiered.testing._http import ChatHandler
 from langchain_tiered.testing._records import ModelStats, RequestRecord
-from langchain_tiered.testing._replies import Reply, Responder, ScriptItem, default_reply
+from langchain_tiered.testing._replies import Responder, ScriptItem
+from langchain_tiered.testing._state import EmulatorState
 
 __all__ = ["ModelStats", "OpenAICompatibleEmulator", "RequestRecord"]
-
-DEFAULT_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano")
 _BACKLOG = 2048  # benchmarks open hundreds of connections at once; the default 128 drops SYNs
 _START_TIMEOUT = 10.0
 
@@ -47,6 +45,12 @@ class OpenAICompatibleEmulator:
         auto_tools: When nothing is scripted and tools are sent, call the first tool after a user
             turn and answer with the tool's result after a tool turn.
         responder: Computes every unscripted reply from the request JSON instead of the default.
+        prompt_cache: Report ``cached_tokens`` for a repeated prompt prefix of 1,024+ tokens per
+            model, as OpenAI does (Anthropic-style ``cache_control`` on ``/v1/messages`` is
+            always honoured). :meth:`clear_prompt_cache` forgets it.
+
+    Besides ``/v1/chat/completions`` the server answers Anthropic's ``/v1/messages`` (point
+    ``ChatAnthropic(base_url=emu.root_url)`` at it), with the same scripts and faults.
     """
 
     def __init__(
@@ -58,26 +62,25 @@ class OpenAICompatibleEmulator:
         context_windows: Mapping[str, int] | None = None,
         auto_tools: bool = True,
         responder: Responder | None = None,
+        prompt_cache: bool = False,
     ) -> None:
         self.host = host
         self._requested_port = port
-        self.auto_tools = auto_tools
-        self._faults = FaultBook(faults)
-        self._windows = dict(context_windows or {})
-        self._responder = responder
-        self._lock = threading.Lock()  # guards scripts, responders, the log and the sequence
-        self._scripts: dict[str, collections.deque[ScriptItem]] = {}
-        self._responders: dict[str, Responder] = {}
-        self._log: list[RequestRecord] = []
-        self._seen: set[str] = set()
-        self._seq = 0
+        self.state = EmulatorState(
+            faults=faults,
+            context_windows=context_windows,
+            auto_tools=auto_tools,
+            responder=responder,
+            prompt_cache=prompt_cache,
+        )
+        """What the HTTP handlers read and change; configure through the methods below."""
         self._port: int | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         state = f"serving at {self.base_url}" if self._port else "stopped"
-        return f"{type(self).__name__}({state}, requests={len(self._log)})"
+        return f"{type(self).__name__}({state}, requests={len(self.state.requests())})"
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -93,6 +96,20 @@ class OpenAICompatibleEmulator:
     def base_url(self) -> str:
         """The URL to pass as ``base_url`` to OpenAI clients, ending in ``/v1``."""
         return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server's URL without ``/v1``, for clients that add it (``ChatAnthropic``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def auto_tools(self) -> bool:
+        """Whether unscripted requests with tools play an agent loop."""
+        return self.state.auto_tools
+
+    @auto_tools.setter
+    def auto_tools(self, value: bool) -> None:
+        self.state.auto_tools = value
 
     def start(self) -> OpenAICompatibleEmulator:
         """Start serving in a background thread; returns once the port is bound."""
@@ -147,7 +164,7 @@ class OpenAICompatibleEmulator:
             loop.close()
 
     async def _open(self) -> web.AppRunner:
-        app = ChatHandler(self).application()
+        app = ChatHandler(self.state).application()
         # Short shutdown: tests stop the emulator with idle keep-alive connections still open.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
@@ -188,17 +205,11 @@ class OpenAICompatibleEmulator:
             model: The model name requests must carry.
             *items: Replies, or callables computing a reply from the request JSON.
         """
-        with self._lock:
-            self._scripts.setdefault(model, collections.deque()).extend(items)
-            self._seen.add(model)
+        self.state.script(model, items)
 
     def respond_with(self, responder: Responder, *, model: str | None = None) -> None:
         """Answer every unscripted request (for ``model``, or all models) with ``responder``."""
-        with self._lock:
-            if model is None:
-                self._responder = responder
-            else:
-                self._responders[model] = responder
+        self.state.respond_with(responder, model=model)
 
     def add_fault(self, fault: Fault | None = None, /, **kwargs: Any) -> Fault:
         """Add a fault, given as a :class:`Fault` or as its keyword arguments.
@@ -207,38 +218,31 @@ class OpenAICompatibleEmulator:
             The fault added.
         """
         fault = fault if fault is not None else Fault(**kwargs)
-        self._faults.add(fault)
+        self.state.faults.add(fault)
         return fault
 
     def clear_faults(self) -> None:
         """Remove every fault."""
-        self._faults.clear()
+        self.state.faults.clear()
 
     def set_context_window(self, model: str, tokens: int | None) -> None:
         """Limit (or with ``None`` unlimit) the prompt tokens ``model`` accepts."""
-        with self._lock:
-            if tokens is None:
-                self._windows.pop(model, None)
-            else:
-                self._windows[model] = tokens
+        self.state.set_context_window(model, tokens)
+
+    def clear_prompt_cache(self, model: str | None = None) -> None:
+        """Forget the cached prompt prefixes of ``model`` (or of every model)."""
+        self.state.cache.clear(model)
 
     def reset(self) -> None:
-        """Clear the request log, scripts, responders and faults (context windows stay)."""
-        self.clear_faults()
-        with self._lock:
-            self._scripts.clear()
-            self._responders.clear()
-            self._log.clear()
-            self._seen.clear()
-            self._responder = None
+        """Clear the request log, scripts, responders, faults and prompt caches."""
+        self.state.reset()
 
     # -- observation --------------------------------------------------------------------------
 
     @property
     def requests(self) -> list[RequestRecord]:
         """A snapshot of the request log, oldest first."""
-        with self._lock:
-            return list(self._log)
+        return self.state.requests()
 
     @property
     def stats(self) -> dict[str, ModelStats]:
@@ -257,40 +261,7 @@ class OpenAICompatibleEmulator:
 
     def model_names(self) -> list[str]:
         """Models listed by ``GET /v1/models``: defaults plus every name scripted or seen."""
-        with self._lock:
-            names = set(DEFAULT_MODELS) | self._seen | set(self._windows)
-        return sorted(names)
-
-    # -- used by the HTTP layer ---------------------------------------------------------------
-
-    def _next_seq(self, model: str) -> int:
-        with self._lock:
-            self._seq += 1
-            if model:
-                self._seen.add(model)
-            return self._seq
-
-    def _judge(self, model: str) -> Verdict:
-        return self._faults.judge(model)
-
-    def _window(self, model: str) -> int | None:
-        with self._lock:
-            return self._windows.get(model)
-
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._log.append(record)
-
-    def _reply_for(self, body: Mapping[str, Any]) -> Reply:
-        """The scripted reply for this request, else the responder's, else the default."""
-        model = body["model"]
-        with self._lock:
-            queue = self._scripts.get(model)
-            item: ScriptItem | None = queue.popleft() if queue else None
-            item = item or self._responders.get(model) or self._responder
-        if item is None:
-            return default_reply(body, auto_tools=self.auto_tools)
-        return item if isinstance(item, Reply) else item(body)
+        return self.state.model_names()
 
 
 def serve(port: int = 8000, host: str = "127.0.0.1", **options: Any) -> None:

@@ -372,6 +372,7 @@ def test_public_surface_is_pinned() -> None:
     from langchain_tiered import testing
 
     assert testing.__all__ == [
+        "FakeClock",
         "Fault",
         "FaultKind",
         "ModelStats",
