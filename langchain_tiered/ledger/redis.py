@@ -146,8 +146,18 @@ class RedisLedger:
         """Settlements and local spend waiting for Redis to come back."""
         return self._outage.pending
 
+    def flush(self) -> int:
+        """Send settlements queued during an outage now; call it before a replica exits.
+
+        Returns:
+            How many are still queued (Redis still unreachable).
+        """
+        self._flush_quietly()
+        return self._outage.pending
+
     def close(self) -> None:
-        """Close the connection pool (async clients close with their event loop)."""
+        """Flush what is queued if Redis answers, then close the connection pool."""
+        self._flush_quietly()
         self._client.close()
 
     # -- the protocol, sync ----------------------------------------------------------

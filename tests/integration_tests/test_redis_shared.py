@@ -123,7 +123,8 @@ def test_cooldown_on_one_replica_is_seen_by_all(redis_prefix: str) -> None:  # n
     a.record_failure("main")
     assert not b.is_open("main")
     b.record_failure("main")  # the second failure, counted across replicas
-    assert a.is_open("main") and b.is_open("main")
+    assert a.is_open("main")
+    assert b.is_open("main")
     assert a.state("main") == "open"
     assert b.cooldown_remaining("main") == pytest.approx(30.0)
     clock.advance(30.5)
