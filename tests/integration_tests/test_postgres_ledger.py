@@ -8,14 +8,16 @@ from typing import Any
 import pytest
 
 from langchain_tiered.shared.errors import SharedStateUnavailableError
+from tests.integration_tests import _services
 from tests.integration_tests._ledger_contract import LedgerContract, rec
-from tests.integration_tests._services import PG_DSN, pg_schema  # noqa: F401
+from tests.integration_tests._services import PG_DSN
 
 pytestmark = pytest.mark.integration
+pg_schema = _services.pg_schema
 
 
 @pytest.fixture
-def make(pg_schema: str) -> Iterator[Callable[..., Any]]:  # noqa: F811
+def make(pg_schema: str) -> Iterator[Callable[..., Any]]:
     from langchain_tiered.ledger.postgres import PostgresLedger
 
     made: list[PostgresLedger] = []

@@ -6,15 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration_tests import _services
 from tests.integration_tests._replica_checks import (
     assert_books_balance,
     faulty_emulator,
     wait_for_holds,
 )
 from tests.integration_tests._replicas import KEY, Fleet, Replica, make_ledger
-from tests.integration_tests._services import PG_DSN, pg_schema  # noqa: F401
+from tests.integration_tests._services import PG_DSN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pg_schema = _services.pg_schema
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def fleet() -> Iterator[Fleet]:
     f.stop()
 
 
-def test_eight_replicas_never_overspend_one_budget(fleet: Fleet, pg_schema: str) -> None:  # noqa: F811
+def test_eight_replicas_never_overspend_one_budget(fleet: Fleet, pg_schema: str) -> None:
     make_ledger("postgres", PG_DSN, pg_schema).close()  # create the schema once, up front
     with faulty_emulator() as emu:
         limit = 0.02
@@ -40,7 +42,7 @@ def test_eight_replicas_never_overspend_one_budget(fleet: Fleet, pg_schema: str)
 
 def test_kill_9_replica_holds_expire_and_nothing_is_double_counted(
     fleet: Fleet,
-    pg_schema: str,  # noqa: F811
+    pg_schema: str,
 ) -> None:
     ledger = make_ledger("postgres", PG_DSN, pg_schema)
     with faulty_emulator(slow_model="gpt-4o") as emu:

@@ -12,16 +12,19 @@ import pytest
 from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.shared.errors import SharedStateUnavailableError
+from tests.integration_tests import _services
 from tests.integration_tests._ledger_contract import T0, LedgerContract, rec
-from tests.integration_tests._services import REDIS_URL, pg_schema, redis_prefix  # noqa: F401
+from tests.integration_tests._services import REDIS_URL
 
 pytestmark = pytest.mark.integration
+pg_schema = _services.pg_schema
+redis_prefix = _services.redis_prefix
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
-def make(redis_prefix: str) -> Iterator[Callable[..., Any]]:  # noqa: F811
+def make(redis_prefix: str) -> Iterator[Callable[..., Any]]:
     from langchain_tiered.ledger.redis import RedisLedger
 
     made: list[RedisLedger] = []
@@ -92,7 +95,7 @@ def test_local_share_must_be_given_with_local_mode() -> None:
 
 def test_dropped_connections_reconnect_without_restart(
     make: Callable[..., Any],
-    redis_prefix: str,  # noqa: F811
+    redis_prefix: str,
 ) -> None:
     import redis
 
@@ -114,7 +117,7 @@ def test_dropped_connections_reconnect_without_restart(
     ledger.close()
 
 
-def test_copies_records_to_postgres(make: Callable[..., Any], pg_schema: str) -> None:  # noqa: F811
+def test_copies_records_to_postgres(make: Callable[..., Any], pg_schema: str) -> None:
     from langchain_tiered.ledger.postgres import PostgresLedger
     from tests.integration_tests._services import PG_DSN
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration_tests import _services
 from tests.integration_tests._replica_checks import (
     ConnectionDropper,
     assert_books_balance,
@@ -17,9 +18,10 @@ from tests.integration_tests._replica_checks import (
     wait_for_holds,
 )
 from tests.integration_tests._replicas import KEY, Fleet, Replica, make_ledger
-from tests.integration_tests._services import REDIS_URL, redis_prefix  # noqa: F401
+from tests.integration_tests._services import REDIS_URL
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+redis_prefix = _services.redis_prefix
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def fleet() -> Iterator[Fleet]:
 
 def test_eight_replicas_never_overspend_one_budget_while_connections_drop(
     fleet: Fleet, redis_prefix: str
-) -> None:  # noqa: F811
+) -> None:
     url = f"{REDIS_URL}?client_name={redis_prefix}"
     with faulty_emulator() as emu, ConnectionDropper(REDIS_URL, redis_prefix) as dropper:
         limit = 0.02
@@ -50,7 +52,7 @@ def test_eight_replicas_never_overspend_one_budget_while_connections_drop(
 
 def test_kill_9_replica_holds_expire_and_nothing_is_double_counted(
     fleet: Fleet,
-    redis_prefix: str,  # noqa: F811
+    redis_prefix: str,
 ) -> None:
     with faulty_emulator(slow_model="gpt-4o") as emu:
         limit = 0.03

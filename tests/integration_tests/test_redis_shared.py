@@ -11,9 +11,11 @@ import pytest
 from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import RateLimitExceededError
 from langchain_tiered.shared.errors import SharedStateUnavailableError
-from tests.integration_tests._services import REDIS_URL, redis_prefix  # noqa: F401
+from tests.integration_tests import _services
+from tests.integration_tests._services import REDIS_URL
 
 pytestmark = pytest.mark.integration
+redis_prefix = _services.redis_prefix
 
 
 def limiter(prefix: str, clock: FakeClock, **kw: Any) -> Any:
@@ -22,7 +24,7 @@ def limiter(prefix: str, clock: FakeClock, **kw: Any) -> Any:
     return RedisRateLimiter(REDIS_URL, name="main", prefix=prefix, clock=clock, **kw)
 
 
-def test_two_replicas_share_one_token_window(redis_prefix: str) -> None:  # noqa: F811
+def test_two_replicas_share_one_token_window(redis_prefix: str) -> None:
     clock = FakeClock()
     a = limiter(redis_prefix, clock, tokens_per_minute=1000)
     b = limiter(redis_prefix, clock, tokens_per_minute=1000)
@@ -36,7 +38,7 @@ def test_two_replicas_share_one_token_window(redis_prefix: str) -> None:  # noqa
     assert b.try_acquire(1000)
 
 
-def test_sliding_window_never_admits_more_than_the_limit(redis_prefix: str) -> None:  # noqa: F811
+def test_sliding_window_never_admits_more_than_the_limit(redis_prefix: str) -> None:
     clock = FakeClock()
     replicas = [limiter(redis_prefix, clock, tokens_per_minute=10_000) for _ in range(4)]
     admitted: list[tuple[float, int]] = []
@@ -53,7 +55,7 @@ def test_sliding_window_never_admits_more_than_the_limit(redis_prefix: str) -> N
     assert sum(n for _, n in admitted) > 9 * 10_000
 
 
-def test_requests_per_minute_and_waiting(redis_prefix: str) -> None:  # noqa: F811
+def test_requests_per_minute_and_waiting(redis_prefix: str) -> None:
     clock = FakeClock()
     rl = limiter(redis_prefix, clock, requests_per_minute=2)
     assert rl.acquire(0) == 0.0
@@ -65,14 +67,14 @@ def test_requests_per_minute_and_waiting(redis_prefix: str) -> None:  # noqa: F8
     assert clock.sleeps == [pytest.approx(60.0)]
 
 
-def test_a_request_larger_than_the_window_never_fits(redis_prefix: str) -> None:  # noqa: F811
+def test_a_request_larger_than_the_window_never_fits(redis_prefix: str) -> None:
     rl = limiter(redis_prefix, FakeClock(), tokens_per_minute=100)
     assert math.isinf(rl.wait_time(101))
     with pytest.raises(RateLimitExceededError, match="raise tokens_per_minute"):
         rl.acquire(101)
 
 
-def test_adjust_charges_overruns_and_ignores_refunds(redis_prefix: str) -> None:  # noqa: F811
+def test_adjust_charges_overruns_and_ignores_refunds(redis_prefix: str) -> None:
     clock = FakeClock()
     rl = limiter(redis_prefix, clock, tokens_per_minute=1000)
     assert rl.try_acquire(500)
@@ -83,7 +85,7 @@ def test_adjust_charges_overruns_and_ignores_refunds(redis_prefix: str) -> None:
     assert rl.try_acquire(200)
 
 
-async def test_async_acquire_uses_the_same_window(redis_prefix: str) -> None:  # noqa: F811
+async def test_async_acquire_uses_the_same_window(redis_prefix: str) -> None:
     clock = FakeClock()
     rl = limiter(redis_prefix, clock, tokens_per_minute=1000)
     assert await rl.aacquire(800) == 0.0
@@ -110,7 +112,7 @@ def test_limiter_fails_closed_or_uses_its_local_share() -> None:
     assert not local.try_acquire(1)
 
 
-def test_cooldown_on_one_replica_is_seen_by_all(redis_prefix: str) -> None:  # noqa: F811
+def test_cooldown_on_one_replica_is_seen_by_all(redis_prefix: str) -> None:
     from langchain_tiered.shared.breaker import RedisCircuitBreaker
 
     clock = FakeClock()
@@ -148,7 +150,7 @@ def test_breaker_falls_back_to_local_cooldowns_when_redis_is_away() -> None:
     assert cb.state("main") == "open"
 
 
-def test_many_threads_one_probe(redis_prefix: str) -> None:  # noqa: F811
+def test_many_threads_one_probe(redis_prefix: str) -> None:
     from langchain_tiered.shared.breaker import RedisCircuitBreaker
 
     clock = FakeClock()
