@@ -31,13 +31,19 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--config", "config_path", type=_PATH, help="TOML file overriding tiers/prices.")
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Prompts in flight; above 1 the output varies with thread timing.",
+)
 @click.option(
     "--rate-limits",
     default=4,
     show_default=True,
     type=click.IntRange(0),
-    help="429 faults injected on the cheapest tier's first N calls.",
+    help="429 faults injected on the cheapest tier (every third call, N times).",
 )
 def demo(config_path: Path | None, concurrency: int, rate_limits: int) -> None:
     """Run a mixed DE/EN workload through four tiers against the bundled emulator (offline)."""
@@ -70,14 +76,32 @@ def estimate(prompts: Path, config_path: Path, per_month: int) -> None:
 @click.option("--emulator", is_flag=True, help="Send to a local emulator, not the providers.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Resend prompts an earlier run sent but never recorded (killed in flight; maybe billed).",
+)
 def batch(
-    *, prompts: Path, config_path: Path, out: Path, emulator: bool, concurrency: int, progress: bool
+    *,
+    prompts: Path,
+    config_path: Path,
+    out: Path,
+    emulator: bool,
+    concurrency: int,
+    progress: bool,
+    resend_unknown: bool,
 ) -> None:
     """Run PROMPTS (JSONL) through the configured tiers; rerun with the same --out to resume."""
     from langchain_tiered.cli.batch import run_batch_command  # noqa: PLC0415
 
     run_batch_command(
-        prompts, config_path, out, emulator=emulator, concurrency=concurrency, progress=progress
+        prompts,
+        config_path,
+        out,
+        emulator=emulator,
+        concurrency=concurrency,
+        progress=progress,
+        resend_unknown=resend_unknown,
     )
 
 

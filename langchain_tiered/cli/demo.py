@@ -2,31 +2,38 @@
 
 The bundled emulator plays four models priced like Claude Opus, Claude Sonnet, DeepSeek V4-Pro
 and DeepSeek V3.2 (the default price book's entries for those names; a ``--config`` may
-replace tiers and prices). The cheapest tier answers its first calls with 429s and the
+replace tiers and prices). Every third call to the cheapest tier gets a 429 (retried) and the
 third tier is down (503 on every call), so the run shows retries, fallbacks and a circuit
 breaker. A per-user budget makes the model downgrade one user's expensive requests.
+
+Deterministic: the prompts run one at a time in a fixed order, on a fixed clock
+(:data:`DEMO_START`, which also names the budget's day) with seeded retry jitter, so every run
+prints the same text (the README shows it). ``--concurrency`` above 1 is faster, but which
+calls meet the injected faults then depends on thread timing.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langchain_tiered.cli.common import excerpt, make_console
+import click
+
+from langchain_tiered.cli.common import excerpt
 from langchain_tiered.cli.config import BudgetSpec, Config, TierSpec, load_config
+from langchain_tiered.cli.demo_text import attempt_path, signals, table
 from langchain_tiered.cli.models import bare_model_name, build_model
 from langchain_tiered.cli.workload import DEMO_PROMPTS
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from langchain_tiered.batch import BatchItem, BatchResult
     from langchain_tiered.testing import Fault
 
-__all__ = ["DEMO_CONFIG", "demo_config", "run_demo"]
+__all__ = ["DEMO_CONFIG", "DEMO_START", "demo_config", "demo_lines", "run_demo"]
 
 DEMO_CONFIG = Config(
     source="demo",
@@ -44,6 +51,10 @@ DEMO_CONFIG = Config(
     ),
     max_cost_per_call=0.25,
 )
+DEMO_START = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
+"""The demo's fixed clock: records and budget periods carry this time."""
+_SEED = 7
+_RATE_LIMIT_EVERY = 3  # a 429 on every third call to the cheapest tier, retried on it
 _TRIAL_USER = "trial-user-7"
 _TRIAL_PROMPTS = frozenset({27, 30})  # a trade-off analysis and an architecture design
 
@@ -65,12 +76,16 @@ def demo_config(config_path: Path | None) -> Config:
 
 
 def _faults(cfg: Config, rate_limits: int) -> tuple[list[Fault], str | None, str]:
-    """429s on the cheapest tier's first calls; the second-cheapest tier always 503."""
+    """429s on some of the cheapest tier's calls; the second-cheapest tier always 503."""
     from langchain_tiered.testing import Fault  # noqa: PLC0415
 
     cheap = bare_model_name(cfg.tiers[-1].model)
     down = bare_model_name(cfg.tiers[-2].model) if len(cfg.tiers) >= 3 else None  # noqa: PLR2004
-    faults = [Fault("rate_limit", model=cheap, times=rate_limits, retry_after=0)]
+    # One fault per 429, each on a fixed request number: a retry always finds the tier up.
+    faults = [
+        Fault("rate_limit", model=cheap, after=i * _RATE_LIMIT_EVERY, times=1, retry_after=0)
+        for i in range(rate_limits)
+    ]
     if down is not None:
         faults.append(Fault("overloaded", model=down))
     return faults, down, cheap
@@ -89,6 +104,17 @@ def _inputs() -> list[dict[str, Any]]:
 
 def run_demo(*, config_path: Path | None, concurrency: int, rate_limits: int) -> None:
     """Run the workload against the emulator and print routing, fallbacks and costs."""
+    for line in demo_lines(
+        config_path=config_path, concurrency=concurrency, rate_limits=rate_limits
+    ):
+        click.echo(line)
+
+
+def demo_lines(
+    *, config_path: Path | None = None, concurrency: int = 1, rate_limits: int = 4
+) -> Iterator[str]:
+    """The demo's output, line by line (no colour, no timing: the same on every run)."""
+    from langchain_tiered._clock import FakeClock  # noqa: PLC0415
     from langchain_tiered.batch import run_batch  # noqa: PLC0415
     from langchain_tiered.callbacks import TieredCostCallbackHandler  # noqa: PLC0415
     from langchain_tiered.fallbacks import RetryPolicy  # noqa: PLC0415
@@ -97,52 +123,48 @@ def run_demo(*, config_path: Path | None, concurrency: int, rate_limits: int) ->
 
     cfg = demo_config(config_path)
     faults, down, cheap = _faults(cfg, rate_limits)
-    console = make_console()
-    ledger = InMemoryLedger()
+    clock = FakeClock(DEMO_START)  # waits take no time and the day never changes mid-run
+    ledger = InMemoryLedger(clock)
     handler = TieredCostCallbackHandler()
-    started = time.perf_counter()
     with OpenAICompatibleEmulator(faults=faults) as emu:
-        # Short waits: the injected 429s say "retry after 0s", and a demo should not sleep.
         retry = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05)
-        model = build_model(cfg, emulator_url=emu.base_url, ledger=ledger, retry=retry, seed=7)
-        _print_setup(console, model, down, cheap, rate_limits)
+        model = build_model(
+            cfg, emulator_url=emu.base_url, ledger=ledger, retry=retry, seed=_SEED, clock=clock
+        )
+        yield from _setup(model, down, cheap, rate_limits)
         result = run_batch(
             model, _inputs(), max_concurrency=concurrency, config={"callbacks": [handler]}
         )
         requests = Counter(r.model for r in emu.requests)
-    _print_routing(console, result)
-    _print_fallbacks(console, result)
-    _print_costs(console, result, ledger, handler, requests)
-    console.print(
-        f"{len(result.results)} prompts in {time.perf_counter() - started:.1f}s, "
-        f"offline against the bundled emulator."
-    )
+    yield from _routing(result)
+    yield from _fallbacks(result)
+    yield from _costs(result, ledger, handler, requests)
 
 
-def _print_setup(
-    console: Console, model: Any, down: str | None, cheap: str, rate_limits: int
-) -> None:
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title="Tiers (most capable first)")
-    for name in ("tier", "model", "$/Mtok in", "$/Mtok out", "injected fault"):
-        table.add_column(name)
+def _setup(model: Any, down: str | None, cheap: str, rate_limits: int) -> Iterator[str]:
+    yield f"{len(DEMO_PROMPTS)} prompts, one at a time, on a fixed clock ({DEMO_START:%Y-%m-%d})"
+    yield ""
+    yield "Tiers (most capable first)"
+    rows = []
     for profile in model._rt.profiles:
         fault = (
             "503 on every call"
             if profile.model_name == down
-            else f"429 on the first {rate_limits} calls"
-            if profile.model_name == cheap
+            else f"429 on {rate_limits} calls (every {_RATE_LIMIT_EVERY}rd)"
+            if profile.model_name == cheap and rate_limits
             else ""
         )
-        table.add_row(
-            profile.name,
-            profile.model_name or "?",
-            f"{profile.price.input_per_mtok:g}",
-            f"{profile.price.output_per_mtok:g}",
-            fault,
+        price = profile.price
+        rows.append(
+            [
+                profile.name,
+                profile.model_name or "?",
+                f"{price.input_per_mtok:g}",
+                f"{price.output_per_mtok:g}",
+                fault,
+            ]
         )
-    console.print(table)
+    yield from table(["tier", "model", "$/Mtok in", "$/Mtok out", "injected fault"], rows, "llrrl")
 
 
 def _meta(item: BatchItem) -> dict[str, Any]:
@@ -152,100 +174,66 @@ def _meta(item: BatchItem) -> dict[str, Any]:
     return meta
 
 
-def _signals(reason: str) -> str:
-    """The router's signal list, without the score and tier the table already shows."""
-    head, sep, rest = reason.split("; ", maxsplit=1)[0].partition("): ")
-    return rest if sep else head
-
-
-def _print_routing(console: Console, result: BatchResult) -> None:
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title="Routing (yellow: answered by another tier than routed)")
-    for name, justify in (
-        ("#", "right"),
-        ("prompt", "left"),
-        ("score", "right"),
-        ("routed", "left"),
-        ("answered", "left"),
-        ("reason", "left"),
-        ("cost", "right"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+def _routing(result: BatchResult) -> Iterator[str]:
+    yield ""
+    yield "Routing (* answered by another tier than routed)"
+    rows = []
     for item in result.results:
         meta = _meta(item)
-        answered = item.tier or f"[red]{item.error_type}[/red]"
-        if meta.get("fallback_triggered"):
-            answered = f"[yellow]{answered}[/yellow]"
+        answered = item.tier or f"failed: {item.error_type}"
+        if meta.get("fallback_triggered") or (item.tier and item.tier != meta.get("routed_tier")):
+            answered += " *"
         score = meta.get("score")
-        table.add_row(
-            str(item.index),
-            excerpt(str(item.input), 40),
-            "-" if score is None else f"{score:.2f}",
-            meta.get("routed_tier") or "-",
-            answered,
-            _signals(str(meta.get("reason", ""))),
-            f"${item.cost_usd:.6f}",
+        rows.append(
+            [
+                str(item.index),
+                excerpt(str(item.input), 32),
+                "-" if score is None else f"{score:.2f}",
+                meta.get("routed_tier") or "-",
+                answered,
+                excerpt(signals(str(meta.get("reason", ""))), 36),
+                f"${item.cost_usd:.6f}",
+            ]
         )
-    console.print(table)
+    headers = ["#", "prompt", "score", "routed", "answered", "reason", "cost"]
+    yield from table(headers, rows, "rlrlllr")
 
 
-def _attempt_path(meta: dict[str, Any]) -> str:
-    steps = []
-    for attempt in meta.get("attempts", []):
-        outcome = (
-            "ok"
-            if attempt.get("kind") == "ok"
-            else f"{attempt.get('status') or ''} {attempt.get('error_type')}".strip()
-        )
-        steps.append(f"{attempt.get('tier')}: {outcome}")
-    return " → ".join(steps)
-
-
-def _print_fallbacks(console: Console, result: BatchResult) -> None:
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title="Fallbacks, retries and downgrades")
-    for name in ("#", "routed", "answered", "attempts", "skipped"):
-        table.add_column(name, overflow="fold")
+def _fallbacks(result: BatchResult) -> Iterator[str]:
+    yield ""
+    yield "Fallbacks, retries and downgrades (attempts in order; skipped tiers first)"
+    rows = []
     for item in result.results:
         meta = _meta(item)
-        attempts = meta.get("attempts", item.attempts)
-        if not (
-            meta.get("fallback_triggered")
-            or len(attempts) > 1
-            or meta.get("skipped")
-            or not item.ok
-        ):
+        attempts: Sequence[Any] = meta.get("attempts", item.attempts)
+        skipped = meta.get("skipped", [])
+        if len(attempts) <= 1 and not skipped and item.ok and not meta.get("fallback_triggered"):
             continue
-        skipped = "; ".join(f"{s['tier']}: {s['reason']}" for s in meta.get("skipped", []))
-        table.add_row(
-            str(item.index),
-            str(meta.get("routed_tier", "-")),
-            item.tier or f"[red]failed: {item.error_type}[/red]",
-            _attempt_path({"attempts": attempts}),
-            excerpt(skipped, 90),
-        )
-    console.print(table)
+        path = attempt_path(attempts, skipped) or f"failed: {item.error_type}"
+        rows.append([str(item.index), str(meta.get("routed_tier", "-")), path])
+    yield from table(["#", "routed", "path"], rows, "rll")
 
 
-def _print_costs(
-    console: Console, result: BatchResult, ledger: Any, handler: Any, requests: Counter[str]
-) -> None:
+def _costs(result: BatchResult, ledger: Any, handler: Any, requests: Counter[str]) -> Iterator[str]:
     from langchain_tiered import reports  # noqa: PLC0415
 
     report = reports.summarize(ledger.records(), by="tier")
-    console.print(reports.render_table(report, width=console.width), highlight=False)
-    stats = result.stats
-    console.print(
-        f"Spent ${report.total_cost_usd:.6f} for {report.calls} answers; everything on the "
-        f"top tier would have cost ${report.baseline_cost_usd:.6f}: savings "
-        f"${report.savings_usd:.6f} ({report.savings_pct:.1f}%)."
+    yield ""
+    yield from reports.render_lines(report)
+    yield ""
+    yield (
+        f"Spent {reports.format_usd(report.total_cost_usd)} for {report.calls} answers; "
+        f"all on the top tier: {reports.format_usd(report.baseline_cost_usd)}; "
+        f"saved {reports.format_usd(report.savings_usd)} ({report.savings_pct:.1f}%)."
     )
-    console.print(
+    stats = result.stats
+    yield (
         f"{stats.successes} answered, {stats.failures} failed, {stats.retries} retries, "
-        f"{stats.fallbacks} fallbacks, {handler.refusals} refusals; callback total "
-        f"${handler.total_cost_usd:.6f}, savings ${handler.savings_usd:.6f}."
+        f"{stats.fallbacks} fallbacks, {handler.refusals} refusals."
+    )
+    yield (
+        f"Cost callback: {reports.format_usd(handler.total_cost_usd)} over {handler.calls} calls "
+        "(with a response cache, a hit is a $0 call there and no ledger record)."
     )
     sent = ", ".join(f"{model} {n}" for model, n in sorted(requests.items()))
-    console.print(f"HTTP requests seen by the emulator: {sent}.")
+    yield f"HTTP requests seen by the emulator: {sent}."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,67 @@ from langchain_tiered.cli import cli
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_offline_and_reports_savings_and_fallbacks() -> None:
-    started = time.perf_counter()
-    result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
-    elapsed = time.perf_counter() - started
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARKER = "<!-- demo-output:"
+
+
+def readme_sample() -> list[list[str]]:
+    """The README's demo sample as blocks of consecutive lines (split where it says ``...``)."""
+    text = README.read_text(encoding="utf-8")
+    body = text[text.index(MARKER) :].split("```\n", 1)[1].split("```", 1)[0]
+    blocks: list[list[str]] = [[]]
+    for line in body.splitlines():
+        if line == "...":
+            blocks.append([])
+        else:
+            blocks[-1].append(line)
+    return [b for b in blocks if b]
+
+
+def run_demo(*args: str) -> str:
+    result = CliRunner().invoke(cli, ["demo", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    out = result.stdout
-    assert elapsed < 60
-    assert "Routing" in out
-    assert "Fallbacks, retries and downgrades" in out
-    assert "503 OpenAIAPIError" in out  # the tier that is down
-    assert "429 OpenAIRateLimitError" in out  # the injected rate limits
-    assert "savings" in out
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_output() -> str:
+    return run_demo()
+
+
+def test_readme_sample_is_the_demo_output(demo_output: str) -> None:
+    out = demo_output.splitlines()
+    at = 0
+    for block in readme_sample():
+        # Each block of the sample appears verbatim, in order; "..." only skips whole lines.
+        found = next(
+            (i for i in range(at, len(out) - len(block) + 1) if out[i : i + len(block)] == block),
+            None,
+        )
+        assert found is not None, (
+            "README demo sample differs from `langchain-tiered demo`; paste the new output "
+            f"into README.md (under {MARKER!r}), block not found:\n" + "\n".join(block)
+        )
+        at = found + len(block)
+    assert readme_sample()[0][0] == out[0]  # the sample starts where the output starts
+    assert readme_sample()[-1][-1] == out[-1]  # ... and ends where it ends
+
+
+def test_demo_prints_the_same_text_on_every_run(demo_output: str) -> None:
+    assert run_demo() == demo_output
+    assert " in 0." not in demo_output  # no timing in the output
+
+
+def test_demo_shows_retries_fallbacks_downgrades_and_savings(demo_output: str) -> None:
+    out = demo_output
+    assert "v4-pro 503 -> " in out  # the tier that is down
+    assert "v3.2 429 -> v3.2 ok" in out  # the injected rate limits, retried
+    assert "cooling down" in out  # the breaker keeps the broken tier out
+    assert "opus (budget)" in out  # the trial user's analysis is downgraded
     assert "0 failed" in out
-    # the three seed cases are routed to three different tiers
-    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│" in line}
-    assert "opus" in rows["2"]
-    assert "v3.2" in rows["0"]
-    assert "v4-pro" in rows["1"]
+    assert "saved $" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line[:2].strip().isdigit()}
+    assert " opus " in rows["2"]  # the multi-step strategy analysis goes to the top tier
 
 
 def test_batch_with_emulator_writes_and_resumes(tmp_path: Path) -> None:
