@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from langchain_tiered.cli import router as _router_commands
+
 __all__ = ["main"]
 
 _PATH = click.Path(path_type=Path, dir_okay=False)  # existence is checked with a one-line error
@@ -157,6 +159,10 @@ def emulator(port: int, host: str, windows: Sequence[str]) -> None:
     from langchain_tiered.testing import serve  # noqa: PLC0415
 
     serve(port, host, context_windows=parse_windows(windows))
+
+
+# `router eval | calibrate` live in their own module (issue 14); it imports only click here.
+cli.add_command(_router_commands.router)
 
 
 def parse_windows(items: Sequence[str]) -> dict[str, int]:

@@ -215,7 +215,7 @@ def evaluate_scores(
     weak: str = "weak",
     name: str = "router",
     routed: Sequence[str] | None = None,
-    top_tier: str | None = None,
+    top_tier: str | Sequence[str] | None = None,
 ) -> RouterReport:
     """Report on precomputed scores (higher = needs the strong model more).
 
@@ -226,7 +226,8 @@ def evaluate_scores(
         weak: Quality key of the weak model.
         name: Label for the report.
         routed: The tier each example was routed to, for shares and the operating point.
-        top_tier: The tier in ``routed`` that counts as the strong model (default ``strong``).
+        top_tier: The tier (or tiers) in ``routed`` that count as the strong model (default
+            ``strong``); the rest count as the weak one.
 
     Raises:
         ValueError: Lengths differ, a label is missing, or the strong model is not better.
@@ -248,7 +249,7 @@ def evaluate_scores(
         quality_weak=q_weak,
         curve=curve,
         distinct_scores=len(set(scores)),
-        **_shares(examples, pairs, routed, top_tier or strong) if routed is not None else {},
+        **_shares(examples, pairs, routed, _as_set(top_tier or strong)) if routed else {},
     )
 
 
@@ -256,14 +257,14 @@ def _shares(
     examples: Sequence[RoutingExample],
     pairs: Sequence[tuple[float, float]],
     tiers: Sequence[str],
-    top: str,
+    top: frozenset[str],
 ) -> dict[str, Any]:
     n = len(examples)
     counts = Counter(tiers)
     by_category: dict[str, Counter[str]] = defaultdict(Counter)
     for example, tier in zip(examples, tiers, strict=True):
         by_category[example.category or "-"][tier] += 1
-    sent = [i for i, tier in enumerate(tiers) if tier == top]
+    sent = [i for i, tier in enumerate(tiers) if tier in top]
     total = sum(g for _, g in pairs)
     recovered = sum(pairs[i][1] for i in sent)
     q_weak = sum(w for w, _ in pairs) / n
@@ -277,6 +278,10 @@ def _shares(
             share=len(sent) / n, quality=q_weak + recovered / n, pgr=recovered / total
         ),
     }
+
+
+def _as_set(tiers: str | Sequence[str]) -> frozenset[str]:
+    return frozenset((tiers,) if isinstance(tiers, str) else tiers)
 
 
 def route_all(
@@ -306,6 +311,7 @@ def evaluate_router(
     weak: str = "weak",
     tiers: Sequence[str] | None = None,
     name: str | None = None,
+    strong_tiers: Sequence[str] | None = None,
 ) -> RouterReport:
     """Route every example's prompt and report APGR, CPT, the curve and the shares.
 
@@ -318,6 +324,8 @@ def evaluate_router(
         tiers: Tier names to route over, most capable first. Default: ``strong``, ``weak`` and
             as many middle tiers as the router's ``thresholds`` need.
         name: Label for the report (default: the router's class name).
+        strong_tiers: Tiers whose answers count as the strong model's for the operating point
+            (default: the first tier only; ``tiers[:-1]`` reads "anything above the cheapest").
 
     Returns:
         The report.
@@ -335,5 +343,5 @@ def evaluate_router(
         weak=weak,
         name=name or type(router).__name__,
         routed=[d.tier for d in decisions],
-        top_tier=tiers[0],
+        top_tier=strong_tiers or tiers[0],
     )
