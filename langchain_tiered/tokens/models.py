@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from langchain_tiered.pricing.names import normalize_model_name
+
 __all__ = ["ModelEncoding", "encoding_for_model", "normalize_model_name"]
 
 
@@ -128,27 +130,6 @@ _IMAGE_PATCH_MULTIPLIERS: tuple[tuple[str, float], ...] = (
 _REASONING_RE = re.compile(r"^(o\d+(-|$)|gpt-5)")
 _O200K_RE = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-4\.5|chatgpt-4o|codex|computer-use|gpt-6)")
 _CL100K_RE = re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|davinci-002|babbage-002)")
-_PROVIDER_PREFIX_RE = re.compile(r"^[a-z][a-z0-9_-]*:(?!\d)")
-
-
-def normalize_model_name(model: str) -> str:
-    """Reduce a model identifier to its bare, lower-case model name.
-
-    Handles ``provider:model`` (``"openai:gpt-4.1"``), paths (``"openai/gpt-4o"``,
-    ``"accounts/x/models/llama-v3"``) and fine-tunes (``"ft:gpt-4o-mini:org::id"``), while
-    keeping version suffixes such as Bedrock's ``"...-v1:0"``.
-
-    Args:
-        model: Any model identifier.
-
-    Returns:
-        The normalised name.
-    """
-    name = model.strip().lower()
-    if name.startswith("ft:"):
-        return name.split(":")[1]
-    name = _PROVIDER_PREFIX_RE.sub("", name, count=1)
-    return name.rsplit("/", 1)[-1]
 
 
 def _openai_encoding(name: str) -> ModelEncoding | None:
@@ -182,7 +163,8 @@ def encoding_for_model(model: str | None) -> ModelEncoding:
     """
     if not model or not isinstance(model, str):
         return _UNKNOWN
-    name = normalize_model_name(model)
+    # A fine-tune ("ft:gpt-4o-mini-2024-07-18") tokenizes like its base model.
+    name = normalize_model_name(model).removeprefix("ft:")
     if not name.startswith("gpt-oss"):
         found = _openai_encoding(name)
         if found is not None:

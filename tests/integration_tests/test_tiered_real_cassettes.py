@@ -39,6 +39,7 @@ GPT_4O = (2.50, 10.00)
 GPT_4O_MINI = (0.15, 0.60)
 O4_MINI = (1.10, 4.40)
 GPT_5_NANO = (0.05, 0.40)
+GPT_5_NANO_FLEX = (0.025, 0.20)  # the default table's "flex" service-tier price (issue 12)
 
 # The o4-mini prompt exactly as recorded (the request body holds it).
 O4_PROMPT = (
@@ -110,8 +111,8 @@ def test_recorded_usage_passes_through_and_is_priced() -> None:
         (plain, "standard", hand_cost(GPT_4O_MINI, 9, 9)),
         # Reasoning tokens are part of the 2119 output tokens: billed once, at the output price.
         (o4, "reasoning", hand_cost(O4_MINI, 42, 2119)),  # 0.0093698
-        # Flex processing halves the real bill; the price book models list prices only.
-        (nano, "nano", hand_cost(GPT_5_NANO, 8, 296)),  # 0.0001188
+        # The response says service_tier "flex": billed at the flex price, half the standard.
+        (nano, "nano", hand_cost(GPT_5_NANO_FLEX, 8, 296)),  # 0.0000594
     ]
     for message, tier, cost in expected:
         meta = tiered_meta(message)
