@@ -7,25 +7,20 @@ the total never exceeds the cap or a budget. A rejected answer that is escalated
 as overhead (its spend record carries no baseline), so savings versus the top tier count the
 rejected cheap answers against the cascade. Judge calls run the same way.
 
-Streaming: steps that may still escalate run without streaming and are validated whole; only
-an accepted answer is emitted (as one chunk). The last possible step streams live. Text of a
-rejected step never reaches the caller.
+Streaming lives in :mod:`langchain_tiered._call.cascade_stream`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.messages import AIMessage
 
 from langchain_tiered._call.actions import Action, Emit, Record, Settle
 from langchain_tiered._call.plan import decide, plan_call
-from langchain_tiered._call.relay import Relay, run_id_of
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered.cascade.base import (
     Ask,
@@ -39,13 +34,13 @@ from langchain_tiered.errors import AllTiersFailedError, BudgetExceededError, No
 if TYPE_CHECKING:
     from langchain_tiered._call.state import CallRequest, Runtime, Selected
 
-__all__ = ["acascade_stream", "cascade_call", "cascade_stream"]
+__all__ = ["CascadeRun", "answer_step", "cascade_call", "take_steps"]
 
 _REFUSED = (BudgetExceededError, NoTierFitsError, AllTiersFailedError)
 
 
 @dataclass
-class _Run:
+class CascadeRun:
     """Bookkeeping of one cascade."""
 
     rt: Runtime
@@ -78,13 +73,18 @@ class _Run:
         return full or not self.above(tier)
 
 
-def _step_runtime(run: _Run, tier: str, escalate: list[str]) -> Runtime:
-    """The runtime for one step: the remaining cap, and fallbacks only to untried tiers above."""
+def _step_runtime(run: CascadeRun, tier: str, escalate: list[str] | None) -> Runtime:
+    """The runtime for one step: the remaining cap, and fallbacks only to ``escalate``.
+
+    ``None`` keeps the model's own fallback order (the first step falls back like any call).
+    """
     room = run.room()
     if room is not None and room <= 0:
         msg = f"cascade spent ${run.spent:.6f}, all of max_cost_per_call; raise it to escalate"
         raise BudgetExceededError(msg, estimated_cost_usd=0.0, limit_usd=0.0, tier=tier)
-    overrides = {**run.rt.fallback_overrides, tier: tuple(escalate)}
+    overrides = run.rt.fallback_overrides
+    if escalate is not None:
+        overrides = {**overrides, tier: tuple(escalate)}
     settings = run.rt.settings if room is None else _Capped(run.rt.settings, room)
     # The engine reads the cap from ``settings``; a stand-in lowers it for this step only.
     return dataclasses.replace(run.rt, settings=cast("Any", settings), fallback_overrides=overrides)
@@ -125,7 +125,7 @@ def _no_baseline(record: Any) -> Any:
     return dataclasses.replace(record, baseline_cost_usd=0.0)
 
 
-def _ask(run: _Run, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, float]]:
+def _ask(run: CascadeRun, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, float]]:
     """Perform a validator's :class:`Ask` as an engine call; return the answer and its cost."""
     tier = ask.tier or run.rt.names[-1]
     kwargs = {"max_tokens": ask.max_tokens} if ask.max_tokens is not None else {}
@@ -139,7 +139,7 @@ def _ask(run: _Run, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, float]]
         structured_output=False,
         bind=run.rt.tools.binder(run.rt.models, None, None),
     )
-    step_rt = _step_runtime(run, tier, [])
+    step_rt = _step_runtime(run, tier, [])  # a judge that cannot run rejects; no detours
     sel = yield from plan_call(step_rt, req)
     meta = yield from _as_overhead(settle_call(step_rt, sel, sel.result, run_id=run.run_id))
     run.spent += meta["cost_usd"]
@@ -148,7 +148,7 @@ def _ask(run: _Run, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, float]]
 
 
 def _run_check(
-    run: _Run, check: Generator[Ask, AIMessage, Verdict]
+    run: CascadeRun, check: Generator[Ask, AIMessage, Verdict]
 ) -> Generator[Action, Any, tuple[Verdict, float]]:
     """Drive a validator's ``check`` generator, answering its asks through the engine."""
     cost = 0.0
@@ -166,7 +166,7 @@ def _run_check(
 
 
 def _validate(
-    run: _Run, creq: CascadeRequest, message: AIMessage
+    run: CascadeRun, creq: CascadeRequest, message: AIMessage
 ) -> Generator[Action, Any, tuple[Verdict, str, float]]:
     """Run the validators in order; the first rejection decides. Returns (verdict, who, cost)."""
     cost = 0.0
@@ -184,7 +184,7 @@ def _validate(
     return Verdict.accept("; ".join(reasons) or "no validators"), "", cost
 
 
-def _creq(run: _Run, tier: str) -> CascadeRequest:
+def _creq(run: CascadeRun, tier: str) -> CascadeRequest:
     req = run.req
     return CascadeRequest(
         messages=tuple(req.messages),
@@ -198,7 +198,7 @@ def _creq(run: _Run, tier: str) -> CascadeRequest:
 
 
 def _record(
-    run: _Run,
+    run: CascadeRun,
     meta: dict[str, Any],
     verdict: Verdict | None,
     who: str,
@@ -228,7 +228,9 @@ def _record(
     yield Emit("tiered.cascade", {"step": len(run.steps) - 1, **step})
 
 
-def _final(run: _Run, message: AIMessage, meta: dict[str, Any], accepted: bool) -> dict[str, Any]:
+def _final(
+    run: CascadeRun, message: AIMessage, meta: dict[str, Any], accepted: bool
+) -> dict[str, Any]:
     """The ``tiered`` metadata of the cascade: the last step's, with totals and the steps."""
     if not accepted and run.cascade.on_rejected == "raise":
         last = run.steps[-1]
@@ -252,7 +254,7 @@ def _final(run: _Run, message: AIMessage, meta: dict[str, Any], accepted: bool) 
     }
 
 
-def _start(run: _Run) -> str:
+def _start(run: CascadeRun) -> str:
     rt, req = run.rt, run.req
     if run.cascade.start == "cheapest" and req.override is None:
         run.routed_reason = "cascade start: cheapest tier"
@@ -263,7 +265,7 @@ def _start(run: _Run) -> str:
     return run.start
 
 
-def _steps(run: _Run) -> Generator[Action, Any, Any]:
+def take_steps(run: CascadeRun) -> Generator[Action, Any, Any]:
     """Take steps until one accepts or the last one answers.
 
     Returns ``("done", message, meta)``, or when streaming ``("open", runtime, selected)``
@@ -275,8 +277,10 @@ def _steps(run: _Run) -> Generator[Action, Any, Any]:
         last = run.is_last(tier)
         # A rejected last answer raises with on_rejected="raise": validate it before emitting.
         stream = run.req.stream and last and run.cascade.on_rejected == "return"
+        # Later steps only climb: never back to a tier that answered (or could not) already.
+        escalate = None if held is None else [] if last else run.above(tier)
         try:
-            step_rt = _step_runtime(run, tier, [] if last else run.above(tier))
+            step_rt = _step_runtime(run, tier, escalate)
             req = dataclasses.replace(run.req, override=tier, stream=stream)
             sel = yield from plan_call(step_rt, req)
         except _REFUSED:
@@ -287,15 +291,20 @@ def _steps(run: _Run) -> Generator[Action, Any, Any]:
         run.tried.update(s.tier for s in sel.skipped)
         if stream:
             return ("open", step_rt, sel)
-        final, meta = yield from _answer(run, step_rt, sel, sel.result)
+        final, meta = yield from answer_step(run, step_rt, sel, sel.result)
         if final is not None:
             return ("done", sel.result, final)
         held = (sel.result, meta)
         tier = run.above(sel.profile.name)[0]
 
 
-def _answer(
-    run: _Run, step_rt: Runtime, sel: Selected, message: AIMessage, *, interrupted: bool = False
+def answer_step(
+    run: CascadeRun,
+    step_rt: Runtime,
+    sel: Selected,
+    message: AIMessage,
+    *,
+    interrupted: bool = False,
 ) -> Generator[Action, Any, tuple[dict[str, Any] | None, dict[str, Any]]]:
     """Validate and settle one step's answer: (final metadata or ``None`` to escalate, step's)."""
     last = run.is_last(sel.profile.name)
@@ -316,91 +325,6 @@ def cascade_call(
     rt: Runtime, req: CallRequest, cascade: Cascade, *, run_id: str | None
 ) -> Generator[Action, Any, tuple[AIMessage, dict[str, Any]]]:
     """Run a cascade without streaming; return the answer and its ``tiered`` metadata."""
-    run = _Run(rt, dataclasses.replace(req, stream=False), cascade, run_id)
-    _, message, meta = yield from _steps(run)
+    run = CascadeRun(rt, dataclasses.replace(req, stream=False), cascade, run_id)
+    _, message, meta = yield from take_steps(run)
     return message, meta
-
-
-def _whole(message: AIMessage, meta: dict[str, Any]) -> ChatGenerationChunk:
-    """An accepted, already validated answer as one stream chunk carrying the metadata."""
-    chunk = AIMessageChunk(
-        content=message.content,
-        additional_kwargs=message.additional_kwargs,
-        response_metadata={**message.response_metadata, "tiered": meta},
-        tool_call_chunks=[
-            {"name": c["name"], "args": _json(c["args"]), "id": c["id"], "index": i}
-            for i, c in enumerate(message.tool_calls)
-        ],
-        usage_metadata=message.usage_metadata,
-        id=message.id,
-        chunk_position="last",
-    )
-    return ChatGenerationChunk(message=chunk)
-
-
-def _json(args: Any) -> str:
-    import json  # noqa: PLC0415
-
-    return json.dumps(args)
-
-
-def _merged(relay: Relay) -> AIMessage:
-    if not relay.chunks:
-        return AIMessage(content="")
-    first, *rest = relay.chunks
-    merged = first + rest if rest else first
-    return AIMessage(**{k: v for k, v in merged.model_dump().items() if k != "type"})
-
-
-def cascade_stream(
-    rt: Runtime,
-    req: CallRequest,
-    cascade: Cascade,
-    run_manager: Any,
-    drive: Callable[[Generator[Action, Any, Any]], Any],
-) -> Iterator[ChatGenerationChunk]:
-    """Stream a cascade: validated earlier steps as one chunk, the last step live."""
-    run = _Run(rt, req, cascade, run_id_of(run_manager))
-    kind, a, b = drive(_steps(run))
-    if kind == "done":
-        yield _whole(a, b)
-        return
-    step_rt, sel = a, b
-    head, rest = sel.result
-    relay = Relay(head)
-    try:
-        for chunk in itertools.chain(head, rest):
-            yield relay.wrap(chunk)
-    except BaseException:
-        drive(_answer(run, step_rt, sel, _merged(relay), interrupted=True))
-        raise
-    meta, _ = drive(_answer(run, step_rt, sel, _merged(relay)))
-    yield relay.final(meta)
-
-
-async def acascade_stream(
-    rt: Runtime,
-    req: CallRequest,
-    cascade: Cascade,
-    run_manager: Any,
-    adrive: Callable[[Generator[Action, Any, Any]], Awaitable[Any]],
-) -> AsyncIterator[ChatGenerationChunk]:
-    """Async twin of :func:`cascade_stream`."""
-    run = _Run(rt, req, cascade, run_id_of(run_manager))
-    kind, a, b = await adrive(_steps(run))
-    if kind == "done":
-        yield _whole(a, b)
-        return
-    step_rt, sel = a, b
-    head, rest = sel.result
-    relay = Relay(head)
-    try:
-        for chunk in head:
-            yield relay.wrap(chunk)
-        async for chunk in rest:
-            yield relay.wrap(chunk)
-    except BaseException:
-        await adrive(_answer(run, step_rt, sel, _merged(relay), interrupted=True))
-        raise
-    meta, _ = await adrive(_answer(run, step_rt, sel, _merged(relay)))
-    yield relay.final(meta)

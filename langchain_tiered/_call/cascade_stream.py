@@ -1,0 +1,110 @@
+"""Streaming a cascade: validated earlier steps as one chunk, the last possible step live.
+
+Steps that may still escalate run without streaming and are validated whole; only an accepted
+answer is emitted (as one chunk carrying the metadata). The last possible step streams live
+through the engine's :class:`~langchain_tiered._call.relay.Relay` and is validated afterwards
+(only to mark it; with ``on_rejected="raise"`` it is buffered and validated first). Text of a
+rejected step never reaches the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
+
+from langchain_tiered._call.cascade import CascadeRun, answer_step, take_steps
+from langchain_tiered._call.relay import Relay, run_id_of
+
+if TYPE_CHECKING:
+    from langchain_tiered._call.actions import Action
+    from langchain_tiered._call.state import CallRequest, Runtime
+    from langchain_tiered.cascade import Cascade
+
+__all__ = ["acascade_stream", "cascade_stream"]
+
+
+def _whole(message: AIMessage, meta: dict[str, Any]) -> ChatGenerationChunk:
+    """An accepted, already validated answer as one stream chunk carrying the metadata."""
+    calls: list[tuple[str | None, str | None, str | None]]
+    calls = [(c["name"], json.dumps(c["args"]), c["id"]) for c in message.tool_calls]
+    calls += [(c["name"], c["args"], c["id"]) for c in message.invalid_tool_calls]
+    chunk = AIMessageChunk(
+        content=message.content,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata={**message.response_metadata, "tiered": meta},
+        tool_call_chunks=[
+            {"name": name, "args": args, "id": id_, "index": i}
+            for i, (name, args, id_) in enumerate(calls)
+        ],
+        usage_metadata=message.usage_metadata,
+        id=message.id,
+        chunk_position="last",
+    )
+    return ChatGenerationChunk(message=chunk)
+
+
+def _merged(relay: Relay) -> AIMessage:
+    if not relay.chunks:
+        return AIMessage(content="")
+    first, *rest = relay.chunks
+    merged = first + rest if rest else first
+    return AIMessage(**{k: v for k, v in merged.model_dump().items() if k != "type"})
+
+
+def cascade_stream(
+    rt: Runtime,
+    req: CallRequest,
+    cascade: Cascade,
+    run_manager: Any,
+    drive: Callable[[Generator[Action, Any, Any]], Any],
+) -> Iterator[ChatGenerationChunk]:
+    """Stream a cascade: validated earlier steps as one chunk, the last step live."""
+    run = CascadeRun(rt, req, cascade, run_id_of(run_manager))
+    kind, a, b = drive(take_steps(run))
+    if kind == "done":
+        yield _whole(a, b)
+        return
+    step_rt, sel = a, b
+    head, rest = sel.result
+    relay = Relay(head)
+    try:
+        for chunk in itertools.chain(head, rest):
+            yield relay.wrap(chunk)
+    except BaseException:
+        drive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True))
+        raise
+    meta, _ = drive(answer_step(run, step_rt, sel, _merged(relay)))
+    yield relay.final(meta)
+
+
+async def acascade_stream(
+    rt: Runtime,
+    req: CallRequest,
+    cascade: Cascade,
+    run_manager: Any,
+    adrive: Callable[[Generator[Action, Any, Any]], Awaitable[Any]],
+) -> AsyncIterator[ChatGenerationChunk]:
+    """Async twin of :func:`cascade_stream`."""
+    run = CascadeRun(rt, req, cascade, run_id_of(run_manager))
+    kind, a, b = await adrive(take_steps(run))
+    if kind == "done":
+        yield _whole(a, b)
+        return
+    step_rt, sel = a, b
+    head, rest = sel.result
+    relay = Relay(head)
+    try:
+        for chunk in head:
+            yield relay.wrap(chunk)
+        async for chunk in rest:
+            yield relay.wrap(chunk)
+    except BaseException:
+        await adrive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True))
+        raise
+    meta, _ = await adrive(answer_step(run, step_rt, sel, _merged(relay)))
+    yield relay.final(meta)
