@@ -3,17 +3,23 @@
 Results are appended to ``--out`` as they finish, so an interrupted run resumes where it
 stopped when rerun with the same file. With ``--emulator`` every tier is sent to a bundled
 emulator started for the run (offline, free); otherwise to the configured providers.
+
+Bad input (config, prompt file, an unusable ``--out``) ends in one line on stderr and exit
+code 2 before anything is sent; failed items and a write failure mid-run exit with 1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from langchain_tiered._redact import redact
 from langchain_tiered.cli.common import CliError, PromptFile, make_console, read_prompts
 from langchain_tiered.cli.config import Config, load_config
 from langchain_tiered.cli.models import build_model
@@ -21,7 +27,7 @@ from langchain_tiered.cli.models import build_model
 if TYPE_CHECKING:
     from langchain_tiered.batch import BatchResult
 
-__all__ = ["run_batch_command"]
+__all__ = ["check_output", "run_batch_command"]
 
 
 @contextlib.contextmanager
@@ -37,9 +43,33 @@ def _endpoint(emulator: bool) -> Iterator[str | None]:
 
 
 def _inputs(prompts: PromptFile) -> list[dict[str, Any]]:
+    # Lines without an id are matched on resume by their content, never by their line number:
+    # inserting a line must not hand an old answer to a different prompt.
     return [
-        {"id": item.id, "input": item.input, "metadata": item.metadata} for item in prompts.items
+        {"input": item.input, "metadata": item.metadata}
+        | ({"id": item.id} if item.explicit_id else {})
+        for item in prompts.items
     ]
+
+
+def check_output(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be written, before any config is built or call sent.
+
+    Raises:
+        CliError: A missing or read-only directory, or an existing path that is not a regular
+            file (a directory, ``/dev/full``, a FIFO).
+    """
+    parent = out.parent
+    if not parent.is_dir():
+        msg = f"--out {out}: directory {parent} does not exist; create it or choose another path"
+        raise CliError(msg)
+    if out.exists() and not out.is_file():
+        msg = f"--out {out}: not a regular file; write the results to a file path"
+        raise CliError(msg)
+    if not os.access(out if out.exists() else parent, os.W_OK):
+        where = out if out.exists() else f"directory {parent}"
+        msg = f"--out {out}: {where} is not writable; choose another path"
+        raise CliError(msg)
 
 
 def run_batch_command(
@@ -50,32 +80,68 @@ def run_batch_command(
     emulator: bool,
     concurrency: int,
     progress: bool,
+    resend_unknown: bool = False,
 ) -> None:
     """The ``batch`` command.
 
     Raises:
-        CliError: Bad config or prompt file, duplicate ids.
-        click.exceptions.Exit: Exit code 1 when some items failed (they are dead letters).
+        CliError: Bad config, prompt file or output path, duplicate ids, output locked.
+        click.exceptions.Exit: Exit code 1 when some items failed (they are dead letters) or
+            the output could not be written mid-run.
     """
-    from langchain_tiered.batch import run_batch  # noqa: PLC0415
+    from langchain_tiered.batch import (  # noqa: PLC0415
+        BatchOutputError,
+        BatchWriteError,
+        run_batch,
+    )
+    from langchain_tiered.batch.plan import model_secrets  # noqa: PLC0415
 
+    check_output(out)
     cfg = load_config(config_path)
     prompts = read_prompts(prompts_path)
-    with _endpoint(emulator) as url:
+    with _endpoint(emulator) as url, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model = build_model(cfg, emulator_url=url)
+        secrets = model_secrets(model)
         try:
             result = run_batch(
-                model, _inputs(prompts), max_concurrency=concurrency, output=out, progress=progress
+                model,
+                _inputs(prompts),
+                max_concurrency=concurrency,
+                output=out,
+                progress=progress,
+                resend_unknown=resend_unknown,
             )
-        except ValueError as exc:  # duplicate ids: nothing was sent
-            msg = f"{prompts_path.name}: {exc}"
-            raise CliError(msg) from None
-    _print_summary(cfg, prompts, result, out)
+        except BatchWriteError as exc:
+            _print_summary(cfg, prompts, exc.result, out, secrets)
+            click.echo(f"error: {redact(str(exc), secrets)}", err=True)
+            raise click.exceptions.Exit(1) from None
+        except (ValueError, BatchOutputError) as exc:  # nothing was sent
+            msg = f"{prompts_path.name}: {exc}" if isinstance(exc, ValueError) else str(exc)
+            raise CliError(redact(msg, secrets)) from None
+        finally:
+            _show(caught, secrets)
+    _print_summary(cfg, prompts, result, out, secrets)
     if result.dead_letters:
         raise click.exceptions.Exit(1)
 
 
-def _print_summary(cfg: Config, prompts: PromptFile, result: BatchResult, out: Path) -> None:
+def _show(caught: list[warnings.WarningMessage], secrets: tuple[str, ...]) -> None:
+    """Our warnings as one masked line each; anything else shown as Python would."""
+    from langchain_tiered.batch import BatchInputChangedWarning  # noqa: PLC0415
+    from langchain_tiered.ledger import LedgerWriteWarning  # noqa: PLC0415
+
+    for w in caught:
+        if issubclass(w.category, (BatchInputChangedWarning, LedgerWriteWarning)):
+            click.echo(f"warning: {redact(str(w.message), secrets)}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _print_summary(
+    cfg: Config, prompts: PromptFile, result: BatchResult, out: Path, secrets: tuple[str, ...]
+) -> None:
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     console = make_console()
@@ -84,16 +150,24 @@ def _print_summary(cfg: Config, prompts: PromptFile, result: BatchResult, out: P
     for name in ("tier", "answers", "attempts", "cost"):
         table.add_column(name, justify="left" if name == "tier" else "right")
     for tier, t in stats.by_tier.items():
-        table.add_row(tier, str(t.calls), str(t.attempts), f"${t.cost_usd:.6f}")
+        table.add_row(tier, str(t.calls), str(t.attempts), f"${t.cost_usd or 0.0:.6f}")
     console.print(table)
     for item in result.dead_letters:
         message = str(item.error).splitlines()[0] if item.error else ""
-        console.print(f"[red]failed[/red] {item.id}: {item.error_type}: {message[:160]}")
+        label = prompts.items[item.index].id
+        text = redact(f"{label}: {item.error_type}: {message[:160]}", secrets)
+        console.print(f"[red]failed[/red] {escape(text)}")
     console.print(
         f"{stats.total} items: {stats.successes} ok, {stats.failures} failed, "
-        f"{stats.resumed} resumed from {out}, {stats.retries} retries, {stats.fallbacks} "
-        f"fallbacks, ${stats.total_cost_usd:.6f} this run, {stats.requests_per_s:.1f} req/s; "
-        f"{len(prompts.skipped)} malformed line(s) skipped"
+        f"{stats.resumed} resumed from {escape(str(out))}, {stats.retries} retries, "
+        f"{stats.fallbacks} fallbacks, ${stats.total_cost_usd:.6f} this run, "
+        f"{stats.requests_per_s:.1f} req/s; {len(prompts.skipped)} malformed line(s) skipped"
     )
-    if stats.failures:
-        console.print(f"rerun with the same --out {out} to retry the failed items only")
+    if stats.unknown:
+        console.print(
+            f"{stats.unknown} item(s) were sent by an earlier run that stopped before recording "
+            "the answer (the provider may have billed them); rerun with --resend-unknown to "
+            "send them again"
+        )
+    if stats.failures > stats.unknown:
+        console.print(f"rerun with the same --out {escape(str(out))} to retry the failed items")

@@ -18,7 +18,15 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["CliError", "PromptFile", "PromptItem", "excerpt", "make_console", "read_prompts"]
+__all__ = [
+    "CliError",
+    "PromptFile",
+    "PromptItem",
+    "excerpt",
+    "make_console",
+    "read_prompts",
+    "read_text",
+]
 
 _WIDE = 150  # columns used when stdout is not a terminal (pipes, CliRunner): tables stay legible
 _ROLES = frozenset({"system", "user", "human", "assistant", "ai"})
@@ -55,11 +63,13 @@ class PromptItem:
 
     Attributes:
         line: 1-based line number in the file.
-        id: The line's ``id`` (default: ``"line-<n>"``).
+        id: The line's ``id`` (default: ``"line-<n>"``, for display only).
         input: A string, or a list of ``(role, content)`` pairs.
         text: The last user text, for tables.
         metadata: Extra call metadata (``budget_key``, ``tier``).
         max_tokens: The line's own output cap, if any.
+        explicit_id: Whether the line gave its own ``id``; lines without one are matched on
+            resume by their content, never by their line number.
     """
 
     line: int
@@ -68,6 +78,7 @@ class PromptItem:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     max_tokens: int | None = None
+    explicit_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,30 @@ class PromptFile:
     skipped: list[tuple[int, str]]
 
 
+def read_text(path: Path, what: str) -> str:
+    """A UTF-8 text file's content.
+
+    Args:
+        path: The file.
+        what: What the file is, for the message (``"config"``, ``"prompt file"``).
+
+    Raises:
+        CliError: Missing, unreadable (a directory, no permission) or not UTF-8.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        msg = (
+            f"{what} {path} is not UTF-8 text (byte 0x{bad} at offset {exc.start}); "
+            "save it as UTF-8"
+        )
+        raise CliError(msg) from None
+    except OSError as exc:
+        msg = f"cannot read {what} {path}: {exc.strerror or exc}"
+        raise CliError(msg) from None
+
+
 def read_prompts(path: Path) -> PromptFile:
     """Read a JSONL prompt file, reporting each malformed line on stderr and skipping it.
 
@@ -94,13 +129,9 @@ def read_prompts(path: Path) -> PromptFile:
     are ignored.
 
     Raises:
-        CliError: The file is missing or unreadable, or holds no usable line at all.
+        CliError: The file is missing, unreadable or not UTF-8, or holds no usable line at all.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        msg = f"cannot read {path}: {exc.strerror or exc}"
-        raise CliError(msg) from None
+    lines = read_text(path, "prompt file").splitlines()
     items: list[PromptItem] = []
     skipped: list[tuple[int, str]] = []
     for number, raw in enumerate(lines, start=1):
@@ -137,8 +168,10 @@ def _parse_line(number: int, raw: str) -> PromptItem:
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens <= 0):
         msg = f"max_tokens must be a positive integer, got {max_tokens!r}"
         raise ValueError(msg)
-    item_id = data.get("id", f"line-{number}")
-    return PromptItem(number, str(item_id), prompt_input, text, metadata, max_tokens)
+    item_id = data.get("id")
+    if item_id is None:
+        return PromptItem(number, f"line-{number}", prompt_input, text, metadata, max_tokens)
+    return PromptItem(number, str(item_id), prompt_input, text, metadata, max_tokens, True)
 
 
 def _prompt_of(data: Mapping[str, Any]) -> tuple[str | list[tuple[str, str]], str]:

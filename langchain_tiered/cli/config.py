@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_tiered.cli.common import CliError
+from langchain_tiered._redact import redact
+from langchain_tiered.cli.common import CliError, read_text
 
 __all__ = ["BudgetSpec", "Config", "TierSpec", "load_config", "parse_config"]
 
@@ -32,6 +34,11 @@ _TOP_KEYS = frozenset({
 })  # fmt: skip
 _BUDGET_KEYS = frozenset({"limit_usd", "period", "scope", "name"})
 _RETRY_KEYS = frozenset({"max_attempts", "base_delay", "max_delay", "max_total_seconds"})
+# Key names that hold credentials (api_key, openai_api_key, secret_key, auth_token, ...);
+# "max_tokens" and friends end in "tokens", so they never match.
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:api_?key|secret(?:_key)?|password|(?:access_|auth_)?token)$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,7 @@ def load_config(path: Path) -> Config:
     Raises:
         CliError: The file is missing, not TOML, or fails validation.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"cannot read config {path}: {exc.strerror or exc}"
-        raise CliError(msg) from None
+    text = read_text(path, "config")
     try:
         data = _toml_loads(text)
     except ValueError as exc:
@@ -125,9 +128,11 @@ def parse_config(data: Mapping[str, Any], *, source: str, base_dir: Path | None 
     """Validate an already-parsed config mapping (what :func:`load_config` reads from TOML).
 
     Raises:
-        CliError: A key is unknown, missing, of the wrong type or out of range.
+        CliError: A key is unknown, missing, of the wrong type or out of range, or an API key
+            is written in the file.
     """
     v = _Validator(source)
+    v.no_inline_secrets(data, "")
     v.known(data, _TOP_KEYS, "")
     tiers = tuple(v.tier(t, f"tiers[{i}]") for i, t in enumerate(v.list_of(data, "tiers")))
     names = [t.name for t in tiers]
@@ -165,6 +170,12 @@ def _check_names(
         raise v.fail("refusal_tier", v.unknown_tier(refusal, names))
 
 
+_INLINE_KEY_ADVICE = (
+    "looks like an API key written in the config; keys never go in the file: set "
+    'api_key_env = "OPENAI_API_KEY" (any variable name) on the tier and export that variable'
+)
+
+
 class _Validator:
     """Typed getters that raise ``CliError`` naming the file and the key path."""
 
@@ -177,6 +188,20 @@ class _Validator:
     @staticmethod
     def unknown_tier(name: Any, names: list[str]) -> str:
         return f"unknown tier {name!r}; tiers are: {', '.join(names) or '(none)'}"
+
+    def no_inline_secrets(self, value: Any, where: str) -> None:
+        """Refuse credentials written in the file: by key name, or by a key-shaped value."""
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                if _SECRET_NAME.search(str(key)) and item not in (None, ""):
+                    raise self.fail(path, _INLINE_KEY_ADVICE)
+                self.no_inline_secrets(item, path)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.no_inline_secrets(item, f"{where}[{i}]")
+        elif isinstance(value, str) and redact(value) != value:
+            raise self.fail(where, _INLINE_KEY_ADVICE)
 
     def known(self, table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
         for key in table:
@@ -213,6 +238,8 @@ class _Validator:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise self.fail(where, f"must be a number, got {value!r}")
+        if math.isinf(value):
+            raise self.fail(where, f"must be a finite number, got {value!r}")
         if ge is not None and value < ge:
             raise self.fail(where, f"must be >= {ge:g}")
         if gt is not None and value <= gt:
@@ -255,8 +282,6 @@ class _Validator:
             required = key in ("input_per_mtok", "output_per_mtok")
             number = self.number(value, key, f"{where}.{key}", ge=0, required=required)
             if number is not None:
-                if math.isinf(number):
-                    raise self.fail(f"{where}.{key}", "must be finite")
                 out[key] = number
         return out
 

@@ -12,6 +12,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from langchain_tiered._redact import redact
 from langchain_tiered.cli.common import CliError
 
 if TYPE_CHECKING:
@@ -222,5 +223,6 @@ def _prices(cfg: Config) -> dict[str, Any]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    # A provider's validation error may echo the key it was given: mask before printing.
+    text = redact(" ".join(str(exc).split()))
     return text or type(exc).__name__
