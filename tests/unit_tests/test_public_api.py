@@ -14,6 +14,7 @@ EXPECTED = [
     "BudgetExceededError",
     "ComplexityRouter",
     "InMemoryLedger",
+    "LearnedRouter",
     "ModelPrice",
     "NoTierFitsError",
     "PriceBook",
@@ -22,16 +23,27 @@ EXPECTED = [
     "RetryPolicy",
     "RouteDecision",
     "RouteRequest",
+    "RouterReport",
+    "RoutingExample",
     "Rule",
     "RuleRouter",
     "SQLiteLedger",
+    "SignalGroup",
     "Tier",
     "TieredChatModel",
     "TieredCostCallbackHandler",
     "TieredError",
     "arun_batch",
+    "calibrate",
+    "calibrate_for_cost",
     "count_tokens",
+    "evaluate_router",
     "get_tiered_cost_callback",
+    "read_arena_hard",
+    "read_gsm8k",
+    "read_jsonl",
+    "read_mmlu",
+    "read_routellm_csv",
     "run_batch",
 ]
 
@@ -49,8 +61,8 @@ def test_every_exported_name_resolves() -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, langchain_tiered; "
-        "heavy = [m for m in ('langchain_core', 'tiktoken', 'aiohttp', 'openai', 'rich', 'click')"
-        " if m in sys.modules]; print(','.join(heavy))"
+        "heavy = [m for m in ('langchain_core', 'tiktoken', 'aiohttp', 'openai', 'rich', 'click',"
+        " 'numpy') if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
