@@ -76,12 +76,7 @@ def test_thousand_requests_through_faults_account_for_every_input(
     emu.clear_faults()
     s = result.stats
     faults = sum(r.outcome != "ok" for r in emu.requests)
-    print(
-        f"\n1000 via emulator: ok={s.successes} dead={s.failures} retries={s.retries} "
-        f"fallbacks={s.fallbacks} spend=${s.total_cost_usd:.6f} "
-        f"{s.requests_per_s:.0f} req/s p50={s.latency_p50_s * 1000:.1f}ms "
-        f"p95={s.latency_p95_s * 1000:.1f}ms faults={faults}/{len(emu.requests)}"
-    )
+    assert faults > 0  # the injected faults really happened
 
     assert [r.id for r in result.results] == [f"q{i}" for i in range(1000)]
     assert s.successes + len(result.dead_letters) == 1000

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -331,19 +330,14 @@ def test_reset_stats_and_no_key_in_reprs(emu: OpenAICompatibleEmulator) -> None:
     assert chat(emu).invoke("three").content == "Echo: three"  # script cleared
 
 
-async def test_200_concurrent_requests_complete(
-    emu: OpenAICompatibleEmulator, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_200_concurrent_requests_complete(emu: OpenAICompatibleEmulator) -> None:
+    # Throughput is measured by benchmarks/, not printed into the test output.
     prompts = [f"request number {i}" for i in range(200)]
-    started = time.perf_counter()
     replies = await chat(emu).abatch(prompts)
-    elapsed = time.perf_counter() - started
 
     assert [r.content for r in replies] == [f"Echo: {p}" for p in prompts]
     assert len(emu.requests) == 200
     assert {r.outcome for r in emu.requests} == {"ok"}
-    with capsys.disabled():
-        print(f"\n200 concurrent requests: {elapsed:.2f}s, {200 / elapsed:.0f} req/s")
 
 
 def test_cli_serves_until_interrupted() -> None:
