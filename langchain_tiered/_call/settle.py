@@ -32,14 +32,18 @@ def _cost(
     """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer."""
     usage = getattr(message, "usage_metadata", None) if message is not None else None
     price = sel.profile.price
+    # Raw provider usage (DeepSeek cache hits, Anthropic write TTLs, the service tier) and the
+    # clock (off-peak prices) complete what usage_metadata says.
+    raw = getattr(message, "response_metadata", None) or {}
+    at = rt.clock.now()
     if usage and not usage.get("input_tokens") and sel.pre.prompt_tokens > 0:
         # A prompt is never free: an integration lost the input count (langchain-anthropic
         # streams from older API versions report input tokens only in message_start). Bill the
         # pre-flight estimate for the input, keep the reported output, and say so.
         patched = {**usage, "input_tokens": sel.pre.prompt_tokens}
-        return price.cost(patched), True, usage_tokens(patched)
+        return price.cost(patched, response_metadata=raw, at=at), True, usage_tokens(patched, raw)
     if usage:
-        return price.cost(usage), False, usage_tokens(usage)
+        return price.cost(usage, response_metadata=raw, at=at), False, usage_tokens(usage, raw)
     text = _output_text(message) if message is not None else ""
     out = len(get_encoding("o200k_base").encode(text, disallowed_special=())) if text else 0
     tokens = {
@@ -48,7 +52,8 @@ def _cost(
         "cached_tokens": 0,
         "reasoning_tokens": 0,
     }
-    return price.worst_case(sel.pre.prompt_tokens, out), True, tokens
+    # An estimate of what was billed, not a bound: no cache-write premium is assumed.
+    return price.worst_case(sel.pre.prompt_tokens, out, cache_writes="none"), True, tokens
 
 
 def _learn(rt: Runtime, sel: Selected, tokens: dict[str, int], estimated: bool) -> None:
@@ -134,8 +139,9 @@ def _baseline(
         return cost
     top = rt.profiles[0].price
     if estimated:
-        return top.worst_case(tokens["input_tokens"], tokens["output_tokens"])
-    return top.cost(getattr(message, "usage_metadata", None) or {})
+        return top.worst_case(tokens["input_tokens"], tokens["output_tokens"], cache_writes="none")
+    raw = getattr(message, "response_metadata", None) or {}
+    return top.cost(getattr(message, "usage_metadata", None) or {}, response_metadata=raw)
 
 
 def _reason(sel: Selected) -> str:
