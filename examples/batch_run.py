@@ -3,13 +3,17 @@
     python examples/batch_run.py [results.jsonl]
 
 Runs 200 questions with 20% injected faults, appends every finished answer to the JSONL file
-and prints the statistics. Run it twice: the second run skips what the first one answered and
-retries only the dead letters.
+(default: ``examples/out/batch_results.jsonl``, git-ignored) and prints the statistics. Run it
+twice: the second run skips what the first one answered and retries only the dead letters.
+While it runs the file is locked, so a second run on the same file refuses to start; if it is
+killed, the next run reports the questions that were in flight instead of paying for them
+twice (pass ``resend_unknown=True`` to send them again).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from langchain_openai import ChatOpenAI
 
@@ -60,14 +64,19 @@ def main(output: str) -> None:
         f"retries {s.retries}, fallbacks {s.fallbacks}, spent ${s.total_cost_usd:.6f}"
     )
     for tier, t in s.by_tier.items():
-        print(f"  {tier:<9} {t.calls:>4} answers  ${t.cost_usd:.6f}  ({t.attempts} attempts)")
+        cost = t.cost_usd or 0.0
+        print(f"  {tier:<9} {t.calls:>4} answers  ${cost:.6f}  ({t.attempts} attempts)")
     print(
         f"latency p50 {s.latency_p50_s * 1000:.0f} ms, p95 {s.latency_p95_s * 1000:.0f} ms, "
         f"{s.requests_per_s:.0f} req/s; answers in {output}"
     )
+    if s.unknown:
+        print(f"  {s.unknown} question(s) were in flight when an earlier run was killed")
     for dead in result.dead_letters[:5]:
         print(f"  dead letter {dead.id}: {dead.error_type}: {dead.error}")
 
 
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "out" / "batch_results.jsonl"
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "batch_results.jsonl")
+    main(sys.argv[1] if len(sys.argv) > 1 else str(DEFAULT_OUTPUT))
