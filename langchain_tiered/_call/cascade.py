@@ -56,11 +56,15 @@ class CascadeRun:
     tried: set[str] = field(default_factory=set)
     spent: float = 0.0
     estimated: float = 0.0
+    pending: float = 0.0
+    """Worst case of the answer under review, reserved but not yet settled (judge calls run
+    while it is held, so they must fit beside it)."""
+    stopped: str = ""
 
     def room(self) -> float | None:
         """What the whole-cascade cap (``max_cost_per_call``) still allows."""
         cap = self.rt.settings.max_cost_per_call
-        return None if cap is None else cap - self.spent
+        return None if cap is None else cap - self.spent - self.pending
 
     def above(self, tier: str) -> list[str]:
         """Untried tiers more capable than ``tier``, nearest first."""
@@ -81,7 +85,7 @@ def _step_runtime(run: CascadeRun, tier: str, escalate: list[str] | None) -> Run
     room = run.room()
     if room is not None and room <= 0:
         msg = f"cascade spent ${run.spent:.6f}, all of max_cost_per_call; raise it to escalate"
-        raise BudgetExceededError(msg, estimated_cost_usd=0.0, limit_usd=0.0, tier=tier)
+        raise BudgetExceededError(msg, estimated_cost_usd=0.0, limit_usd=room, tier=tier)
     overrides = run.rt.fallback_overrides
     if escalate is not None:
         overrides = {**overrides, tier: tuple(escalate)}
@@ -242,7 +246,7 @@ def _final(
     path = " -> ".join(f"{s['tier']} ({s['verdict']})" for s in run.steps)
     return {
         **meta,
-        "reason": f"{run.routed_reason}; cascade: {path}",
+        "reason": f"{run.routed_reason}; cascade: {path}{run.stopped}",
         "routed_tier": run.start,
         "fallback_triggered": run.fallback,
         "attempts": run.attempts,
@@ -283,9 +287,10 @@ def take_steps(run: CascadeRun) -> Generator[Action, Any, Any]:
             step_rt = _step_runtime(run, tier, escalate)
             req = dataclasses.replace(run.req, override=tier, stream=stream)
             sel = yield from plan_call(step_rt, req)
-        except _REFUSED:
+        except _REFUSED as exc:
             if held is None:
                 raise
+            run.stopped = f"; escalation to {tier!r} refused ({type(exc).__name__})"
             return ("done", held[0], _final(run, *held, accepted=False))
         run.tried.update([sel.profile.name, *(a.tier for a in sel.attempts)])
         run.tried.update(s.tier for s in sel.skipped)
@@ -310,15 +315,31 @@ def answer_step(
     last = run.is_last(sel.profile.name)
     verdict: Verdict | None = None
     who, judge = "", 0.0
-    if not interrupted and (not last or run.cascade.validate_last):
-        verdict, who, judge = yield from _validate(run, _creq(run, sel.profile.name), message)
-    accepted = verdict is None or verdict.accepted
     settle = settle_call(step_rt, sel, message, run_id=run.run_id, interrupted=interrupted)
+    if not interrupted and (not last or run.cascade.validate_last):
+        verdict, who, judge = yield from _checked(run, sel, message, settle)
+    accepted = verdict is None or verdict.accepted
     meta = dict((yield from (settle if accepted or last else _as_overhead(settle))))
     yield from _record(run, meta, verdict, who, judge, interrupted=interrupted)
     if accepted or last:
         return _final(run, message, meta, accepted), meta
     return None, meta
+
+
+def _checked(
+    run: CascadeRun, sel: Selected, message: AIMessage, settle: Generator[Action, Any, Any]
+) -> Generator[Action, Any, tuple[Verdict, str, float]]:
+    """Validate while the answer's reservation is held; settle it if validation fails."""
+    run.pending = sel.pre.worst_case_usd
+    try:
+        return (yield from _validate(run, _creq(run, sel.profile.name), message))
+    except GeneratorExit:
+        raise
+    except BaseException:
+        yield from _as_overhead(settle)  # it was paid for: never leave it reserved
+        raise
+    finally:
+        run.pending = 0.0
 
 
 def cascade_call(

@@ -1,10 +1,12 @@
 """Validators for structured output and tool calls, and the small JSON-schema check they share.
 
-Pydantic classes (and tools built on one) validate with pydantic itself; JSON schemas (dict
-tools, ``@tool`` functions, ``json_schema`` response formats) with :func:`schema_errors`,
-which covers what function-calling schemas use: types, ``required``, ``properties``,
+The call's tools reach the engine in OpenAI format, so bound tools and schemas are checked
+against their JSON schema with :func:`schema_errors`, which covers what function-calling
+schemas use: types, ``required``, ``properties``,
 ``additionalProperties``, ``items``, ``enum``/``const``, ``anyOf``/``oneOf``/``allOf`` and
-local ``$ref``. No extra dependency is needed for that subset.
+local ``$ref`` (no extra dependency). A pydantic class passed explicitly
+(``ValidStructuredOutput(schema=Model)``, or a tool's ``args_schema``) validates with pydantic
+itself, field validators included.
 """
 
 from __future__ import annotations
@@ -167,8 +169,9 @@ class ValidStructuredOutput:
     output are accepted.
 
     Args:
-        schema: The schema to check against (pydantic class, TypedDict-free JSON schema dict);
-            default: the one the call carries.
+        schema: The schema to check against: a pydantic class (validated by pydantic, field
+            validators included), a JSON schema dict, a TypedDict; default: the JSON schema
+            the call carries.
     """
 
     schema: Any = None
