@@ -27,12 +27,14 @@ from langchain_tiered.cascade.base import (
     Cascade,
     CascadeRejectedError,
     CascadeRequest,
+    CascadeStep,
     Verdict,
 )
 from langchain_tiered.errors import AllTiersFailedError, BudgetExceededError, NoTierFitsError
 
 if TYPE_CHECKING:
     from langchain_tiered._call.state import CallRequest, Runtime, Selected
+    from langchain_tiered.metadata import TieredMetadata
 
 __all__ = ["CascadeRun", "answer_step", "cascade_call", "take_steps"]
 
@@ -49,7 +51,7 @@ class CascadeRun:
     run_id: str | None
     routed_reason: str = ""
     start: str = ""
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[CascadeStep] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     fallback: bool = False
@@ -216,7 +218,7 @@ def _record(
     run.attempts += meta["attempts"]
     run.skipped += meta["skipped"]
     run.fallback = run.fallback or bool(meta["fallback_triggered"])
-    step = {
+    step: CascadeStep = {
         "tier": meta["tier"],
         "model_name": meta["model_name"],
         "cost_usd": meta["cost_usd"] + judge,
@@ -344,8 +346,11 @@ def _checked(
 
 def cascade_call(
     rt: Runtime, req: CallRequest, cascade: Cascade, *, run_id: str | None
-) -> Generator[Action, Any, tuple[AIMessage, dict[str, Any]]]:
-    """Run a cascade without streaming; return the answer and its ``tiered`` metadata."""
+) -> Generator[Action, Any, tuple[AIMessage, TieredMetadata]]:
+    """Run a cascade without streaming; return the answer and its ``tiered`` metadata.
+
+    The metadata is the last step's with ``steps`` and ``cascade_accepted`` added.
+    """
     run = CascadeRun(rt, dataclasses.replace(req, stream=False), cascade, run_id)
     _, message, meta = yield from take_steps(run)
-    return message, meta
+    return message, cast("TieredMetadata", meta)

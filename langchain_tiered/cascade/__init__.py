@@ -15,6 +15,7 @@ from langchain_tiered.cascade.base import (
     Cascade,
     CascadeRejectedError,
     CascadeRequest,
+    CascadeStep,
     Validator,
     Verdict,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Cascade",
     "CascadeRejectedError",
     "CascadeRequest",
+    "CascadeStep",
     "Judge",
     "LogprobConfidence",
     "Matches",

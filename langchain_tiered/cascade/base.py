@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from langchain_tiered.errors import TieredError
 
@@ -22,6 +22,7 @@ __all__ = [
     "Cascade",
     "CascadeRejectedError",
     "CascadeRequest",
+    "CascadeStep",
     "Validator",
     "Verdict",
 ]
@@ -103,6 +104,32 @@ Validator = Callable[[CascadeRequest, "AIMessage"], Verdict]
 
 Check = Generator[Ask, "AIMessage", Verdict]
 """What a validator's optional ``check`` method returns."""
+
+
+class CascadeStep(TypedDict):
+    """One answer of a cascade, in ``response_metadata["tiered"]["steps"]``."""
+
+    tier: str
+    """The tier that answered."""
+    model_name: str | None
+    """That tier's model."""
+    cost_usd: float
+    """What the step cost: the answer plus any judge calls grading it."""
+    answer_cost_usd: float
+    """The answer's own cost."""
+    judge_cost_usd: float
+    """The cost of the grading calls (``Judge``) on this answer."""
+    estimated_cost_usd: float
+    """The answer's pre-flight worst case (reserved, then settled)."""
+    verdict: Literal["accept", "reject", "unchecked"]
+    """The validators' decision (``unchecked``: the last step with ``validate_last=False``,
+    or a stream that was cut off)."""
+    reason: str
+    """Why: the rejecting validator's reason, or the accepting ones' joined."""
+    validator: str | None
+    """The class name of the validator that rejected, if any."""
+    score: float | None
+    """The deciding validator's number (judge grade / 10, mean logprob), if any."""
 
 
 class CascadeRejectedError(TieredError):
