@@ -8,12 +8,20 @@ only wires them. The worst case of a call is::
 
 where the output cap is, in order: the call's ``max_tokens``, the tier model's own
 ``max_tokens``, the tier's ``max_output_tokens``, the routing decision's task cap,
-else :data:`DEFAULT_MAX_OUTPUT_TOKENS`.
+else :data:`DEFAULT_MAX_OUTPUT_TOKENS` (never above the model's own maximum output). That cap
+is also *sent* with the call, under the parameter the tier's model takes
+(:func:`max_tokens_kwarg`), so the provider cannot answer longer than what was priced.
+
+A model that takes no output cap the package knows cannot be capped; its worst case uses
+its own maximum output (its LangChain ``profile``, else the price book), else the tier's
+``max_output_tokens`` (declare the model's maximum there), else the default - which such a
+model is then trusted, not forced, to respect.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
     from langchain_tiered.pricing import ModelPrice
 
 __all__ = [
+    "CAP_KWARGS",
     "DEFAULT_MAX_OUTPUT_TOKENS",
     "CallPlan",
     "Preflight",
@@ -35,6 +44,7 @@ __all__ = [
     "cap_error",
     "max_output_within",
     "max_tokens_kwarg",
+    "model_max_output",
     "model_max_tokens",
     "preflight",
     "resolve_output_cap",
@@ -50,7 +60,9 @@ call or ``Tier.max_output_tokens`` gives tighter (cheaper) worst cases.
 """
 
 # Keyword arguments under which LangChain chat models accept an output cap per call.
-_MAX_TOKENS_KWARGS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+CAP_KWARGS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+# OpenAI reasoning models reject ``max_tokens`` (on Azure too): they take max_completion_tokens.
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class TierProfile:
     max_tokens_kwarg: str | None = None
     """The name under which the model takes an output cap, if it has one (``max_tokens``,
     ``max_completion_tokens`` or ``max_output_tokens``); ``None``: the package cannot cap it."""
+    max_output_limit: int | None = None
+    """The model's own maximum output tokens, if known (profile, else price book)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,7 @@ class CallPlan:
 
 def model_max_tokens(model: BaseChatModel) -> int | None:
     """The output cap configured on a chat model instance, if any."""
-    for attr in _MAX_TOKENS_KWARGS:
+    for attr in CAP_KWARGS:
         value = getattr(model, attr, None)
         if isinstance(value, int) and value > 0:
             return value
@@ -128,7 +142,24 @@ def max_tokens_kwarg(model: BaseChatModel) -> str | None:
     ignored or rejected, so caps the package adds use the model's own name.
     """
     fields = getattr(type(model), "model_fields", {})
-    return next((name for name in _MAX_TOKENS_KWARGS if name in fields), None)
+    name = next((n for n in CAP_KWARGS if n in fields), None)
+    if name == "max_tokens" and fields[name].alias == "max_completion_tokens":
+        # langchain-openai: the field is sent as max_completion_tokens by ChatOpenAI only;
+        # other clients of the family (Azure) would send max_tokens, which reasoning models
+        # reject, so name the parameter the API expects for them.
+        model_name = getattr(model, "model_name", None) or ""
+        if _REASONING_MODEL.match(str(model_name)):
+            return "max_completion_tokens"
+    return name
+
+
+def model_max_output(model: BaseChatModel, known: int | None) -> int | None:
+    """The most output tokens ``model`` can produce: its LangChain profile, else ``known``."""
+    profile = getattr(model, "profile", None)
+    value = profile.get("max_output_tokens") if isinstance(profile, dict) else None
+    if isinstance(value, int) and value > 0:
+        return value
+    return known
 
 
 def asks_stream_usage(model: BaseChatModel) -> bool:
@@ -143,7 +174,7 @@ def asks_stream_usage(model: BaseChatModel) -> bool:
 
 def call_max_tokens(kwargs: dict[str, Any]) -> int | None:
     """The output cap passed with the call, if any."""
-    for key in _MAX_TOKENS_KWARGS:
+    for key in CAP_KWARGS:
         value = kwargs.get(key)
         if isinstance(value, int) and value > 0:
             return value
@@ -153,22 +184,31 @@ def call_max_tokens(kwargs: dict[str, Any]) -> int | None:
 def resolve_output_cap(
     profile: TierProfile, call_cap: int | None, decision_cap: int | None
 ) -> tuple[int, str]:
-    """The output cap for the worst case and where it came from.
+    """The output cap for the worst case (and sent with the call) and where it came from.
 
     The router's task cap sits below the explicit settings: it only applies when the
-    caller configured nothing, and then it is also sent with the call (so only to tiers
-    whose model takes an output cap).
+    caller configured nothing. A model that takes no cap is priced at its own maximum
+    output (``"model_max"``), else the tier's ``max_output_tokens``, else the default.
     """
-    task_cap = decision_cap if profile.max_tokens_kwarg is not None else None
-    for value, source in (
-        (call_cap, "call"),
-        (profile.model_max_tokens, "model"),
-        (profile.tier_max_output_tokens, "tier"),
-        (task_cap, "task"),
-    ):
+    candidates: tuple[tuple[int | None, str], ...]
+    if profile.max_tokens_kwarg is None:
+        candidates = (
+            (profile.max_output_limit, "model_max"),
+            (profile.tier_max_output_tokens, "tier"),
+        )
+    else:
+        candidates = (
+            (call_cap, "call"),
+            (profile.model_max_tokens, "model"),
+            (profile.tier_max_output_tokens, "tier"),
+            (decision_cap, "task"),
+        )
+    for value, source in candidates:
         if value is not None:
             return value, source
-    return DEFAULT_MAX_OUTPUT_TOKENS, "default"
+    limit = profile.max_output_limit
+    default = DEFAULT_MAX_OUTPUT_TOKENS if limit is None else min(limit, DEFAULT_MAX_OUTPUT_TOKENS)
+    return default, "default"
 
 
 def max_output_within(price: ModelPrice, prompt_tokens: int, room_usd: float) -> int:
@@ -189,8 +229,15 @@ def preflight(
     call_cap: int | None,
     decision_cap: int | None,
 ) -> Preflight:
-    """The worst case of a call of ``prompt_tokens`` (as counted) on ``profile``'s tier."""
+    """The worst case of a call of ``prompt_tokens`` (as counted) on ``profile``'s tier.
+
+    A cap that is sent never asks for more than the context window leaves after the prompt
+    (OpenAI rejects prompt + ``max_tokens`` above the window).
+    """
     out, source = resolve_output_cap(profile, call_cap, decision_cap)
+    room = None if profile.context_window is None else profile.context_window - prompt_tokens
+    if profile.max_tokens_kwarg is not None and room is not None and 0 < room < out:
+        out = room
     return Preflight(
         tier=profile.name,
         prompt_tokens=prompt_tokens,

@@ -33,6 +33,7 @@ from langchain_tiered.errors import (
 )
 from langchain_tiered.fallbacks import ErrorInfo, ErrorKind, classify_error, fallback_order
 from langchain_tiered.preflight import (
+    CAP_KWARGS,
     CallPlan,
     Preflight,
     TierProfile,
@@ -356,15 +357,19 @@ def _release(reservation: Reservation | None) -> Generator[Action, Any, None]:
 def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict[str, Any]:
     """Kwargs sent to the tier: the caller's plus what the plan adds.
 
-    The plan adds an output cap it decided on, and ``stream_usage`` for streams from
-    OpenAI-compatible tiers (the cost needs their usage).
+    The output cap that priced the call is always sent, under the one parameter the tier's
+    model takes (a caller's ``max_tokens`` becomes ``max_output_tokens`` for a Gemini tier),
+    so the provider cannot answer longer than the reserved worst case. Streams from
+    OpenAI-compatible tiers also ask for ``stream_usage`` (the cost needs their usage).
     """
-    extra: dict[str, Any] = {}
-    if pre.output_cap_source in ("task", "budget") and profile.max_tokens_kwarg is not None:
-        extra[profile.max_tokens_kwarg] = pre.max_output_tokens
+    kwargs = req.kwargs
+    kwarg = profile.max_tokens_kwarg
+    if kwarg is not None:
+        kwargs = {k: v for k, v in kwargs.items() if k not in CAP_KWARGS}
+        kwargs[kwarg] = pre.max_output_tokens
     if req.stream and profile.ask_stream_usage and "stream_usage" not in req.kwargs:
-        extra["stream_usage"] = True
-    return {**req.kwargs, **extra} if extra else req.kwargs
+        kwargs = {**kwargs, "stream_usage": True}
+    return kwargs
 
 
 def _final_error(st: _State, secrets: tuple[str, ...]) -> Exception:

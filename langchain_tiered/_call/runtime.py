@@ -24,6 +24,7 @@ from langchain_tiered.preflight import (
     TierProfile,
     asks_stream_usage,
     max_tokens_kwarg,
+    model_max_output,
     model_max_tokens,
 )
 from langchain_tiered.pricing import ModelPrice, PriceBook
@@ -61,6 +62,11 @@ def _price(tier: Tier, book: PriceBook) -> ModelPrice:
         raise PricingError(msg, model_name=tier.model_name) from None
 
 
+def _max_output(tier: Tier, book: PriceBook) -> int | None:
+    info = book.lookup(tier.model_name)
+    return model_max_output(tier.model, info.max_output_tokens if info is not None else None)
+
+
 def _profiles(tiers: Sequence[Tier], book: PriceBook) -> tuple[TierProfile, ...]:
     return tuple(
         TierProfile(
@@ -73,6 +79,7 @@ def _profiles(tiers: Sequence[Tier], book: PriceBook) -> tuple[TierProfile, ...]
             tier_max_output_tokens=t.max_output_tokens,
             ask_stream_usage=asks_stream_usage(t.model),
             max_tokens_kwarg=max_tokens_kwarg(t.model),
+            max_output_limit=_max_output(t, book),
         )
         for i, t in enumerate(tiers)
     )

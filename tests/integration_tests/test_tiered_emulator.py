@@ -80,8 +80,10 @@ def tiered(emu: OpenAICompatibleEmulator) -> TieredChatModel:
         tiers=[
             Tier(name="big", model=chat("big-model"), price=BIG),
             # No context_window: the pre-flight check cannot know the small model's limit,
-            # so only the provider's 400 reveals it.
-            Tier(name="small", model=chat("small-model"), price=SMALL),
+            # so only the provider's 400 reveals it. The output cap is sent with every call
+            # and counts against the window (as on OpenAI), so keep it small enough for the
+            # short prompts to fit.
+            Tier(name="small", model=chat("small-model"), price=SMALL, max_output_tokens=20),
         ],
         router=always_small,
         retry=RetryPolicy(max_attempts=1),
