@@ -1,0 +1,479 @@
+"""Several deployments of one model inside one tier (two keys, two regions, Azure + OpenAI).
+
+:class:`Deployments` is itself a chat model, so a :class:`~langchain_tiered.Tier` holds it like
+any other and the call engine does not change: per call a *policy* orders the deployments
+that are not cooling down, the first one whose rate limit admits the call answers, and a
+retryable failure moves on to its sibling. That is not a tier fallback: the tier, its price
+(keyed off the one shared model name) and its budget stay the same. Only when every
+deployment failed or is limited does the tier fail, with the last error, so the engine then
+falls back to the next tier as usual.
+
+Rate limits and cooldowns are per deployment: in this process by default, or across every
+replica when ``shared_state=RedisState(url)`` is given.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    CallbackManager,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.exceptions import ModelRateLimitError
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.tiers import model_name_of
+
+__all__ = [
+    "Deployment",
+    "DeploymentStats",
+    "Deployments",
+    "least_in_flight",
+    "least_tpm_used",
+    "lowest_latency",
+]
+
+_LATENCY_WEIGHT = 0.3  # EWMA weight of the newest latency sample
+_WINDOW = 60.0
+
+
+@dataclass(frozen=True)
+class DeploymentStats:
+    """What a policy sees of one deployment (this replica's view).
+
+    Attributes:
+        name: The deployment's name.
+        index: Its position in the list (ties go to the earlier one).
+        in_flight: Calls running on it now.
+        latency_s: Moving average of its recent call latencies, ``None`` before the first.
+        tokens_last_minute: Tokens its answered calls used in the last 60 seconds.
+    """
+
+    name: str
+    index: int
+    in_flight: int
+    latency_s: float | None
+    tokens_last_minute: int
+
+
+Policy = Callable[[Sequence[DeploymentStats]], Sequence[DeploymentStats]]
+"""Orders the available deployments, best first."""
+
+
+def least_in_flight(stats: Sequence[DeploymentStats]) -> Sequence[DeploymentStats]:
+    """Fewest calls running first (the default: spreads load without any history)."""
+    return sorted(stats, key=lambda s: (s.in_flight, s.index))
+
+
+def lowest_latency(stats: Sequence[DeploymentStats]) -> Sequence[DeploymentStats]:
+    """Fastest recent latency first; deployments not measured yet go first, to be measured."""
+    return sorted(stats, key=lambda s: (s.latency_s is not None, s.latency_s or 0.0, s.index))
+
+
+def least_tpm_used(stats: Sequence[DeploymentStats]) -> Sequence[DeploymentStats]:
+    """Fewest tokens used in the last minute first (keeps clear of each key's TPM limit)."""
+    return sorted(stats, key=lambda s: (s.tokens_last_minute, s.in_flight, s.index))
+
+
+class Deployment(BaseModel):
+    """One deployment: a chat model plus its own limits."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    """Unique within the tier; names its rate limit and cooldown (shared by name)."""
+    model: BaseChatModel
+    """The chat model of this deployment (its own key, region or provider)."""
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    """This deployment's request limit."""
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    """This deployment's token limit (weighted by prompt tokens plus the output cap)."""
+
+
+class _Book:
+    """This replica's in-flight counts, latencies and token log per deployment (locked)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.in_flight: dict[str, int] = {}
+        self.latency: dict[str, float] = {}
+        self._tokens: dict[str, deque[tuple[float, int]]] = {}
+
+    def stats(self, deployments: Sequence[Deployment]) -> list[DeploymentStats]:
+        now = self._clock.monotonic()
+        with self._lock:
+            return [
+                DeploymentStats(
+                    d.name,
+                    i,
+                    self.in_flight.get(d.name, 0),
+                    self.latency.get(d.name),
+                    self._recent(d.name, now),
+                )
+                for i, d in enumerate(deployments)
+            ]
+
+    def start(self, name: str) -> float:
+        with self._lock:
+            self.in_flight[name] = self.in_flight.get(name, 0) + 1
+        return self._clock.monotonic()
+
+    def end(self, name: str, started: float, tokens: int | None) -> None:
+        now = self._clock.monotonic()
+        with self._lock:
+            self.in_flight[name] -= 1
+            if tokens is None:
+                return
+            old = self.latency.get(name)
+            sample = now - started
+            self.latency[name] = sample if old is None else old + _LATENCY_WEIGHT * (sample - old)
+            self._tokens.setdefault(name, deque()).append((now, tokens))
+
+    def _recent(self, name: str, now: float) -> int:
+        log = self._tokens.get(name)
+        if not log:
+            return 0
+        while log and log[0][0] <= now - _WINDOW:
+            log.popleft()
+        return sum(n for _, n in log)
+
+
+class Deployments(BaseChatModel):
+    """A chat model spreading calls over several deployments of the same model.
+
+    Example:
+        .. code-block:: python
+
+            fast = Deployments(
+                deployments=[
+                    Deployment(name="eu", model=AzureChatOpenAI(...), tokens_per_minute=90_000),
+                    Deployment(name="us", model=ChatOpenAI(model="gpt-4.1-mini")),
+                ],
+                model_name="gpt-4.1-mini",  # what pricing looks up
+                policy=least_tpm_used,
+                shared_state=RedisState("redis://redis:6379/0"),  # limits across replicas
+            )
+            Tier(name="fast", model=fast)
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    deployments: list[Deployment] = Field(min_length=1)
+    """The deployments; bare chat models are accepted and named ``d0``, ``d1``, ..."""
+    model_name: str | None = None
+    """The model all deployments serve, used for pricing; defaults to their common name."""
+    policy: Policy = Field(default=least_in_flight, exclude=True)
+    """Orders the available deployments per call (see :func:`least_in_flight`)."""
+    shared_state: Any = Field(default=None, exclude=True)
+    """A :class:`~langchain_tiered.shared.RedisState` to share limits and cooldowns."""
+    cooldown_failures: int = Field(default=1, gt=0)
+    """Consecutive retryable failures that take a deployment out of rotation."""
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    """How long a failing deployment is skipped."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Output cap sent to the deployments (the tier engine also passes its own per call)."""
+    clock: Clock = Field(default_factory=SystemClock, exclude=True)
+    """Time source for latencies, local limits and cooldowns."""
+
+    _book: _Book = PrivateAttr()
+    _limiters: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _breaker: Any = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_models(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("deployments"), list | tuple):
+            data = dict(data)
+            data["deployments"] = [
+                Deployment(name=f"d{i}", model=d) if isinstance(d, BaseChatModel) else d
+                for i, d in enumerate(data["deployments"])
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Deployments:
+        names = [d.name for d in self.deployments]
+        if len(set(names)) != len(names):
+            msg = f"deployment names must be unique within a tier, got {names}"
+            raise ValueError(msg)
+        if self.model_name is None:
+            served = {model_name_of(d.model) for d in self.deployments}
+            if len(served) != 1 or None in served:
+                msg = (
+                    f"deployments serve different or unknown models {sorted(map(str, served))}; "
+                    "a tier's deployments must be one model (its price is looked up by name): "
+                    "pass model_name='...' to say which"
+                )
+                raise ValueError(msg)
+            self.model_name = served.pop()
+        if self.profile is None:
+            self.profile = getattr(self.deployments[0].model, "profile", None)
+        self._setup()
+        return self
+
+    def _setup(self) -> None:
+        from langchain_tiered.fallbacks import CircuitBreaker  # noqa: PLC0415
+        from langchain_tiered.ratelimit import TierRateLimiter  # noqa: PLC0415
+
+        self._book = _Book(self.clock)
+        shared = self.shared_state
+        if shared is not None:
+            self._breaker = shared.breaker(
+                failure_threshold=self.cooldown_failures, cooldown_seconds=self.cooldown_seconds
+            )
+        else:
+            self._breaker = CircuitBreaker(
+                failure_threshold=self.cooldown_failures,
+                cooldown_seconds=self.cooldown_seconds,
+                clock=self.clock,
+            )
+        for d in self.deployments:
+            if d.requests_per_minute is None and d.tokens_per_minute is None:
+                continue
+            limits = {
+                "requests_per_minute": d.requests_per_minute,
+                "tokens_per_minute": d.tokens_per_minute,
+            }
+            self._limiters[d.name] = (
+                shared.limiter(f"{self.model_name}/{d.name}", **limits)
+                if shared is not None
+                else TierRateLimiter(**limits, clock=self.clock)
+            )
+
+    @property
+    def _llm_type(self) -> str:
+        return "tiered-deployments"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "deployments": [d.name for d in self.deployments]}
+
+    @property
+    def stats(self) -> list[DeploymentStats]:
+        """This replica's view of each deployment, in list order."""
+        return self._book.stats(self.deployments)
+
+    # -- calls -----------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        config = _child_config(run_manager)
+        errors: list[BaseException] = []
+        for dep in self._candidates(messages, kwargs, errors):
+            started = self._book.start(dep.name)
+            try:
+                message = dep.model.invoke(messages, config, stop=stop, **kwargs)
+            except Exception as exc:
+                self._failed(dep, started, exc, errors)
+                continue
+            return self._answered(dep, started, message)
+        raise self._exhausted(errors)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        config = _child_config(run_manager)
+        errors: list[BaseException] = []
+        for dep in self._candidates(messages, kwargs, errors):
+            started = self._book.start(dep.name)
+            try:
+                message = await dep.model.ainvoke(messages, config, stop=stop, **kwargs)
+            except Exception as exc:
+                self._failed(dep, started, exc, errors)
+                continue
+            return self._answered(dep, started, message)
+        raise self._exhausted(errors)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # A sibling may take over only before the first chunk: two answers are never spliced.
+        config = _child_config(run_manager)
+        errors: list[BaseException] = []
+        for dep in self._candidates(messages, kwargs, errors):
+            started = self._book.start(dep.name)
+            stream = dep.model.stream(messages, config, stop=stop, **kwargs)
+            try:
+                first = next(stream, None)
+            except Exception as exc:
+                self._failed(dep, started, exc, errors)
+                continue
+            yield from self._relay(dep, started, first, stream)
+            return
+        raise self._exhausted(errors)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        config = _child_config(run_manager)
+        errors: list[BaseException] = []
+        for dep in self._candidates(messages, kwargs, errors):
+            started = self._book.start(dep.name)
+            stream = dep.model.astream(messages, config, stop=stop, **kwargs)
+            try:
+                first = await anext(stream, None)
+            except Exception as exc:
+                self._failed(dep, started, exc, errors)
+                continue
+            tokens = 0
+            try:
+                if first is not None:
+                    tokens += _usage(first)
+                    yield _chunk(first, dep.name)
+                async for part in stream:
+                    tokens += _usage(part)
+                    yield _chunk(part, dep.name)
+            finally:
+                self._book.end(dep.name, started, tokens)
+            self._breaker.record_success(dep.name)
+            return
+        raise self._exhausted(errors)
+
+    # -- shared pure-ish helpers (sync and async paths call the same ones) -------------
+
+    def _candidates(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], errors: list[BaseException]
+    ) -> Iterator[Deployment]:
+        """Deployments in policy order that are not cooling down and whose limit admits."""
+        stats = [s for s in self.stats if not self._breaker.is_open(s.name)]
+        by_name = {d.name: d for d in self.deployments}
+        weight: int | None = None
+        for s in self.policy(stats):
+            limiter = self._limiters.get(s.name)
+            if limiter is not None:
+                weight = weight if weight is not None else self._weight(messages, kwargs)
+                if not limiter.try_acquire(weight):
+                    errors.append(_limited(s.name, limiter.wait_time(weight)))
+                    continue
+            yield by_name[s.name]
+
+    def _weight(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> int:
+        from langchain_tiered.preflight import call_max_tokens  # noqa: PLC0415
+        from langchain_tiered.tokens import count_tokens  # noqa: PLC0415
+
+        cap = call_max_tokens(kwargs) or self.max_tokens or 0
+        return count_tokens(messages, model=self.model_name) + cap
+
+    def _failed(
+        self, dep: Deployment, started: float, exc: Exception, errors: list[BaseException]
+    ) -> None:
+        """Count a failure against the deployment; re-raise unless a sibling may help."""
+        from langchain_tiered.fallbacks import ErrorKind, classify_error  # noqa: PLC0415
+
+        self._book.end(dep.name, started, None)
+        info = classify_error(exc)
+        if info.kind is not ErrorKind.RETRYABLE:
+            raise exc
+        if info.retry_after:
+            self._breaker.hold(dep.name, info.retry_after)
+        self._breaker.record_failure(dep.name)
+        errors.append(exc)
+
+    def _answered(self, dep: Deployment, started: float, message: BaseMessage) -> ChatResult:
+        self._book.end(dep.name, started, _usage(message))
+        self._breaker.record_success(dep.name)
+        if isinstance(message, AIMessage):
+            message.response_metadata["deployment"] = dep.name
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _relay(
+        self, dep: Deployment, started: float, first: Any, stream: Iterator[Any]
+    ) -> Iterator[ChatGenerationChunk]:
+        tokens = 0
+        try:
+            if first is not None:
+                tokens += _usage(first)
+                yield _chunk(first, dep.name)
+            for part in stream:
+                tokens += _usage(part)
+                yield _chunk(part, dep.name)
+        finally:
+            self._book.end(dep.name, started, tokens)
+        self._breaker.record_success(dep.name)
+
+    def _exhausted(self, errors: list[BaseException]) -> BaseException:
+        """The error the tier fails with: the last real failure, else a rate-limit error."""
+        real = [e for e in errors if not isinstance(e, _DeploymentLimitedError)]
+        if real:
+            return real[-1]
+        if errors:
+            return errors[-1]
+        names = ", ".join(d.name for d in self.deployments)
+        return _DeploymentLimitedError(
+            f"every deployment of {self.model_name!r} ({names}) is cooling down; "
+            "the tier falls back, or add deployments / lower cooldown_seconds"
+        )
+
+
+class _DeploymentLimitedError(ModelRateLimitError):
+    """No deployment could take the call now (rate limits or cooldowns): retryable."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _limited(name: str, wait: float) -> _DeploymentLimitedError:
+    return _DeploymentLimitedError(
+        f"deployment {name!r} is at its rate limit for another {wait:.2f}s; "
+        "raise its requests_per_minute/tokens_per_minute or add a deployment",
+        retry_after=wait if wait != float("inf") else None,
+    )
+
+
+def _child_config(run_manager: Any) -> RunnableConfig:
+    """Config whose callbacks make the deployment's run a child of ours.
+
+    LLM run managers have no ``get_child`` (LangChain treats model runs as leaves), so build
+    the child manager the way ``ParentRunManager.get_child`` does.
+    """
+    if run_manager is None:
+        return {}
+    is_async = isinstance(run_manager, AsyncCallbackManagerForLLMRun)
+    manager = (AsyncCallbackManager if is_async else CallbackManager)(
+        handlers=[], parent_run_id=run_manager.run_id
+    )
+    manager.set_handlers(run_manager.inheritable_handlers)
+    manager.add_tags(run_manager.inheritable_tags)
+    manager.add_metadata(run_manager.inheritable_metadata)
+    return {"callbacks": manager}
+
+
+def _usage(message: Any) -> int:
+    usage = getattr(message, "usage_metadata", None) or {}
+    return int(usage.get("total_tokens", 0) or 0)
+
+
+def _chunk(part: Any, name: str) -> ChatGenerationChunk:
+    part.response_metadata["deployment"] = name
+    return ChatGenerationChunk(message=part)
