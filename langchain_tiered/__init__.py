@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from langchain_tiered.errors import (
         AllTiersFailedError,
         BudgetExceededError,
+        InvalidRequestError,
         NoTierFitsError,
         PricingError,
         RateLimitExceededError,
+        RouterError,
         TieredError,
     )
     from langchain_tiered.fallbacks import RetryPolicy
@@ -73,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     "CascadeRequest": "cascade",
     "ComplexityRouter": "routing",
     "InMemoryLedger": "ledger",
+    "InvalidRequestError": "errors",
     "Judge": "cascade",
     "LearnedRouter": "routing",
     "LogprobConfidence": "cascade",
@@ -89,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "fallbacks",
     "RouteDecision": "routing",
     "RouteRequest": "routing",
+    "RouterError": "errors",
     "RouterReport": "routing",
     "RoutingExample": "routing",
     "Rule": "routing",
@@ -126,6 +130,7 @@ __all__ = [
     "CascadeRequest",
     "ComplexityRouter",
     "InMemoryLedger",
+    "InvalidRequestError",
     "Judge",
     "LearnedRouter",
     "LogprobConfidence",
@@ -142,6 +147,7 @@ __all__ = [
     "RetryPolicy",
     "RouteDecision",
     "RouteRequest",
+    "RouterError",
     "RouterReport",
     "RoutingExample",
     "Rule",

@@ -95,7 +95,7 @@ class TieredChatModel(BaseChatModel):
     """Consecutive retryable failures after which a tier cools down."""
     cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long a cooling tier is skipped before it is probed again."""
-    reservation_ttl_seconds: float = Field(default=600.0, gt=0)
+    reservation_ttl_seconds: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     """How long a budget reservation holds before it expires unsettled (a crashed holder);
     keep it above your longest call, streams included."""
     rate_limit_max_wait: float = Field(default=0.0, ge=0)

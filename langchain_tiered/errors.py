@@ -10,7 +10,9 @@ The hierarchy, rooted in LangChain's own exception type so a caller's existing
         │                                   (also a langchain_core ContextOverflowError)
         ├── AllTiersFailedError             every tier tried failed; keeps each attempt
         ├── PricingError                    a tier's model has no known price (fail closed)
-        └── RateLimitExceededError          a local rate limit would need a longer wait than allowed
+        ├── RateLimitExceededError          a local rate limit would need a longer wait than allowed
+        ├── InvalidRequestError             the call cannot be sent as given (also a ValueError)
+        └── RouterError                     the router returned no RouteDecision (also a TypeError)
 
 Every error says what to change in its message.
 """
@@ -25,9 +27,11 @@ from langchain_core.exceptions import ContextOverflowError, LangChainException
 __all__ = [
     "AllTiersFailedError",
     "BudgetExceededError",
+    "InvalidRequestError",
     "NoTierFitsError",
     "PricingError",
     "RateLimitExceededError",
+    "RouterError",
     "TieredError",
 ]
 
@@ -127,3 +131,17 @@ class RateLimitExceededError(TieredError):
         super().__init__(message)
         self.tier = tier
         self.wait_seconds = wait_seconds
+
+
+class InvalidRequestError(TieredError, ValueError):
+    """The call cannot be sent as given (no messages, or only tool results).
+
+    Raised before any network call, so nothing was spent. Also a ``ValueError``.
+    """
+
+
+class RouterError(TieredError, TypeError):
+    """The router returned something other than a ``RouteDecision``.
+
+    Raised before any network call. Also a ``TypeError``.
+    """

@@ -26,9 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from langchain_tiered.errors import BudgetExceededError
+from langchain_core.messages import BaseMessage, ToolMessage
+
+from langchain_tiered.errors import BudgetExceededError, InvalidRequestError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from langchain_core.language_models import BaseChatModel
 
     from langchain_tiered.pricing import ModelPrice
@@ -42,6 +46,7 @@ __all__ = [
     "asks_stream_usage",
     "call_max_tokens",
     "cap_error",
+    "check_messages",
     "max_output_within",
     "max_tokens_kwarg",
     "model_max_output",
@@ -292,3 +297,20 @@ def shrink_output(
         output_cap_source="budget",
         worst_case_usd=price.worst_case(pre.prompt_tokens, allowed),
     )
+
+
+def check_messages(messages: Sequence[BaseMessage]) -> None:
+    """Refuse, before anything is priced or sent, a call no provider can answer.
+
+    Raises:
+        InvalidRequestError: No messages, or nothing but tool results.
+    """
+    if not messages:
+        msg = "the call has no messages; pass a prompt string or at least one message"
+        raise InvalidRequestError(msg)
+    if all(isinstance(m, ToolMessage) for m in messages):
+        msg = (
+            "the call holds only tool results; send them after the AI message that made the "
+            "tool calls (and the human turn before it)"
+        )
+        raise InvalidRequestError(msg)

@@ -30,6 +30,7 @@ from langchain_tiered.errors import (
     BudgetExceededError,
     NoTierFitsError,
     RateLimitExceededError,
+    RouterError,
 )
 from langchain_tiered.fallbacks import ErrorInfo, ErrorKind, classify_error, fallback_order
 from langchain_tiered.preflight import (
@@ -39,6 +40,7 @@ from langchain_tiered.preflight import (
     TierProfile,
     call_max_tokens,
     cap_error,
+    check_messages,
     preflight,
     shrink_output,
     window_problem,
@@ -70,6 +72,12 @@ def route(rt: Runtime, req: CallRequest, token_count: int | None) -> RouteDecisi
         token_count=token_count,
     )
     decision = rt.router(request)
+    if not isinstance(decision, RouteDecision):
+        msg = (
+            f"router {type(rt.router).__name__} returned {type(decision).__name__}, not a "
+            "RouteDecision; return RouteDecision(tier=..., reason=...) from the router"
+        )
+        raise RouterError(msg)
     if decision.tier not in rt.by_name:
         names = ", ".join(rt.names)
         msg = f"router returned unknown tier {decision.tier!r}; valid tier names: {names}"
@@ -235,6 +243,7 @@ def decide(rt: Runtime, req: CallRequest) -> RouteDecision:
     Routers that declare ``needs_token_count = False`` (the default ``ComplexityRouter``)
     are spared that count: the routed tier's own count follows in the pre-flight anyway.
     """
+    check_messages(req.messages)
     if req.override is not None or not getattr(rt.router, "needs_token_count", True):
         return route(rt, req, None)
     first = rt.profiles[0]
