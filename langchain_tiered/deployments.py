@@ -183,6 +183,9 @@ class Deployments(BaseChatModel):
     """Consecutive retryable failures that take a deployment out of rotation."""
     cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long a failing deployment is skipped."""
+    max_wait: float = Field(default=0.0, ge=0)
+    """Seconds a call may wait for a deployment's rate limit (invoke/ainvoke) before the
+    tier gives up and the engine falls back; 0 routes elsewhere at once."""
     max_tokens: int | None = Field(default=None, gt=0)
     """Output cap sent to the deployments (the tier engine also passes its own per call)."""
     clock: Clock = Field(default_factory=SystemClock, exclude=True)
@@ -276,16 +279,22 @@ class Deployments(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         config = _child_config(run_manager)
-        errors: list[BaseException] = []
-        for dep in self._candidates(messages, kwargs, errors):
-            started = self._book.start(dep.name)
-            try:
-                message = dep.model.invoke(messages, config, stop=stop, **kwargs)
-            except Exception as exc:
-                self._failed(dep, started, exc, errors)
-                continue
-            return self._answered(dep, started, message)
-        raise self._exhausted(errors)
+        waited = 0.0
+        while True:
+            errors: list[BaseException] = []
+            for dep in self._candidates(messages, kwargs, errors):
+                started = self._book.start(dep.name)
+                try:
+                    message = dep.model.invoke(messages, config, stop=stop, **kwargs)
+                except Exception as exc:
+                    self._failed(dep, started, exc, errors)
+                    continue
+                return self._answered(dep, started, message)
+            wait = self._wait_for(errors, waited)
+            if wait is None:
+                raise self._exhausted(errors)
+            self.clock.sleep(wait)
+            waited += wait
 
     async def _agenerate(
         self,
@@ -295,16 +304,22 @@ class Deployments(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         config = _child_config(run_manager)
-        errors: list[BaseException] = []
-        for dep in self._candidates(messages, kwargs, errors):
-            started = self._book.start(dep.name)
-            try:
-                message = await dep.model.ainvoke(messages, config, stop=stop, **kwargs)
-            except Exception as exc:
-                self._failed(dep, started, exc, errors)
-                continue
-            return self._answered(dep, started, message)
-        raise self._exhausted(errors)
+        waited = 0.0
+        while True:
+            errors: list[BaseException] = []
+            for dep in self._candidates(messages, kwargs, errors):
+                started = self._book.start(dep.name)
+                try:
+                    message = await dep.model.ainvoke(messages, config, stop=stop, **kwargs)
+                except Exception as exc:
+                    self._failed(dep, started, exc, errors)
+                    continue
+                return self._answered(dep, started, message)
+            wait = self._wait_for(errors, waited)
+            if wait is None:
+                raise self._exhausted(errors)
+            await self.clock.asleep(wait)
+            waited += wait
 
     def _stream(
         self,
@@ -420,6 +435,20 @@ class Deployments(BaseChatModel):
         finally:
             self._book.end(dep.name, started, tokens)
         self._breaker.record_success(dep.name)
+
+    def _wait_for(self, errors: list[BaseException], waited: float) -> float | None:
+        """How long to wait for a rate limit before trying again, or ``None`` to give up.
+
+        Only when every deployment was merely rate limited (none failed or cools down) and
+        the soonest admission is within ``max_wait``; otherwise the tier should fall back.
+        """
+        waits = [getattr(e, "retry_after", None) for e in errors]
+        if not errors or not all(isinstance(e, _DeploymentLimitedError) for e in errors):
+            return None
+        if any(w is None for w in waits):
+            return None
+        wait = min(w for w in waits if w is not None)
+        return wait if waited + wait <= self.max_wait else None
 
     def _exhausted(self, errors: list[BaseException]) -> BaseException:
         """The error the tier fails with: the last real failure, else a rate-limit error."""

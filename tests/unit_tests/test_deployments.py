@@ -187,3 +187,16 @@ async def test_async_twins_fail_over_the_same_way() -> None:
     again = two(FakeTier(model_name="m", script=[rate_limited()]), FakeTier(model_name="m"))
     chunks = [c async for c in again.astream("hi")]
     assert chunks[0].response_metadata["deployment"] == "d1"
+
+
+def test_waits_for_the_rate_limit_up_to_max_wait() -> None:
+    clock = FakeClock()
+    only = Deployment(name="only", model=FakeTier(model_name="m"), requests_per_minute=1)
+    deps = Deployments(deployments=[only], clock=clock, max_wait=90)
+    deps.invoke("first")
+    assert deps.invoke("second").response_metadata["deployment"] == "only"
+    assert clock.sleeps == [pytest.approx(60.0)]
+    impatient = Deployments(deployments=[only], clock=clock, max_wait=10)
+    impatient.invoke("first")
+    with pytest.raises(ModelRateLimitError):
+        impatient.invoke("second")
