@@ -19,10 +19,12 @@ __all__ = [
     "ScriptItem",
     "ToolCall",
     "default_reply",
+    "schema_instance",
     "tool_call_then_answer",
 ]
 
 _ECHO_WORDS = 20  # keep default replies short so tests count and stream few tokens
+_MAX_SCHEMA_DEPTH = 12
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,83 @@ def default_reply(request: Mapping[str, Any], *, auto_tools: bool) -> Reply:
     tool = _chosen_tool(request) if auto_tools and last.get("role") == "user" else None
     if tool is not None:
         return Reply.tool_call(tool.get("name", "tool"), _schema_default(tool.get("parameters")))
-    return Reply(content=_echo(messages))
+    structured = _structured(request.get("response_format"), messages)
+    return Reply(content=structured if structured is not None else _echo(messages))
+
+
+def _structured(response_format: Any, messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """JSON text honouring ``response_format`` (``json_schema`` or ``json_object``), if set.
+
+    ``json_schema`` gets a deterministic instance of the schema (every property, as strict
+    mode requires; ``$ref``/``$defs`` resolved), ``json_object`` an object holding the echo.
+    """
+    if not isinstance(response_format, Mapping):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return json.dumps({"answer": _echo(messages)})
+    spec = response_format.get("json_schema")
+    if kind != "json_schema" or not isinstance(spec, Mapping):
+        return None
+    schema = spec.get("schema") or {}
+    defs = schema.get("$defs") or schema.get("definitions") or {}
+    return json.dumps(schema_instance(schema, defs), separators=(",", ":"))
+
+
+_STRING_FORMATS = {
+    "date-time": "2025-01-01T00:00:00Z",
+    "date": "2025-01-01",
+    "time": "00:00:00",
+    "email": "user@example.com",
+    "uri": "https://example.com",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+}
+
+
+def schema_instance(schema: Any, defs: Mapping[str, Any], depth: int = 0) -> Any:
+    """A deterministic value valid for ``schema``: default, const, first enum, else by type.
+
+    Args:
+        schema: A JSON schema (as OpenAI's ``response_format`` carries it).
+        defs: The root's ``$defs``, for ``$ref`` resolution.
+        depth: Recursion depth; recursive schemas end in ``None`` deep down.
+
+    Returns:
+        A JSON-serialisable instance with every declared property.
+    """
+    if not isinstance(schema, Mapping) or depth > _MAX_SCHEMA_DEPTH:
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return schema_instance(defs.get(ref.rsplit("/", 1)[-1], {}), defs, depth + 1)
+    for key in ("default", "const"):
+        if key in schema:
+            return schema[key]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return schema_instance(schema[key][0], defs, depth + 1)
+    return _instance_of_type(schema, defs, depth)
+
+
+def _instance_of_type(schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int) -> Any:
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: schema_instance(sub, defs, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        item = schema_instance(schema.get("items") or {}, defs, depth + 1)
+        return [item] * max(1, int(schema.get("minItems", 1)))
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 1))
+        bump = 1 if "exclusiveMinimum" in schema else 0
+        return int(low) + bump if kind == "integer" else float(low) + bump
+    if kind == "string":
+        return _STRING_FORMATS.get(schema.get("format", ""), "test")
+    return _TYPE_DEFAULTS.get(kind)
 
 
 def _messages(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
