@@ -9,19 +9,21 @@ rejected step never reaches the caller.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_tiered._call.cascade import CascadeRun, answer_step, take_steps
+from langchain_tiered._call.drivers import adrive, drive
 from langchain_tiered._call.relay import Relay, run_id_of
+from langchain_tiered._call.run_context import StreamRun
 
 if TYPE_CHECKING:
-    from langchain_tiered._call.actions import Action
     from langchain_tiered._call.state import CallRequest, Runtime
     from langchain_tiered.cascade import Cascade
 
@@ -56,16 +58,45 @@ def _merged(relay: Relay) -> AIMessage:
     return AIMessage(**{k: v for k, v in merged.model_dump().items() if k != "type"})
 
 
+def _quiet(drive_kw: dict[str, Any]) -> dict[str, Any]:
+    """Driver settings whose tier runs do not inherit streaming handlers.
+
+    ``astream_events``/``astream_log`` attach a streaming handler that makes every child chat
+    model stream its tokens as events; a step that may be rejected must not show its text
+    there either. The tier runs stay visible to every other handler (tracers, our cost
+    callback), and the tiered run's own stream still carries the emitted answer.
+    """
+    rm = drive_kw.get("run_manager")
+    if rm is None:
+        return drive_kw
+    keep = [h for h in rm.inheritable_handlers if not hasattr(h, "tap_output_iter")]
+    if len(keep) == len(rm.inheritable_handlers):
+        return drive_kw
+    if isinstance(rm, StreamRun):
+        return {**drive_kw, "run_manager": dataclasses.replace(rm, inheritable_handlers=keep)}
+    quiet = type(rm)(
+        run_id=rm.run_id,
+        handlers=rm.handlers,
+        inheritable_handlers=keep,
+        parent_run_id=rm.parent_run_id,
+        tags=rm.tags,
+        inheritable_tags=rm.inheritable_tags,
+        metadata=rm.metadata,
+        inheritable_metadata=rm.inheritable_metadata,
+    )
+    return {**drive_kw, "run_manager": quiet}
+
+
 def cascade_stream(
-    rt: Runtime,
-    req: CallRequest,
-    cascade: Cascade,
-    run_manager: Any,
-    drive: Callable[[Generator[Action, Any, Any]], Any],
+    rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any]
 ) -> Iterator[ChatGenerationChunk]:
-    """Stream a cascade: validated earlier steps as one chunk, the last step live."""
-    run = CascadeRun(rt, req, cascade, run_id_of(run_manager))
-    kind, a, b = drive(take_steps(run))
+    """Stream a cascade: validated earlier steps as one chunk, the last step live.
+
+    ``drive_kw`` are the keyword arguments of :func:`~langchain_tiered._call.drivers.drive`.
+    """
+    run = CascadeRun(rt, req, cascade, run_id_of(drive_kw["run_manager"]))
+    kw = _quiet(drive_kw)
+    kind, a, b = drive(take_steps(run), **kw)
     if kind == "done":
         yield _whole(a, b)
         return
@@ -76,22 +107,20 @@ def cascade_stream(
         for chunk in itertools.chain(head, rest):
             yield relay.wrap(chunk)
     except BaseException:
-        drive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True))
+        drive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True), **kw)
         raise
-    meta, _ = drive(answer_step(run, step_rt, sel, _merged(relay)))
+    meta, _ = drive(answer_step(run, step_rt, sel, _merged(relay)), **kw)
+    assert meta is not None  # the last step always ends the cascade
     yield relay.final(meta)
 
 
 async def acascade_stream(
-    rt: Runtime,
-    req: CallRequest,
-    cascade: Cascade,
-    run_manager: Any,
-    adrive: Callable[[Generator[Action, Any, Any]], Awaitable[Any]],
+    rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any]
 ) -> AsyncIterator[ChatGenerationChunk]:
     """Async twin of :func:`cascade_stream`."""
-    run = CascadeRun(rt, req, cascade, run_id_of(run_manager))
-    kind, a, b = await adrive(take_steps(run))
+    run = CascadeRun(rt, req, cascade, run_id_of(drive_kw["run_manager"]))
+    kw = _quiet(drive_kw)
+    kind, a, b = await adrive(take_steps(run), **kw)
     if kind == "done":
         yield _whole(a, b)
         return
@@ -104,7 +133,8 @@ async def acascade_stream(
         async for chunk in rest:
             yield relay.wrap(chunk)
     except BaseException:
-        await adrive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True))
+        await adrive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True), **kw)
         raise
-    meta, _ = await adrive(answer_step(run, step_rt, sel, _merged(relay)))
+    meta, _ = await adrive(answer_step(run, step_rt, sel, _merged(relay)), **kw)
+    assert meta is not None  # the last step always ends the cascade
     yield relay.final(meta)
