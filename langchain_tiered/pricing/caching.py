@@ -5,7 +5,8 @@ prices with a write premium make this matter); Anthropic writes only at explicit
 ``cache_control`` breakpoints (on content blocks, tools, or the call's ``cache_control``
 argument that langchain-anthropic and its caching middleware pass), with a ``ttl`` of ``"5m"``
 (default) or ``"1h"``. A Claude call without any breakpoint cannot write, so its worst case
-carries no write premium.
+carries no write premium. OpenAI's extended retention (``prompt_cache_retention``, priced
+like a 1-hour write) is opt-in per call.
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ def cache_writes_for(
         tools: Tool definitions bound to the call.
 
     Returns:
-        ``"any"`` for providers that cache on their own (or an unknown model); for Claude,
+        ``"5m"`` for providers that cache on their own (``"any"`` when the call asks for
+        extended retention); for Claude,
         ``"none"`` without breakpoints, else ``"5m"``, ``"1h"`` or ``"any"`` (both TTLs).
     """
     name = normalize_model_name(model_name or "")
     if not any(marker in name for marker in _EXPLICIT_CACHING):
-        return "any"
+        # Automatic caching writes at the standard price; OpenAI's extended retention
+        # ("prompt_cache_retention") is opt-in and may cost more.
+        return "any" if "prompt_cache_retention" in (kwargs or {}) else "5m"
     found: set[str] = set()
     for message in messages:
         content = getattr(message, "content", message)

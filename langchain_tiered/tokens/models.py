@@ -31,6 +31,8 @@ class ModelEncoding:
         image_patch_multiplier: When non-zero the model uses OpenAI's 32px-patch formula
             (patches capped at 1536, times this multiplier) instead of tiles.
         tool_prompt_tokens: Hidden system prompt a provider adds whenever tools are sent.
+        image_pixels_per_token: When non-zero, images cost ``width * height / this`` after
+            the provider's downscaling (Claude: 750) instead of OpenAI's formulas.
     """
 
     encoding: str
@@ -43,6 +45,7 @@ class ModelEncoding:
     image_tile_tokens: int = 170
     image_patch_multiplier: float = 0.0
     tool_prompt_tokens: int = 0
+    image_pixels_per_token: int = 0
 
     @property
     def is_openai(self) -> bool:
@@ -68,6 +71,8 @@ _OPENAI_REASONING = ModelEncoding("o200k_base", "openai-reasoning", 1.0, 3, 1, 2
 # test_tiered_real_anthropic.py) billed 376 input tokens for a 70-token tool prompt. The
 # largest published value errs high; calibration per model absorbs the rest.
 _TOOL_PROMPT_TOKENS = {"anthropic": 346}
+# Anthropic's vision docs: an image costs about width * height / 750 tokens (after scaling).
+_PIXELS_PER_TOKEN = {"anthropic": 750}
 
 _OTHER_FAMILIES: tuple[tuple[re.Pattern[str], ModelEncoding], ...] = tuple(
     (
@@ -80,6 +85,7 @@ _OTHER_FAMILIES: tuple[tuple[re.Pattern[str], ModelEncoding], ...] = tuple(
             1,
             3,
             tool_prompt_tokens=_TOOL_PROMPT_TOKENS.get(family, 0),
+            image_pixels_per_token=_PIXELS_PER_TOKEN.get(family, 0),
         ),
     )
     for pattern, family, factor in (
@@ -113,8 +119,10 @@ _OTHER_FAMILIES: tuple[tuple[re.Pattern[str], ModelEncoding], ...] = tuple(
 _UNKNOWN = ModelEncoding("o200k_base", "unknown", 1.5, 3, 1, 3)
 
 # OpenAI's vision guide ("Calculating costs"): per-model tile tokens, and the 32px-patch models.
+# gpt-5 family (not -mini/-nano, which use patches): 70 base + 140 per tile, not 85/170.
 _IMAGE_TILES: tuple[tuple[str, int, int], ...] = (
     ("gpt-4o-mini", 2833, 5667),
+    ("gpt-5", 70, 140),
     ("o1", 75, 150),
     ("o3", 75, 150),
     ("computer-use", 65, 129),
@@ -145,7 +153,7 @@ def _openai_encoding(name: str) -> ModelEncoding | None:
         if name.startswith(prefix):
             return replace(base, image_patch_multiplier=multiplier)
     for prefix, base_tokens, tile_tokens in _IMAGE_TILES:
-        if name == prefix or name.startswith(prefix + "-"):
+        if name == prefix or name.startswith((prefix + "-", prefix + ".")):
             return replace(base, image_base_tokens=base_tokens, image_tile_tokens=tile_tokens)
     return base
 

@@ -70,6 +70,7 @@ def _image_part_tokens(part: Mapping[str, Any], model_encoding: ModelEncoding) -
         base=model_encoding.image_base_tokens,
         tile=model_encoding.image_tile_tokens,
         patch_multiplier=model_encoding.image_patch_multiplier,
+        pixels_per_token=model_encoding.image_pixels_per_token,
     )
 
 
