@@ -62,13 +62,36 @@ def demo(config_path: Path | None, concurrency: int, rate_limits: int) -> None:
     default=100_000,
     show_default=True,
     type=click.IntRange(1),
-    help="Monthly call volume for the TCO projection.",
+    help="Monthly call volume for the projection.",
 )
-def estimate(prompts: Path, config_path: Path, per_month: int) -> None:
-    """Plan PROMPTS (JSONL) offline: routed tier, tokens and worst-case cost; no API calls."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="csv: one row per prompt (with --summary: the projection).",
+)
+@click.option("--summary", is_flag=True, help="Totals only: no per-prompt rows.")
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(path_type=Path),
+    help="SQLite ledger (read-only) whose real output lengths give the expected cost.",
+)
+def estimate(
+    *,
+    prompts: Path,
+    config_path: Path,
+    per_month: int,
+    fmt: str,
+    summary: bool,
+    ledger_path: Path | None,
+) -> None:
+    """Plan PROMPTS (JSONL) offline: routed tier, tokens, worst-case and expected cost."""
     from langchain_tiered.cli.estimate import run_estimate  # noqa: PLC0415
 
-    run_estimate(prompts, config_path, per_month)
+    run_estimate(prompts, config_path, per_month, fmt=fmt, summary=summary, ledger_path=ledger_path)
 
 
 @cli.command()

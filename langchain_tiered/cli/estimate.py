@@ -1,165 +1,201 @@
 """``langchain-tiered estimate``: an offline plan and cost projection for a prompt file.
 
 Nothing is sent: each prompt is routed, counted and priced exactly as the model would before a
-call (``TieredChatModel.plan``), and the worst cases are totalled per tier and
-projected to a monthly volume on each single tier versus routed (the TCO table). Worst cases
-assume every call uses its full output cap, so the projections are upper bounds.
+call (``TieredChatModel.plan``). Prompts are planned one by one and only totals are kept, so
+a file of 100,000 prompts streams through (``--summary`` skips the per-prompt rows).
+
+Two figures per call: the *worst case* (every call uses its full output cap: what budgets
+reserve, an upper bound) and the *expected* cost, the same prompt with an output length taken
+from real usage: the mean output tokens per tier in a ledger (``--ledger``, or the config's
+ledger file when it exists), else the router's task caps (a list, a translation, ... have
+short caps; prompts with no task cap count at their full cap).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langchain_tiered.cli.common import CliError, PromptFile, excerpt, make_console, read_prompts
+from langchain_tiered.cli.common import CliError, PromptFile, PromptItem, read_prompts
 from langchain_tiered.cli.config import load_config
 from langchain_tiered.cli.models import build_model
 
 if TYPE_CHECKING:
-    from langchain_tiered.chat_models import TieredChatModel
-    from langchain_tiered.preflight import CallPlan
+    from collections.abc import Iterator, Mapping
 
-__all__ = ["Estimate", "estimate_prompts", "run_estimate"]
+    from langchain_tiered.chat_models import TieredChatModel
+    from langchain_tiered.preflight import CallPlan, Preflight
+
+__all__ = ["EstimateTotals", "PlannedPrompt", "TierSum", "plan_prompts", "run_estimate"]
+
+
+@dataclass
+class TierSum:
+    """Totals of the prompts a tier would answer (or of every prompt sent to one tier)."""
+
+    prompts: int = 0
+    prompt_tokens: int = 0
+    max_output_tokens: int = 0
+    worst_case_usd: float = 0.0
+    expected_usd: float = 0.0
+
+    def add(self, pre: Preflight, expected_usd: float) -> None:
+        """Count one prompt's estimate on this tier."""
+        self.prompts += 1
+        self.prompt_tokens += pre.prompt_tokens
+        self.max_output_tokens += pre.max_output_tokens
+        self.worst_case_usd += pre.worst_case_usd
+        self.expected_usd += expected_usd
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """The plans of a prompt file, with its tier order and skipped lines."""
+class PlannedPrompt:
+    """One prompt's plan with its expected cost on the chosen tier."""
 
-    prompts: PromptFile
-    plans: list[CallPlan]
+    item: PromptItem
+    plan: CallPlan
+    expected_usd: float | None
+
+
+@dataclass
+class EstimateTotals:
+    """Running totals of a prompt file: routed per tier, and every prompt on each tier."""
+
     tiers: list[tuple[str, str]]  # (tier name, model name), most capable first
+    basis: str
+    routed: dict[str, TierSum] = field(default_factory=dict)
+    all_on: dict[str, TierSum] = field(default_factory=dict)
+    planned: int = 0
+    none_fits: int = 0
+    skipped_lines: int = 0
+    at_full_cap: int = 0
+    """Routed prompts whose expected output is their full cap (no ledger mean, no task cap)."""
 
-    def routed_total(self) -> float:
-        """Worst-case USD of the whole file, routed."""
-        return math.fsum(p.chosen.worst_case_usd for p in self.plans if p.chosen is not None)
+    def basis_line(self) -> str:
+        """What the expected figures rest on, with how many prompts it could not shorten."""
+        line = f"Expected: {self.basis}"
+        if self.at_full_cap:
+            line += (
+                f"; {self.at_full_cap:,} of {self.planned:,} prompts have no task cap and count "
+                "at their full cap (pass --ledger spend.db for real output lengths)"
+            )
+        return line + "."
 
-    def single_tier_total(self, tier: str) -> float:
-        """Worst-case USD of the whole file with every prompt sent to ``tier``."""
-        return math.fsum(p.on_tier[tier].worst_case_usd for p in self.plans)
+    def routed_total(self) -> TierSum:
+        """Every routed prompt together."""
+        out = TierSum()
+        for s in self.routed.values():
+            out.prompts += s.prompts
+            out.prompt_tokens += s.prompt_tokens
+            out.max_output_tokens += s.max_output_tokens
+            out.worst_case_usd += s.worst_case_usd
+            out.expected_usd += s.expected_usd
+        return out
 
 
-def estimate_prompts(model: TieredChatModel, prompts: PromptFile) -> Estimate:
-    """Plan every prompt of a file on ``model``; a bad per-line override is a one-line error.
+class _Expected:
+    """Expected output length per tier: ledger means, else the plan's (task) cap."""
+
+    def __init__(self, model: TieredChatModel, means: Mapping[str, float]) -> None:
+        self._prices = {p.name: p.price for p in model._rt.profiles}
+        self._models = {p.name: p.model_name or "" for p in model._rt.profiles}
+        self._means = means
+
+    def output_tokens(self, pre: Preflight) -> int | None:
+        """The expected output tokens on ``pre``'s tier; ``None``: nothing shorter known."""
+        mean = self._means.get(pre.tier, self._means.get(self._models[pre.tier]))
+        if mean is not None:
+            return min(round(mean), pre.max_output_tokens)
+        return pre.max_output_tokens if pre.output_cap_source == "task" else None
+
+    def usd(self, pre: Preflight) -> float:
+        out = self.output_tokens(pre)
+        tokens = pre.max_output_tokens if out is None else out
+        return float(self._prices[pre.tier].worst_case(pre.prompt_tokens, tokens))
+
+
+def plan_prompts(
+    model: TieredChatModel, prompts: PromptFile, totals: EstimateTotals, expected: _Expected
+) -> Iterator[PlannedPrompt]:
+    """Plan each prompt, add it to ``totals`` and yield it (nothing else is kept).
 
     Raises:
         CliError: A line's ``tier`` names no tier of the model.
     """
-    plans = []
     for item in prompts.items:
+        extra: dict[str, Any] = {}
+        if item.max_tokens is not None:
+            extra["max_tokens"] = item.max_tokens
         try:
-            extra: dict[str, Any] = {}
-            if item.max_tokens is not None:
-                extra["max_tokens"] = item.max_tokens
-            plans.append(model.plan(item.input, metadata=dict(item.metadata or {}), **extra))
+            plan = model.plan(item.input, metadata=dict(item.metadata or {}), **extra)
         except ValueError as exc:
             msg = f"{prompts.path.name}:{item.line}: {exc}"
             raise CliError(msg) from None
-    tiers = [(t.name, t.model_name or "?") for t in model.tiers]
-    return Estimate(prompts, plans, tiers)
+        totals.planned += 1
+        for name, pre in plan.on_tier.items():
+            totals.all_on.setdefault(name, TierSum()).add(pre, expected.usd(pre))
+        chosen = plan.chosen
+        if chosen is None:
+            totals.none_fits += 1
+            yield PlannedPrompt(item, plan, None)
+            continue
+        cost = expected.usd(chosen)
+        if expected.output_tokens(chosen) is None:
+            totals.at_full_cap += 1
+        totals.routed.setdefault(chosen.tier, TierSum()).add(chosen, cost)
+        yield PlannedPrompt(item, plan, cost)
 
 
-def run_estimate(prompts_path: Path, config_path: Path, per_month: int) -> None:
-    """The ``estimate`` command: plan, then print the three tables."""
+def _ledger_means(path: Path | None) -> tuple[dict[str, float], str | None]:
+    """Mean output tokens per tier and per model in a ledger, read-only; ``{}`` if none."""
+    if path is None:
+        return {}, None
+    from langchain_tiered.reports.sqlite import LedgerFileError, open_ledger_readonly  # noqa: PLC0415
+
+    try:
+        db = open_ledger_readonly(path)
+    except LedgerFileError as exc:
+        raise CliError(str(exc)) from None
+    with closing(db):
+        rows = db.execute(
+            "SELECT tier, model, SUM(output_tokens), COUNT(*) FROM records "
+            "WHERE cached_response = 0 GROUP BY tier, model"
+        ).fetchall()
+    sums: dict[str, list[float]] = {}
+    for tier, model_name, tokens, calls in rows:
+        for key in (tier, model_name):
+            acc = sums.setdefault(key, [0.0, 0.0])
+            acc[0] += tokens
+            acc[1] += calls
+    calls_total = sum(int(r[3]) for r in rows)
+    basis = f"mean output tokens per tier from {path} ({calls_total:,} calls)"
+    return {k: tokens / calls for k, (tokens, calls) in sums.items() if calls}, basis
+
+
+def run_estimate(
+    prompts_path: Path,
+    config_path: Path,
+    per_month: int,
+    *,
+    fmt: str = "table",
+    summary: bool = False,
+    ledger_path: Path | None = None,
+) -> None:
+    """The ``estimate`` command: plan every prompt, stream rows, print totals and projection."""
+    from langchain_tiered.cli import estimate_output  # noqa: PLC0415
+
     cfg = load_config(config_path)
     prompts = read_prompts(prompts_path)
+    if ledger_path is None and cfg.ledger_path is not None and Path(cfg.ledger_path).is_file():
+        ledger_path = Path(cfg.ledger_path)
+    means, basis = _ledger_means(ledger_path)
     model = build_model(cfg, offline=True)
-    result = estimate_prompts(model, prompts)
-    console = make_console()
-    console.print(_plan_table(result))
-    console.print(_tier_table(result))
-    console.print(_tco_table(result, per_month))
-    skipped = len(prompts.skipped)
-    console.print(
-        f"{len(prompts.items)} prompts planned, {skipped} malformed line(s) skipped; "
-        "no API calls were made. Costs are worst cases (full output cap)."
+    totals = EstimateTotals(
+        tiers=[(t.name, t.model_name or "?") for t in model.tiers],
+        basis=basis or "the router's task caps as output lengths",
+        skipped_lines=len(prompts.skipped),
     )
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.6f}" if value < 1 else f"${value:,.2f}"
-
-
-def _plan_table(result: Estimate) -> Any:
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title="Pre-flight plan (worst case per call)")
-    for name, justify in (
-        ("#", "right"),
-        ("id", "left"),
-        ("prompt", "left"),
-        ("routed", "left"),
-        ("tier", "left"),
-        ("prompt tok", "right"),
-        ("max out", "right"),
-        ("worst case", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for item, plan in zip(result.prompts.items, result.plans, strict=True):
-        pre = plan.chosen
-        table.add_row(
-            str(item.line),
-            item.id,
-            excerpt(item.text, 44),
-            plan.routed_tier,
-            plan.tier or "[red]none fits[/red]",
-            str(pre.prompt_tokens) if pre else "-",
-            str(pre.max_output_tokens) if pre else "-",
-            _usd(pre.worst_case_usd) if pre else "-",
-        )
-    return table
-
-
-def _tier_table(result: Estimate) -> Any:
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title="Totals per tier (routed)")
-    for name in ("tier", "model", "prompts", "prompt tok", "max out tok", "worst case"):
-        table.add_column(name, justify="left" if name in ("tier", "model") else "right")
-    for tier, model_name in result.tiers:
-        chosen = [p.chosen for p in result.plans if p.tier == tier and p.chosen is not None]
-        table.add_row(
-            tier,
-            model_name,
-            str(len(chosen)),
-            str(sum(c.prompt_tokens for c in chosen)),
-            str(sum(c.max_output_tokens for c in chosen)),
-            _usd(math.fsum(c.worst_case_usd for c in chosen)),
-        )
-    table.add_row(
-        "total",
-        "",
-        str(sum(1 for p in result.plans if p.tier)),
-        "",
-        "",
-        _usd(result.routed_total()),
-        style="bold",
-    )
-    return table
-
-
-def _tco_table(result: Estimate, per_month: int) -> Any:
-    from rich.table import Table  # noqa: PLC0415
-
-    n = len(result.plans)
-    table = Table(title=f"Monthly projection for {per_month:,} calls (worst case, same prompt mix)")
-    for name in ("strategy", "per call", "per month", "vs routed"):
-        table.add_column(name, justify="left" if name == "strategy" else "right")
-    routed = result.routed_total() / n
-    for tier, model_name in result.tiers:
-        per_call = result.single_tier_total(tier) / n
-        ratio = f"{per_call / routed:.1f}x" if routed > 0 else "-"
-        table.add_row(
-            f"all on {tier} ({model_name})", _usd(per_call), _usd(per_call * per_month), ratio
-        )
-    table.add_row("routed", _usd(routed), _usd(routed * per_month), "1.0x", style="bold")
-    top = result.single_tier_total(result.tiers[0][0]) / n
-    if top > 0:
-        saved = (top - routed) * per_month
-        table.caption = (
-            f"routing saves {_usd(saved)}/month ({saved / (top * per_month):.0%}) "
-            f"versus sending everything to {result.tiers[0][0]}"
-        )
-    return table
+    planned = plan_prompts(model, prompts, totals, _Expected(model, means))
+    estimate_output.write(planned, totals, per_month, fmt=fmt, summary=summary)
