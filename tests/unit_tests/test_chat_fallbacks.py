@@ -9,6 +9,7 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import (
     ContextOverflowError,
+    ModelAPIError,
     ModelAuthenticationError,
     ModelInvalidRequestError,
     ModelRateLimitError,
@@ -164,7 +165,7 @@ def test_fallback_rechecks_the_per_call_cap() -> None:
 
 
 def test_cooldown_opens_after_consecutive_failures_and_closes_after_probe() -> None:
-    err = rate_limited()
+    err = ModelAPIError("500 internal server error")  # outages trip it; 429s only back off
     model, clock = make(
         {"budget": [err, err, err, err]},
         cooldown_failures=3,
