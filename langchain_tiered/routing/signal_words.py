@@ -31,12 +31,14 @@ _MATH = SignalGroup(
         "per hour", "expected value", "triangle", "circle", "radius", "area of", "volume of",
         "perimeter", "polynomial", "matrix", "logarithm", "square root", "digits",
         "arithmetic", "algebra", "geometry", "statistic", "estimate", "maximize", "minimize",
+        "smallest", "largest", "such that", "at least", "at most", "add up to", "how old is",
         # German: the stems cover the inflections (berechne, berechnen, Wahrscheinlichkeiten).
         "berechne", "rechne", "löse", "gleichung", "wie viel", "wie weit", "wie lange",
         "wie groß", "wahrscheinlichkeit", "prozent", "ableitung", "integral", "summe",
         "durchschnitt", "verhältnis", "teilbar", "primzahl", "zinseszins", "zinsen", "dreieck",
         "kreis", "fläche", "volumen", "umfang", "extremstelle", "nullstelle", "wurzel",
-        "logarithmus", "möglichkeiten", "schätze", "statistik", "mathemati",
+        "logarithmus", "möglichkeiten", "schätze", "statistik", "mathemati", "kleinste",
+        "größte", "mindestens", "höchstens", "sodass", "so dass",
     ),
 )  # fmt: skip
 
@@ -52,12 +54,14 @@ _REASONING = SignalGroup(
         "premise", "conclusion", "valid", "contradict", "hypothetical", "morally", "scenario",
         "dilemma", "brothers", "sisters", "siblings", "seats", "sits", "arrangement",
         "which of the following", "justify your", "justify each", "justify every",
-        "explain your reasoning", "true or false",
+        "explain your reasoning", "true or false", "which is heavier", "how do you",
+        "how can you", "what is the minimum", "trick question",
         "rätsel", "logik", "logisch", "folgt daraus", "schlussfolger", "schließe", "begründe$",
         "begründen", "begründet", "denke * nach", "älter als", "jünger als", "größer als",
         "kleiner als", "schwerer als", "schneller als", "angenommen", "wenn alle", "wenn jeder",
         "wenn gestern", "prämisse", "geschwister", "brüder", "schwestern", "anordnung",
-        "reihenfolge", "widerspruch", "moralisch", "dilemma", "szenario",
+        "reihenfolge", "widerspruch", "moralisch", "dilemma", "szenario", "wie findest du",
+        "wie schafft", "wie kann man", "fangfrage",
     ),
 )  # fmt: skip
 

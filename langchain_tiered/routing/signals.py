@@ -83,6 +83,10 @@ class SignalSet:
     """Added per question part beyond the first (numbered lines or several ``?``)."""
     multi_part_cap: float = 0.36
     """Upper bound for the multi-part contribution."""
+    formula: float = 0.0
+    """Added when the request holds arithmetic: ``20%``, ``$40``, ``2x + 3y = 12``, ``x^2``.
+    Off by default: it lowered APGR on GSM8K (0.57 -> 0.54) and MMLU; turn it on to send short
+    arithmetic up when your traffic is mostly chat."""
     numbers: float = 0.0
     """Added per number in the request beyond the first (quantities to combine). Off by
     default: on GSM8K it ranked worse than length alone."""
@@ -97,9 +101,9 @@ class SignalSet:
     length_base_tokens: int = 32
     """Prompt length (tokens) at which length adds nothing."""
     length_cap: float = 1.0
-    """Upper bound for the length contribution."""
+    """Upper bound the length contribution approaches (smoothly) for long prompts."""
     length_floor: float = 0.45
-    """Lower bound (as a positive amount taken away): a terse request may still be hard."""
+    """Most that length takes away from short prompts: a terse request may still be hard."""
     center: float = 0.5
     """Raw sum that maps to score 0.5; ``score = (1 + tanh(slope * (raw - center))) / 2``."""
     slope: float = 1.2
@@ -159,8 +163,10 @@ class SignalSet:
 _GAP = r"\w*(?:\W+\w+){0,2}\W+"
 _NUMBERED_LINE = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]", re.MULTILINE)
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)\S.*\n(?: {4}|\t)\S", re.MULTILINE)
+_FORMULA = re.compile(r"\d\s*(?:[%^=*/+×÷]|-\s*\d)|[$€£]\s?\d|\w\s*[=^]\s*\w|\d!")
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
-_SENTENCE_END = frozenset(".!?:;\n")
+# Not ":" -- a type hint ("xs: List[int]") follows one far more often than a task does.
+_SENTENCE_END = frozenset(".!?\n")
 _POLITE = ("please", "bitte", "kannst du", "können sie", "could you", "can you")
 
 
@@ -299,6 +305,8 @@ class SignalMatcher:
         if n_parts >= 2:  # noqa: PLR2004 -- one question is not "multi-part"
             value = min(s.multi_part_cap, s.multi_part * (n_parts - 1))
             out.append(Contribution("multi_part", value, f"multi_part[{n_parts}] ({value:+.2f})"))
+        if s.formula and _FORMULA.search(text):
+            out.append(Contribution("formula", s.formula, f"formula ({s.formula:+.2f})"))
         n_numbers = len(_NUMBER.findall(text))
         if n_numbers >= 2 and s.numbers:  # noqa: PLR2004 -- one number is not a calculation
             value = min(s.numbers_cap, s.numbers * (n_numbers - 1))
@@ -320,8 +328,11 @@ class SignalMatcher:
         Continuous in the token estimate, so prompts with the same signals rarely tie.
         """
         s = self.signals
-        doublings = math.log2(max(tokens, 1.0) / s.length_base_tokens)
-        value = max(-s.length_floor, min(s.length_cap, s.length_per_doubling * doublings))
+        linear = s.length_per_doubling * math.log2(max(tokens, 1.0) / s.length_base_tokens)
+        # Saturate smoothly (tanh) instead of clipping, so very short or very long prompts
+        # still differ a little: a clip would make them tie.
+        bound = s.length_cap if linear > 0 else s.length_floor
+        value = bound * math.tanh(linear / bound) if bound > 0 else 0.0
         return Contribution("length", value, f"length {tokens:.0f} tok ({value:+.2f})")
 
     def task(self, hits: Mapping[str, list[str]]) -> str | None:
