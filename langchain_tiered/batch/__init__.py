@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 import time
@@ -198,7 +199,9 @@ def _run_threads(model: Runnable[Any, Any], plan: Plan) -> None:
             raise
 
     with ThreadPoolExecutor(plan.workers, thread_name_prefix="run_batch") as pool:
-        futures = [pool.submit(work) for _ in range(plan.workers)]
+        # Each worker runs in a copy of the caller's context, so context-scoped handlers
+        # (get_tiered_cost_callback, tracing) see the calls, as with Runnable.batch.
+        futures = [pool.submit(contextvars.copy_context().run, work) for _ in range(plan.workers)]
         try:
             wait(futures)
         except BaseException:
