@@ -152,11 +152,11 @@ def _ledger_means(path: Path | None) -> tuple[dict[str, float], str | None]:
     """Mean output tokens per tier and per model in a ledger, read-only; ``{}`` if none."""
     if path is None:
         return {}, None
-    from langchain_tiered.reports.sqlite import LedgerFileError, open_ledger_readonly  # noqa: PLC0415
+    from langchain_tiered.reports.sqlite import NotALedgerError, open_ledger_readonly  # noqa: PLC0415
 
     try:
         db = open_ledger_readonly(path)
-    except LedgerFileError as exc:
+    except NotALedgerError as exc:
         raise CliError(str(exc)) from None
     with closing(db):
         rows = db.execute(

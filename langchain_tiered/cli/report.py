@@ -53,12 +53,12 @@ def run_report(
     changed, even when it is something else.
     """
     from langchain_tiered import reports  # noqa: PLC0415
-    from langchain_tiered.reports.sqlite import LedgerFileError, open_ledger_readonly  # noqa: PLC0415
+    from langchain_tiered.reports.sqlite import NotALedgerError, open_ledger_readonly  # noqa: PLC0415
 
     cutoff = parse_since(since)
     try:
         db = open_ledger_readonly(ledger_path)
-    except LedgerFileError as exc:
+    except NotALedgerError as exc:
         raise CliError(str(exc)) from None
     with closing(db):
         report = reports.summarize_sql(db, by=by, since=cutoff)  # type: ignore[arg-type]
