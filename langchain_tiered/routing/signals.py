@@ -163,7 +163,7 @@ class SignalSet:
 _GAP = r"\w*(?:\W+\w+){0,2}\W+"
 _NUMBERED_LINE = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]", re.MULTILINE)
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)\S.*\n(?: {4}|\t)\S", re.MULTILINE)
-_FORMULA = re.compile(r"\d\s*(?:[%^=*/+×÷]|-\s*\d)|[$€£]\s?\d|\w\s*[=^]\s*\w|\d!")
+_FORMULA = re.compile(r"\d\s*(?:[%^=*/+\u00d7\u00f7]|-\s*\d)|[$€£]\s?\d|\w\s*[=^]\s*\w|\d!")
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
 # Not ":" -- a type hint ("xs: List[int]") follows one far more often than a task does.
 _SENTENCE_END = frozenset(".!?\n")

@@ -69,7 +69,7 @@ def test_routellm_csv(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no column\(s\) \['gpt-5'\]"):
         read_routellm_csv(path, strong="gpt-5")
     bad = _csv(tmp_path / "bad.csv", [("Q", "maybe", "True")])
-    with pytest.raises(ValueError, match="bad.csv:2 .*expected True/False, got 'maybe'"):
+    with pytest.raises(ValueError, match=r"bad\.csv:2 .*expected True/False, got 'maybe'"):
         read_routellm_csv(bad)
 
 
