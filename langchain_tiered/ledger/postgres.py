@@ -117,6 +117,7 @@ class PostgresLedger:
         try:
             with self._pool.connection() as conn, conn.transaction():
                 self._maybe_cleanup(conn)
+                conn.execute(self._sql.fast_commit)
                 row = conn.execute(self._sql.reserve, params).fetchone()
         except _unreachable_errors() as exc:
             raise unavailable("PostgreSQL", "reserve", exc) from exc
@@ -186,6 +187,7 @@ class PostgresLedger:
         params, rid, expires_at = self._reserve_params(limits, amount_usd, ttl_seconds)
         try:
             async with (await self._apool()).connection() as conn, conn.transaction():
+                await conn.execute(self._sql.fast_commit)
                 cur = await conn.execute(self._sql.reserve, params)
                 row = await cur.fetchone()
         except _unreachable_errors() as exc:

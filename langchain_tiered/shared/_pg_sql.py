@@ -108,6 +108,10 @@ class Statements:
         # Many processes may create the schema at once; CREATE OR REPLACE FUNCTION is not
         # safe to race, so serialise on an advisory lock for the length of the transaction.
         self.lock_ddl = f"SELECT pg_advisory_xact_lock(hashtext('langchain_tiered:{s}'))"
+        # A reservation is ephemeral (it expires anyway) and a crashed server refuses every
+        # call until it is back, so its commit need not wait for the WAL flush; settlements
+        # (spend and records) keep the default, fully durable commit.
+        self.fast_commit = "SET LOCAL synchronous_commit = off"
         self.reserve = f"SELECT * FROM {s}.reserve(%s, %s, %s, %s, %s, %s)"  # noqa: S608
         self.finish = f"SELECT {s}.finish(%s, %s)"
         self.spent = f"SELECT amount FROM {s}.spend WHERE key = %s"  # noqa: S608
