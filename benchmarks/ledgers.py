@@ -17,7 +17,6 @@ Redis and PostgreSQL are the local services (``redis://127.0.0.1:6379``,
 from __future__ import annotations
 
 # ruff: noqa: PLC0415 - the redis and psycopg drivers load only for the backends that run
-
 import argparse
 import multiprocessing
 import os
