@@ -110,7 +110,8 @@ def calibrate(router: _R, prompts: Iterable[Prompt], *, shares: Sequence[float])
             :class:`RouteRequest` objects (requests keep tools and token counts).
         shares: Wanted share per tier, most capable first, summing to 1.
     """
-    return router.with_thresholds(thresholds_for_shares(_scores(router, prompts), shares))
+    cuts = thresholds_for_shares(_scores(router, prompts), shares)
+    return router.with_thresholds(cuts)
 
 
 def shares_of(router: ScoringRouter, prompts: Iterable[Prompt], n_tiers: int) -> list[float]:
