@@ -84,10 +84,18 @@ def test_thousand_requests_through_faults_account_for_every_input(
     assert s.retries > 0
     assert s.fallbacks > 0
     records = ledger.records()
-    assert len(records) == s.successes  # each answer settled once, failures never billed
+    answers = [r for r in records if r.error is None]
+    unknown = [r for r in records if r.error is not None]
+    assert len(answers) == s.successes  # each answer settled once
+    # A dropped connection may have been billed: charged at its worst case, flagged, never
+    # silently absorbed; other failures (429, 5xx answered by the server) bill nothing.
+    disconnects = sum(r.outcome == "disconnect" for r in emu.requests)
+    assert len(unknown) == disconnects
+    assert all(r.cost_is_estimate for r in unknown)
     item_costs = math.fsum(r.cost_usd for r in result.results)
-    assert math.fsum(r.cost_usd for r in records) == pytest.approx(item_costs, rel=1e-9)
-    assert ledger.spent(records[0].budget_keys[0]) == pytest.approx(item_costs, rel=1e-9)
+    assert math.fsum(r.cost_usd for r in answers) == pytest.approx(item_costs, rel=1e-9)
+    all_costs = math.fsum(r.cost_usd for r in records)
+    assert ledger.spent(records[0].budget_keys[0]) == pytest.approx(all_costs, rel=1e-9)
     assert s.total_cost_usd == pytest.approx(item_costs, rel=1e-9)
     assert sum(t.calls for t in s.by_tier.values()) == s.successes
     # every emulator request is one attempt of some item
@@ -113,7 +121,7 @@ def test_sync_rerun_resends_only_dead_letters(emu: OpenAICompatibleEmulator, tmp
     assert second.stats.successes == 60
     assert second.stats.resumed == first.stats.successes
     assert len(emu.requests) - sent == first.stats.failures  # one request per redone item
-    assert len(ledger.records()) == 60
+    assert len([r for r in ledger.records() if r.error is None]) == 60
     assert {r.index for r in second.results if not r.skipped_resumed} == {
         d.index for d in first.dead_letters
     }
