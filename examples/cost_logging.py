@@ -81,7 +81,14 @@ def main() -> None:
         [(e["name"], e["data"].get("tier") or e["data"].get("from_tier")) for e in cb.events],
     )
     print()
-    print(render_table(summarize(ledger.records(), by="tier")))
+    report = summarize(ledger.records(), by="tier")
+    print(render_table(report))
+    # The two counts differ by design: a response-cache hit never reaches a tier, so the
+    # callback counts it as a $0 call while the ledger (and so the report) has no record of it.
+    print(
+        f"ledger: {report.calls} calls; callback: {cb.calls} calls, of which "
+        f"{cb.cache_hits} cache hit(s) at $0 that the ledger does not record"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ calls meet the injected faults then depends on thread timing.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -138,7 +139,7 @@ def demo_lines(
         requests = Counter(r.model for r in emu.requests)
     yield from _routing(result)
     yield from _fallbacks(result)
-    yield from _costs(result, ledger, handler, requests)
+    yield from _costs(result, ledger, handler, requests, quality=_quality(model))
 
 
 def _setup(model: Any, down: str | None, cheap: str, rate_limits: int) -> Iterator[str]:
@@ -214,7 +215,22 @@ def _fallbacks(result: BatchResult) -> Iterator[str]:
     yield from table(["#", "routed", "path"], rows, "rll")
 
 
-def _costs(result: BatchResult, ledger: Any, handler: Any, requests: Counter[str]) -> Iterator[str]:
+def _quality(model: Any) -> list[str]:
+    """The router's quality on labelled prompts: what the savings cost (none is free)."""
+    from langchain_tiered.routing.summary import routing_quality_summary  # noqa: PLC0415
+
+    line = str(routing_quality_summary(model.router, tiers=[t.name for t in model.tiers]))
+    return textwrap.wrap(line[:1].upper() + line[1:], width=100)
+
+
+def _costs(
+    result: BatchResult,
+    ledger: Any,
+    handler: Any,
+    requests: Counter[str],
+    *,
+    quality: list[str],
+) -> Iterator[str]:
     from langchain_tiered import reports  # noqa: PLC0415
 
     report = reports.summarize(ledger.records(), by="tier")
@@ -226,6 +242,7 @@ def _costs(result: BatchResult, ledger: Any, handler: Any, requests: Counter[str
         f"all on the top tier: {reports.format_usd(report.baseline_cost_usd)}; "
         f"saved {reports.format_usd(report.savings_usd)} ({report.savings_pct:.1f}%)."
     )
+    yield from quality
     stats = result.stats
     yield (
         f"{stats.successes} answered, {stats.failures} failed, {stats.retries} retries, "

@@ -17,6 +17,7 @@ import click
 
 from langchain_tiered.cli.common import excerpt
 from langchain_tiered.reports import format_usd, round_money
+from langchain_tiered.reports.render import fixed_point
 
 if TYPE_CHECKING:
     from langchain_tiered.cli.estimate import EstimateTotals, PlannedPrompt, TierSum
@@ -237,7 +238,7 @@ def _json(
 
 def _csv_line(values: Iterable[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
+    csv.writer(out, lineterminator="").writerow([fixed_point(v) for v in values])
     return out.getvalue()
 
 

@@ -8,10 +8,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import fields
 
-from langchain_tiered.reports.model import ReportRow, SpendReport, round_money
+from langchain_tiered.reports.model import MONEY_DECIMALS, ReportRow, SpendReport, round_money
 
 __all__ = [
     "csv_lines",
+    "fixed_point",
     "format_usd",
     "json_chunks",
     "render_lines",
@@ -132,6 +133,14 @@ def _machine_row(row: ReportRow) -> tuple[object, ...]:
     )
 
 
+def fixed_point(value: object) -> object:
+    """A float as plain decimal text (``0.00003``, never ``3e-05``) for CSV; others unchanged."""
+    if isinstance(value, float):
+        text = f"{value:.{MONEY_DECIMALS}f}".rstrip("0").rstrip(".")
+        return "0" if text in ("", "-0") else text
+    return value
+
+
 def _row_data(row: ReportRow) -> dict[str, object]:
     return dict(zip(_ROW_FIELDS, _machine_row(row), strict=True))
 
@@ -175,7 +184,7 @@ def csv_lines(report: SpendReport, *, rows_per_chunk: int = 2000) -> Iterator[st
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([report.by, *_ROW_FIELDS[1:]])
     for i, row in enumerate(report.rows, start=1):
-        writer.writerow(_machine_row(row))
+        writer.writerow([fixed_point(v) for v in _machine_row(row)])
         if i % rows_per_chunk == 0:
             yield out.getvalue()
             out.seek(0)

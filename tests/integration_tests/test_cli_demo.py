@@ -72,6 +72,7 @@ def test_demo_shows_retries_fallbacks_downgrades_and_savings(demo_output: str) -
     assert "opus (budget)" in out  # the trial user's analysis is downgraded
     assert "0 failed" in out
     assert "saved $" in out
+    assert "Routing quality on " in out  # what the savings cost, next to them
     rows = {line.split()[0]: line for line in out.splitlines() if line[:2].strip().isdigit()}
     assert " opus " in rows["2"]  # the multi-step strategy analysis goes to the top tier
 

@@ -105,6 +105,8 @@ def test_json_and_csv_money_carry_no_float_noise() -> None:
     assert "0000000" not in text
     row = next(csv.DictReader(io.StringIO(to_csv(report))))
     assert (row["cost_usd"], row["baseline_cost_usd"], row["savings_usd"]) == ("0.3", "1.2", "0.9")
+    tiny = next(csv.DictReader(io.StringIO(to_csv(summarize([record(0.00003, ())])))))
+    assert tiny["cost_usd"] == "0.00003"  # plain decimals, never 3e-05
 
 
 def test_table_never_cuts_a_long_key_and_uses_one_money_format() -> None:
