@@ -97,11 +97,12 @@ class AnthropicHandler:
         )
 
     def _cache(self, body: Mapping[str, Any], prompt: int) -> tuple[int, int]:
-        prefix = wire.cache_prefix(body)
-        if prefix is None:
+        marked = wire.cache_prefix(body)
+        if marked is None:
             return 0, 0
-        tokens = min(len(encoding().encode(prefix, disallowed_special=())), prompt)
-        return self._state.cache.anthropic_cached(body["model"], prefix, tokens)
+        identity, text = marked
+        tokens = min(len(encoding().encode(text, disallowed_special=())), prompt)
+        return self._state.cache.anthropic_cached(body["model"], identity, tokens)
 
     async def _broken(
         self,

@@ -142,11 +142,13 @@ def to_openai_body(body: Mapping[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def cache_prefix(body: Mapping[str, Any]) -> str | None:
-    """The request up to its last ``cache_control`` breakpoint, rendered canonically.
+def cache_prefix(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The request up to its last ``cache_control`` breakpoint: ``(identity, text)``.
 
     Anthropic caches in the order tools, system, messages; a breakpoint on a block caches
-    everything before it and the block itself. ``None`` when nothing is marked.
+    everything before it and the block itself. The identity is the prefix rendered
+    canonically; the text is what it bills (block texts, tool definitions), for counting.
+    ``None`` when nothing is marked.
     """
     items: list[Any] = list(body.get("tools") or [])
     system = body.get("system")
@@ -162,7 +164,17 @@ def cache_prefix(body: Mapping[str, Any]) -> str | None:
             last = index
     if last is None:
         return None
-    return json.dumps(items[: last + 1], sort_keys=True)
+    prefix = items[: last + 1]
+    return json.dumps(prefix, sort_keys=True), " ".join(_billed_text(i) for i in prefix)
+
+
+def _billed_text(item: Any) -> str:
+    block = item.get("block", item) if isinstance(item, Mapping) else item
+    if isinstance(block, str):
+        return block
+    if isinstance(block, Mapping) and isinstance(block.get("text"), str):
+        return str(block["text"])
+    return json.dumps(block, sort_keys=True)
 
 
 def fault_status(
