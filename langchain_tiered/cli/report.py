@@ -76,4 +76,7 @@ def run_report(
                 written = reports.plot_daily_sql(db, plot, since=cutoff)
             except RuntimeError as exc:  # matplotlib missing: say how to get it
                 raise CliError(str(exc)) from None
+            except (OSError, ValueError) as exc:  # unwritable path, unknown image suffix
+                msg = f"--plot: cannot write {plot}: {exc}"
+                raise CliError(msg) from None
             click.echo(f"chart written to {written}", err=True)

@@ -57,7 +57,7 @@ def _totals(report: SpendReport, keyed: bool) -> list[str]:
         "total",
         *([""] if keyed else []),
         f"{report.calls:,}",
-        "100.0%",
+        "100.0%" if report.calls else "-",
         f"{report.input_tokens:,}",
         f"{report.output_tokens:,}",
         format_usd(report.total_cost_usd),

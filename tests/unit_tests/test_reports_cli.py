@@ -107,3 +107,9 @@ def test_a_missing_ledger_is_one_line_and_not_created(tmp_path: Path) -> None:
     assert_one_line_exit_2(run("report", "--ledger", tmp_path / "nope.db"), "does not exist")
     assert not (tmp_path / "nope.db").exists()
     assert_one_line_exit_2(run("report", "--ledger", tmp_path), "does not exist")
+
+
+def test_an_unwritable_plot_path_is_one_line(ledger_path: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    for bad in (tmp_path / "no-such-dir" / "chart.png", tmp_path / "chart.unknown-format"):
+        assert_one_line_exit_2(run("report", "--ledger", ledger_path, "--plot", bad), "--plot")
