@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from langchain_core.language_models import BaseChatModel
 
-    from langchain_tiered.pricing import ModelPrice
+    from langchain_tiered.pricing import CacheWrites, ModelPrice
 
 __all__ = [
     "CAP_KWARGS",
@@ -53,6 +53,7 @@ __all__ = [
     "model_max_tokens",
     "preflight",
     "resolve_output_cap",
+    "service_tier_of",
     "shrink_output",
     "window_problem",
 ]
@@ -88,6 +89,8 @@ class TierProfile:
     ``max_completion_tokens`` or ``max_output_tokens``); ``None``: the package cannot cap it."""
     max_output_limit: int | None = None
     """The model's own maximum output tokens, if known (profile, else price book)."""
+    service_tier: str | None = None
+    """The service tier the tier model requests (``ChatOpenAI(service_tier="priority")``)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,10 @@ class Preflight:
     max_output_tokens: int
     output_cap_source: str
     worst_case_usd: float
+    cache_writes: CacheWrites = "any"
+    """Which prompt-cache writes the worst case allows for (``pricing.cache_writes_for``)."""
+    service_tier: str | None = None
+    """The service tier the worst case is priced at (``None``: standard)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,18 @@ def call_max_tokens(kwargs: dict[str, Any]) -> int | None:
     return None
 
 
+def service_tier_of(source: Any) -> str | None:
+    """The service tier a call's kwargs or a chat model asks for (``"flex"``, ``"priority"``).
+
+    Args:
+        source: The call's keyword arguments (a mapping) or the tier's chat model.
+    """
+    value = source.get("service_tier") if isinstance(source, Mapping) else None
+    if value is None and not isinstance(source, Mapping):
+        value = getattr(source, "service_tier", None)
+    return value if isinstance(value, str) and value else None
+
+
 def resolve_output_cap(
     profile: TierProfile, call_cap: int | None, decision_cap: int | None
 ) -> tuple[int, str]:
@@ -216,14 +235,27 @@ def resolve_output_cap(
     return default, "default"
 
 
-def max_output_within(price: ModelPrice, prompt_tokens: int, room_usd: float) -> int:
-    """The largest output cap whose worst case fits in ``room_usd`` (0 if the prompt can't)."""
-    room_for_output = room_usd - price.worst_case(prompt_tokens, 0)
+def max_output_within(
+    price: ModelPrice,
+    prompt_tokens: int,
+    room_usd: float,
+    *,
+    cache_writes: CacheWrites = "any",
+    service_tier: str | None = None,
+) -> int:
+    """The largest output cap whose worst case fits in ``room_usd`` (0 if the prompt can't).
+
+    The output rate is the one of the long-context tier the prompt falls in.
+    """
+    flat = price.worst_case_price(
+        prompt_tokens, service_tier=service_tier, cache_writes=cache_writes
+    )
+    room_for_output = room_usd - flat.worst_case(prompt_tokens, 0)
     if room_for_output <= 0:
         return 0
-    if price.output_per_mtok <= 0:
+    if flat.output_per_mtok <= 0:
         return DEFAULT_MAX_OUTPUT_TOKENS
-    return math.floor(room_for_output * 1_000_000 / price.output_per_mtok)
+    return math.floor(room_for_output * 1_000_000 / flat.output_per_mtok)
 
 
 def preflight(
@@ -233,13 +265,18 @@ def preflight(
     *,
     call_cap: int | None,
     decision_cap: int | None,
+    cache_writes: CacheWrites = "any",
+    service_tier: str | None = None,
 ) -> Preflight:
     """The worst case of a call of ``prompt_tokens`` (as counted) on ``profile``'s tier.
 
     A cap that is sent never asks for more than the context window leaves after the prompt
-    (OpenAI rejects prompt + ``max_tokens`` above the window).
+    (OpenAI rejects prompt + ``max_tokens`` above the window). ``cache_writes`` says which
+    prompt-cache writes the call may cause (their premium is part of the worst case) and
+    ``service_tier`` which tier the call asks for (else the tier model's own).
     """
     out, source = resolve_output_cap(profile, call_cap, decision_cap)
+    tier = service_tier or profile.service_tier
     room = None if profile.context_window is None else profile.context_window - prompt_tokens
     if profile.max_tokens_kwarg is not None and room is not None and 0 < room < out:
         out = room
@@ -249,7 +286,11 @@ def preflight(
         raw_prompt_tokens=raw_prompt_tokens,
         max_output_tokens=out,
         output_cap_source=source,
-        worst_case_usd=profile.price.worst_case(prompt_tokens, out),
+        worst_case_usd=profile.price.worst_case(
+            prompt_tokens, out, service_tier=tier, cache_writes=cache_writes
+        ),
+        cache_writes=cache_writes,
+        service_tier=tier,
     )
 
 
@@ -286,7 +327,10 @@ def shrink_output(
 
     ``None`` when that cap would fall below ``min_output_tokens``.
     """
-    allowed = min(pre.max_output_tokens, max_output_within(price, pre.prompt_tokens, room_usd))
+    terms: dict[str, Any] = {"cache_writes": pre.cache_writes, "service_tier": pre.service_tier}
+    allowed = min(
+        pre.max_output_tokens, max_output_within(price, pre.prompt_tokens, room_usd, **terms)
+    )
     if allowed < min_output_tokens:
         return None
     return Preflight(
@@ -295,7 +339,8 @@ def shrink_output(
         raw_prompt_tokens=pre.raw_prompt_tokens,
         max_output_tokens=allowed,
         output_cap_source="budget",
-        worst_case_usd=price.worst_case(pre.prompt_tokens, allowed),
+        worst_case_usd=price.worst_case(pre.prompt_tokens, allowed, **terms),
+        **terms,
     )
 
 

@@ -42,9 +42,11 @@ from langchain_tiered.preflight import (
     cap_error,
     check_messages,
     preflight,
+    service_tier_of,
     shrink_output,
     window_problem,
 )
+from langchain_tiered.pricing import cache_writes_for
 from langchain_tiered.routing import RouteDecision, RouteRequest
 
 if TYPE_CHECKING:
@@ -94,6 +96,10 @@ def estimate(rt: Runtime, profile: TierProfile, req: CallRequest, cap: int | Non
         counted.raw,
         call_cap=call_max_tokens(req.kwargs),
         decision_cap=cap,
+        cache_writes=cache_writes_for(
+            profile.model_name, req.messages, req.kwargs, req.openai_tools
+        ),
+        service_tier=service_tier_of(req.kwargs),
     )
 
 

@@ -26,6 +26,7 @@ from langchain_tiered.preflight import (
     max_tokens_kwarg,
     model_max_output,
     model_max_tokens,
+    service_tier_of,
 )
 from langchain_tiered.pricing import ModelPrice, PriceBook
 from langchain_tiered.ratelimit import TierRateLimiter
@@ -80,6 +81,7 @@ def _profiles(tiers: Sequence[Tier], book: PriceBook) -> tuple[TierProfile, ...]
             ask_stream_usage=asks_stream_usage(t.model),
             max_tokens_kwarg=max_tokens_kwarg(t.model),
             max_output_limit=_max_output(t, book),
+            service_tier=service_tier_of(t.model),
         )
         for i, t in enumerate(tiers)
     )
