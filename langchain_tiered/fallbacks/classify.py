@@ -16,12 +16,7 @@ successes but are failures (refusals, ``finish_reason="error"``).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from enum import Enum
 from typing import Any
 
 from langchain_core.exceptions import (
@@ -37,6 +32,8 @@ from langchain_core.exceptions import (
 
 from langchain_tiered._redact import redact
 from langchain_tiered.fallbacks import shapes
+from langchain_tiered.fallbacks.info import KIND_OF, ErrorCause, ErrorInfo, ErrorKind, StreamError
+from langchain_tiered.fallbacks.retry_after import parse_retry_after, retry_after_of
 
 __all__ = [
     "ErrorCause",
@@ -47,102 +44,6 @@ __all__ = [
     "parse_retry_after",
     "response_failure",
 ]
-
-
-class ErrorKind(str, Enum):
-    """What a failure means for the next attempt."""
-
-    RETRYABLE = "retryable"
-    """Transient (rate limit, overload, 5xx, timeout, connection): retry or try another tier."""
-    CONTEXT_OVERFLOW = "context_overflow"
-    """The prompt is too long for this model: only a tier with a larger window can help."""
-    REFUSAL = "refusal"
-    """The model or its content filter declined: another model may answer."""
-    FATAL = "fatal"
-    """Auth, permission, unknown model, invalid request or a bug: no attempt will help."""
-
-
-class ErrorCause(str, Enum):
-    """Why a call failed, finer than :class:`ErrorKind`; decides retry and cooldown."""
-
-    RATE_LIMIT = "rate_limit"
-    """Too many requests: back the tier off briefly (or for its Retry-After)."""
-    QUOTA = "quota"
-    """Credit or quota used up: will not pass with time, so fall back without retrying."""
-    OVERLOADED = "overloaded"
-    """The provider is overloaded (Anthropic 529, HTTP 503, Google ``UNAVAILABLE``)."""
-    SERVER_ERROR = "server_error"
-    """A 5xx or a provider ``server_error``/``api_error`` (also inside a 200 stream)."""
-    TIMEOUT = "timeout"
-    """The request or the body timed out."""
-    CONNECTION = "connection"
-    """The connection failed or was reset, before or during the body."""
-    TRANSIENT = "transient"
-    """Retryable by the taxonomy's ``is_retryable`` with no finer evidence."""
-    CONTEXT_OVERFLOW = "context_overflow"
-    """The prompt does not fit the model's context window."""
-    REFUSAL = "refusal"
-    """The model or a content/safety filter declined."""
-    REJECTED = "rejected"
-    """Auth, permission, unknown model, invalid request, or an error we cannot place."""
-
-
-_KIND_OF: dict[ErrorCause, ErrorKind] = {
-    ErrorCause.CONTEXT_OVERFLOW: ErrorKind.CONTEXT_OVERFLOW,
-    ErrorCause.REFUSAL: ErrorKind.REFUSAL,
-    ErrorCause.REJECTED: ErrorKind.FATAL,
-}
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    """A secret-free summary of one failure, safe to log and to put in response metadata."""
-
-    kind: ErrorKind
-    """How the failure should be handled."""
-    error_type: str
-    """The exception's class name, e.g. ``"ModelRateLimitError"``."""
-    status: int | None
-    """The HTTP status, if the error carries one (200 for errors sent inside a stream)."""
-    retry_after: float | None
-    """Seconds the provider asked to wait (Retry-After / retry-after-ms), if it said."""
-    message: str
-    """The error text, redacted and truncated."""
-    cause: ErrorCause = ErrorCause.REJECTED
-    """Why it failed; :attr:`kind` is derived from it by :func:`classify_error`."""
-
-    @property
-    def retry_same_tier(self) -> bool:
-        """Whether retrying the same tier can help (transient, and not an exhausted quota)."""
-        return self.kind is ErrorKind.RETRYABLE and self.cause is not ErrorCause.QUOTA
-
-    @property
-    def rate_limited(self) -> bool:
-        """Whether the provider said "too many requests" (as opposed to an outage)."""
-        return self.cause is ErrorCause.RATE_LIMIT
-
-
-class StreamError(ModelError):
-    """A failure a provider reported as a successful answer (finish/stop reason).
-
-    Raised for a stream that ends with ``finish_reason="error"`` (OpenRouter and other
-    OpenAI-compatible servers) and carried by :func:`response_failure`. ``cause`` says which
-    failure it was, so :func:`classify_error` treats it like the HTTP error it stands for.
-    """
-
-    is_retryable = True
-
-    def __init__(
-        self,
-        message: str = "the provider reported a failure inside the answer",
-        *,
-        cause: ErrorCause = ErrorCause.SERVER_ERROR,
-        finish_reason: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.cause = cause
-        self.finish_reason = finish_reason
-        self.is_retryable = _KIND_OF.get(cause, ErrorKind.RETRYABLE) is ErrorKind.RETRYABLE
 
 
 _INVALID_REQUEST_STATUSES = frozenset({400, 413, 422})
@@ -192,10 +93,10 @@ def classify_error(exc: BaseException) -> ErrorInfo:
     status = _status_of(exc)
     cause = _cause_of(exc, status)
     return ErrorInfo(
-        kind=_KIND_OF.get(cause, ErrorKind.RETRYABLE),
+        kind=KIND_OF.get(cause, ErrorKind.RETRYABLE),
         error_type=type(exc).__name__,
         status=status,
-        retry_after=_retry_after_of(exc),
+        retry_after=retry_after_of(exc),
         message=_safe_message(exc),
         cause=cause,
     )
@@ -379,56 +280,6 @@ def response_failure(message: Any) -> BaseException | None:
         text = "the provider ended the stream with finish_reason 'error'"
         return StreamError(text, cause=ErrorCause.SERVER_ERROR, finish_reason=reason)
     return None
-
-
-def _retry_after_of(exc: BaseException) -> float | None:
-    headers = _safe_getattr(_safe_getattr(exc, "response"), "headers")
-    if not isinstance(headers, Mapping):
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    return parse_retry_after(lowered)
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Read how long a provider asked to wait from response headers.
-
-    ``retry-after-ms`` (OpenAI, Anthropic) wins over ``retry-after`` because it is more
-    precise; ``retry-after`` may be seconds or an HTTP date.
-
-    Args:
-        headers: Response headers with lower-case names.
-        now: The current UTC time, for HTTP dates (defaults to the system clock).
-
-    Returns:
-        Seconds to wait (never negative), or ``None`` when absent or unparseable.
-    """
-    millis = _parse_float(headers.get("retry-after-ms"))
-    if millis is not None:
-        return max(0.0, millis / 1000.0)
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    seconds = _parse_float(raw)
-    if seconds is not None:
-        return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now or datetime.now(timezone.utc)
-    return max(0.0, (when - current).total_seconds())
-
-
-def _parse_float(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _safe_message(exc: BaseException) -> str:
