@@ -185,16 +185,14 @@ def _off_peak(spec: Mapping[str, Any], base: Rates) -> dict[str, Any]:
         return {}
     zone = str(data.get("weekday_timezone") or "UTC")
     windows = []
-    for window in data.get("windows") or ():
-        hours = window.get("hours_utc")
-        hours = (hours,) if isinstance(hours, str) else tuple(hours or ())
-        windows.append(
-            TimeWindow(
-                weekdays=tuple(window.get("weekdays") or ()),
-                hours_utc=hours,
-                weekday_timezone=zone,
-            )
-        )
+    try:
+        for window in data.get("windows") or ():
+            hours = window.get("hours_utc")
+            hours = (hours,) if isinstance(hours, str) else tuple(hours or ())
+            weekdays = tuple(window.get("weekdays") or ())
+            windows.append(TimeWindow(weekdays=weekdays, hours_utc=hours, weekday_timezone=zone))
+    except (ValueError, TypeError, AttributeError):
+        return {}  # malformed or an unknown zone: reported by _unexpressed, priced at peak
     price = _flat(_group_rates(data).get((None, 0), {}), base)
     if price is None or not windows:
         return {}
@@ -253,7 +251,10 @@ def litellm_entry(
         "context_window": _positive_int(spec.get("max_input_tokens")),
         "max_output_tokens": _positive_int(spec.get("max_output_tokens")),
     }
-    return price, _unexpressed(spec), limits
+    missing = _unexpressed(spec)
+    if "off_peak_pricing" in spec and price.off_peak is None:
+        missing = (*missing, "off_peak_pricing")
+    return price, missing, limits
 
 
 def _uplift(spec: Mapping[str, Any], region: str | None) -> float | None:

@@ -8,7 +8,7 @@ hours stay UTC). Pure data and one predicate; the clock is the caller's.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -19,6 +19,11 @@ _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DAY_MINUTES = 24 * 60
 _MAX_HOUR = 23
 _MAX_MINUTE = 59
+
+
+def _zone(name: str) -> tzinfo:
+    # UTC needs no tz database (slim images may lack one); other zones come from zoneinfo.
+    return timezone.utc if name.upper() in ("UTC", "Z", "ETC/UTC") else ZoneInfo(name)
 
 
 def _intervals(text: str) -> tuple[tuple[int, int], ...]:
@@ -75,7 +80,7 @@ class TimeWindow(BaseModel):
     @classmethod
     def _check_zone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
+            _zone(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             msg = f"weekday_timezone {value!r} is not a known IANA time zone"
             raise ValueError(msg) from exc
@@ -85,7 +90,7 @@ class TimeWindow(BaseModel):
         """Whether the window is open at ``at`` (naive datetimes are read as UTC)."""
         if at.tzinfo is None:
             at = at.replace(tzinfo=timezone.utc)
-        if at.astimezone(ZoneInfo(self.weekday_timezone)).isoweekday() not in self.weekdays:
+        if at.astimezone(_zone(self.weekday_timezone)).isoweekday() not in self.weekdays:
             return False
         utc = at.astimezone(timezone.utc)
         minute = utc.hour * 60 + utc.minute

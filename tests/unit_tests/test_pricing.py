@@ -606,3 +606,66 @@ def test_cost_of_recorded_openai_usage_matches_hand_computation() -> None:
         details = usage.get("output_token_details", {})
         assert sum(v for k, v in details.items() if k.endswith("reasoning")) == reasoning
         assert book.price_for(response["model"]).cost(usage) == pytest.approx(cost, **APPROX)
+
+
+# --------------------------------------------------------------------------- time windows
+
+
+def test_time_window_ranges_weekdays_and_zones() -> None:
+    from datetime import datetime, timezone
+
+    from langchain_tiered.pricing import TimeWindow
+
+    weekday = TimeWindow(weekdays=(1, 2, 3, 4, 5), hours_utc=("00:00-01:00", "10:00-00:00"))
+    monday = datetime(2026, 11, 30, tzinfo=timezone.utc)  # a Monday
+    assert weekday.covers(monday.replace(hour=0, minute=59))
+    assert not weekday.covers(monday.replace(hour=1))
+    assert weekday.covers(monday.replace(hour=23, minute=59))  # "10:00-00:00" runs to midnight
+    assert not weekday.covers(monday.replace(day=29, hour=12))  # Sunday
+    assert weekday.covers(datetime(2026, 11, 30, 12))  # naive = UTC
+    wrap = TimeWindow(hours_utc=("22:00-02:00",))
+    assert wrap.covers(monday.replace(hour=23))
+    assert wrap.covers(monday.replace(hour=1))
+    assert not wrap.covers(monday.replace(hour=12))
+    # Sunday 20:00 UTC is Monday 04:00 in Shanghai: the weekday is read there.
+    shanghai = TimeWindow(weekdays=(1,), weekday_timezone="Asia/Shanghai")
+    assert shanghai.covers(datetime(2026, 11, 29, 20, tzinfo=timezone.utc))
+    for bad in ({"hours_utc": ("25:00-01:00",)}, {"hours_utc": ("9-10",)}, {"weekdays": (0,)},
+                {"weekday_timezone": "Mars/Olympus"}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            TimeWindow(**bad)
+
+
+def test_off_peak_needs_windows_and_flat_prices() -> None:
+    with pytest.raises(ValidationError, match="together"):
+        ModelPrice(input_per_mtok=1, output_per_mtok=1, off_peak=_tagged(0.5))
+    nested = ModelPrice(input_per_mtok=1, output_per_mtok=1, service_tiers={"flex": _tagged(1)})
+    with pytest.raises(ValidationError, match="flat"):
+        ModelPrice(input_per_mtok=1, output_per_mtok=1, long_context={1000: nested})
+    with pytest.raises(ValidationError, match="positive"):
+        ModelPrice(input_per_mtok=1, output_per_mtok=1, long_context={0: _tagged(1)})
+
+
+def test_malformed_off_peak_entry_is_reported_not_fatal(tmp_path: Path) -> None:
+    data = {"ds": {"mode": "chat", "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06,
+                   "off_peak_pricing": {"input_cost_per_token": 5e-07,
+                                        "output_cost_per_token": 1e-06,
+                                        "weekday_timezone": "Nowhere/Land",
+                                        "windows": [{"hours_utc": "00:00-00:00",
+                                                     "weekdays": [6, 7]}]}}}  # fmt: skip
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data))
+    with pytest.warns(PriceImportWarning, match="off_peak_pricing"):
+        book = PriceBook.from_litellm(path)
+    assert book.price_for("ds").off_peak is None  # priced at peak: the safe direction
+
+
+def test_one_name_normaliser_for_prices_and_tokenizers() -> None:
+    from langchain_tiered.tokens import encoding_for_model
+    from langchain_tiered.tokens.models import normalize_model_name as tokens_normalize
+
+    assert tokens_normalize is normalize_model_name
+    fine_tune = "ft:gpt-4o-mini-2024-07-18:acme::abc123"
+    assert normalize_model_name(fine_tune) == "ft:gpt-4o-mini-2024-07-18"
+    assert encoding_for_model(fine_tune).family == "openai-o200k"  # counted like its base
+    assert encoding_for_model("claude-opus-4.7").family == "anthropic"
