@@ -45,6 +45,8 @@ _TOTALS = (
     "refusals",
     "fallbacks",
     "unpriced_calls",
+    "unknown_outcomes",
+    "unknown_outcome_usd",
 )
 
 
@@ -129,6 +131,9 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         fallbacks: Tiered calls answered by a tier other than the routed one.
         unpriced_calls: Plain-model calls whose cost is unknown (no price or no usage).
         unpriced_models: Names of those models.
+        unknown_outcomes: Tiered requests that failed after being sent (timeout, dropped
+            connection) and were charged at their worst case (``unknown_outcome="charge"``).
+        unknown_outcome_usd: What those were charged (included in ``total_cost_usd``).
         by_tier: Tier name -> :class:`CostStats` (tiered calls only).
         by_model: Model name -> :class:`CostStats` (tiered and plain calls).
 
@@ -157,6 +162,8 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         self.fallbacks = 0
         self.unpriced_calls = 0
         self.unpriced_models: set[str] = set()
+        self.unknown_outcomes = 0
+        self.unknown_outcome_usd = 0.0
         self.by_tier: dict[str, CostStats] = {}
         self.by_model: dict[str, CostStats] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
@@ -259,24 +266,48 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
                 self._add_plain(message, run_id, hint)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        """Count a budget or cap refusal; other errors cost nothing and are not counted."""
+        """Count a budget or cap refusal, or a stream dropped after its ``tiered`` chunk.
+
+        Other failed calls are counted from their events: what a failed request was
+        charged (``tiered.unknown_outcome``) and how a stream stopped early was settled
+        (``tiered.settled``).
+        """
+        response = kwargs.get("response")
+        message = _message(response) if isinstance(response, LLMResult) else None
         with self._lock:
             if run_id in self._inside:
                 self._inside.discard(run_id)
                 return
+            was_tiered = run_id in self._tiered
             self._tiered.discard(run_id)
             self._hints.pop(run_id, None)
             if isinstance(error, BudgetExceededError):
                 self.refusals += 1
                 if error.tier:
                     self.by_tier.setdefault(error.tier, CostStats()).refusals += 1
+            meta = message.response_metadata.get("tiered") if message is not None else None
+            if was_tiered and message is not None and isinstance(meta, dict):
+                # The caller stopped reading after the closing chunk: settled normally.
+                self._add_tiered(meta, message, run_id)
 
     def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        """Keep routing and fallback decisions (bounded; oldest dropped first)."""
+        """Keep routing and fallback decisions (bounded; oldest dropped first).
+
+        Two events carry money no answer reports: ``tiered.unknown_outcome`` (a request
+        that failed after it was sent, charged at its worst case) and ``tiered.settled``
+        (a stream cut or abandoned before its closing chunk); both are counted here.
+        """
         if not name.startswith("tiered."):
             return
         with self._lock:
             self._events.append({"name": name, "data": data, "run_id": str(run_id)})
+            if name == "tiered.unknown_outcome" and isinstance(data, Mapping):
+                self._add_unknown(str(data.get("tier") or ""), float(data.get("cost_usd") or 0))
+            elif name == "tiered.settled" and isinstance(data, Mapping):
+                meta = data.get("metadata") or {}
+                usage = data.get("usage") or None
+                stand_in = AIMessage(content="", usage_metadata=usage)
+                self._add_tiered(meta, stand_in, run_id)
 
     # -- tallying (called with the lock held) ---------------------------------------------
 
@@ -311,6 +342,14 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         for stats in (self._tier(tier), self._model(model)):
             stats.add(tokens, cost)
             stats.fallbacks += fallback
+
+    def _add_unknown(self, tier: str, cost: float) -> None:
+        self.unknown_outcomes += 1
+        self.unknown_outcome_usd += cost
+        self.total_cost_usd += cost
+        stats = self._tier(tier)
+        if stats.cost_usd is not None:
+            stats.cost_usd += cost
 
     def _add_plain(self, message: AIMessage, run_id: UUID, hint: str | None) -> None:
         rm = message.response_metadata

@@ -98,6 +98,10 @@ class TieredChatModel(BaseChatModel):
     reservation_ttl_seconds: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     """How long a budget reservation holds before it expires unsettled (a crashed holder);
     keep it above your longest call, streams included."""
+    unknown_outcome: Literal["charge", "release"] = "charge"
+    """A request that failed after it was sent (client timeout, dropped connection, cut
+    stream) may still be billed: ``"charge"`` its reserved worst case at once (marked as an
+    estimate, with the error in the spend record), or ``"release"`` the reservation."""
     rate_limit_max_wait: float = Field(default=0.0, ge=0)
     """Seconds a call may wait for a tier's local rate limit before routing elsewhere."""
     seed: int | None = None
@@ -256,6 +260,7 @@ class TieredChatModel(BaseChatModel):
             bind=self._rt.tools.binder(self._rt.models, tools, own.get("tool_choice")),
             stream=stream,
             override=override,
+            run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
             openai_tools=self._rt.tools.openai_tools(tools),
             structured_output=bool(own.get("tiered_structured_output")),
         )
@@ -386,11 +391,8 @@ class TieredChatModel(BaseChatModel):
         try:
             for chunk in itertools.chain(head, rest):
                 yield relay.wrap(chunk)
-        except BaseException:
-            drive(
-                relay.settle(self._rt, sel, run_manager, interrupted=True),
-                **self._drive_kw(run_manager),
-            )
+        except BaseException as exc:  # cut by an error, or abandoned by the caller
+            drive(relay.interrupted(self._rt, sel, run_manager, exc), **self._drive_kw(run_manager))
             raise
         meta = drive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
         yield relay.final(meta)
@@ -412,10 +414,9 @@ class TieredChatModel(BaseChatModel):
                 yield relay.wrap(chunk)
             async for chunk in rest:
                 yield relay.wrap(chunk)
-        except BaseException:
+        except BaseException as exc:  # cut by an error, or abandoned/cancelled by the caller
             await adrive(
-                relay.settle(self._rt, sel, run_manager, interrupted=True),
-                **self._drive_kw(run_manager),
+                relay.interrupted(self._rt, sel, run_manager, exc), **self._drive_kw(run_manager)
             )
             raise
         meta = await adrive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))

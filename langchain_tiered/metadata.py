@@ -88,3 +88,16 @@ class TieredMetadata(TypedDict):
     """The ledger keys the cost was committed to."""
     run_id: str | None
     """The LangChain run id of the tiered call."""
+    overspend: bool
+    """Whether ``cost_usd`` exceeded the reserved worst case (a price component the price
+    book does not know, or usage above the cap sent). The full cost is still counted against
+    the budget, and a ``tiered.overspend`` event is emitted."""
+    overspend_usd: float
+    """By how much, in USD (0 when within the worst case)."""
+    unknown_outcome_usd: float
+    """Worst cases charged for earlier attempts of this call that failed after being sent
+    (timeout, dropped connection: the provider may have billed them); not part of
+    ``cost_usd``. See ``TieredChatModel.unknown_outcome``."""
+    ledger_error: str | None
+    """Why the ledger could not record this call's spend, if it failed (the answer is
+    returned anyway; the reservation stays held until it expires)."""

@@ -8,7 +8,8 @@ side.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import asyncio
+from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
@@ -283,18 +284,54 @@ class _AsyncIO(_IO):
             )
 
     async def reserve(self, a: Reserve) -> Any:
-        return await self.ledger.areserve(
-            a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier
+        task, cancelled = await _run_through_cancel(
+            self.ledger.areserve(a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier)
         )
+        if cancelled:
+            # The hold may have been taken after the cancel hit (SQLite reserves in a worker
+            # thread that runs on): give it back before letting the cancellation through.
+            if not task.cancelled() and task.exception() is None:
+                await _run_through_cancel(self.ledger.arelease(task.result()))
+            raise asyncio.CancelledError
+        return task.result()
 
     async def settle(self, a: Settle) -> None:
-        await self.ledger.asettle(a.reservation, a.actual_usd, a.record)
+        await _finish(self.ledger.asettle(a.reservation, a.actual_usd, a.record))
 
     async def release(self, a: Release) -> None:
-        await self.ledger.arelease(a.reservation)
+        await _finish(self.ledger.arelease(a.reservation))
 
     async def record(self, a: Record) -> None:
-        await self.ledger.arecord(a.record)
+        await _finish(self.ledger.arecord(a.record))
+
+
+async def _run_through_cancel(aw: Awaitable[T]) -> tuple[asyncio.Future[T], bool]:
+    """Run ``aw`` to its end even if the calling task is cancelled meanwhile.
+
+    Ledger writes must not be abandoned half-way: a reservation taken or a settlement
+    written after the caller gave up would otherwise hold budget until it expires.
+
+    Returns:
+        The finished task and whether the caller was cancelled while waiting for it.
+    """
+    task = asyncio.ensure_future(aw)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = cancelled or not task.done()
+        except Exception:  # noqa: S110 - the task's own failure, read from it below
+            pass
+    return task, cancelled
+
+
+async def _finish(aw: Awaitable[T]) -> T:
+    """Await ``aw`` to its end despite a cancel, then let the cancellation through."""
+    task, cancelled = await _run_through_cancel(aw)
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def has_content(chunk: Any) -> bool:

@@ -22,6 +22,7 @@ from langchain_tiered._call.actions import (
     Reserve,
     Sleep,
 )
+from langchain_tiered._call.outcome import Hold, charge_unknown, outcome_unknown
 from langchain_tiered._call.records import Attempt, Skip, SkipReason
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
 from langchain_tiered._redact import redact
@@ -124,6 +125,7 @@ class _State:
     min_window: int | None = None
     tried: set[str] = field(default_factory=set)
     started: float = 0.0
+    unknown_outcome_usd: float = 0.0
 
     def skip(self, tier: str, reason: SkipReason, detail: str) -> None:
         self.skipped.append(Skip(tier, reason, detail))
@@ -183,29 +185,61 @@ def _reserve(
     return pre, reservation
 
 
+@dataclass
+class _TierCall:
+    """One tier's turn: its estimate, the reservation its attempts run under, the call."""
+
+    profile: TierProfile
+    pre: Preflight
+    hold: Hold
+    limits: dict[str, float]
+    call: CallTier
+
+
 def _attempt(
-    rt: Runtime, st: _State, req: CallRequest, tier: str, call: CallTier
+    rt: Runtime, st: _State, req: CallRequest, tc: _TierCall
 ) -> Generator[Action, Any, tuple[bool, Any]]:
     """Call one tier with retries. Returns ``(True, result)`` or ``(False, ErrorInfo)``."""
+    tier = tc.profile.name
+    info: ErrorInfo | None = None
     for number in range(1, rt.retry.max_attempts + 1):
+        # After an unknown outcome was charged, a retry needs room of its own.
+        needs_room = number > 1 and bool(tc.limits) and tc.hold.reservation is None
+        if needs_room and not (yield from _rereserve(rt, st, tc)):
+            return False, info
         try:
-            result = yield call
+            result = yield tc.call
         except Exception as exc:
             info = classify_error(exc)
             attempt = Attempt.failed(tier, info, exc, redact(info.message, rt.secrets))
             st.attempts.append(attempt)
-            if info.kind is ErrorKind.RETRYABLE:
-                rt.breaker.record_failure(tier)
+            if outcome_unknown(info) and rt.settings.unknown_outcome == "charge":
+                st.unknown_outcome_usd += yield from charge_unknown(
+                    rt,
+                    tc.profile,
+                    tc.pre,
+                    tc.hold,
+                    attempt,
+                    budget_keys=tuple(tc.limits),
+                    fallback=tier != st.decision.tier,
+                    run_id=req.run_id,
+                )
+            # A 429 without Retry-After backs the tier off briefly (pause) instead of
+            # counting towards the outage breaker; this call waits the pause out to retry.
+            pause = (
+                rt.breaker.record_failure(tier, info) if info.kind is ErrorKind.RETRYABLE else 0.0
+            )
             if info.kind is ErrorKind.FATAL or (
                 info.kind not in rt.fallback_on and info.kind is not ErrorKind.REFUSAL
             ):
                 raise
-            if info.kind is ErrorKind.RETRYABLE:
+            if info.retry_same_tier:  # not for an exhausted quota: fall back at once
                 elapsed = rt.clock.monotonic() - st.started
+                at_least = max(info.retry_after or 0.0, pause) or None
                 delay = rt.retry.next_delay(
-                    number, elapsed=elapsed, retry_after=info.retry_after, rng=rt.rng
+                    number, elapsed=elapsed, retry_after=at_least, rng=rt.rng
                 )
-                if delay is not None and not rt.breaker.is_open(tier):
+                if delay is not None and (pause > 0 or not rt.breaker.is_open(tier)):
                     attempt.waited_s = delay
                     yield Sleep(delay)
                     continue
@@ -215,7 +249,20 @@ def _attempt(
         rt.breaker.record_success(tier)
         st.attempts.append(Attempt(tier))
         return True, result
-    return False, None  # pragma: no cover - loop always returns
+    return False, info  # pragma: no cover - loop always returns
+
+
+def _rereserve(rt: Runtime, st: _State, tc: _TierCall) -> Generator[Action, Any, bool]:
+    ttl = rt.settings.reservation_ttl_seconds
+    try:
+        tc.hold.reservation = yield Reserve(tc.limits, tc.pre.worst_case_usd, tc.profile.name, ttl)
+    except BudgetExceededError as exc:
+        room = exc.remaining_usd if exc.remaining_usd is not None else 0.0
+        st.budget_errors.append(exc)
+        detail = f"budget {exc.scope!r} has ${room:.6f} left for a retry"
+        st.skip(tc.profile.name, SkipReason.OVER_BUDGET, detail)
+        return False
+    return True
 
 
 def _after_failure(rt: Runtime, st: _State, profile: TierProfile, info: ErrorInfo | None) -> None:
@@ -328,33 +375,35 @@ def _try_tier(
     pre, reservation = reserved
     call_kwargs = _call_kwargs(req, profile, pre)
     call = CallTier(profile.name, runnable, req.messages, req.stop, call_kwargs, req.stream)
+    tc = _TierCall(profile, pre, Hold(reservation), limits, call)
     try:
         limiter = rt.limiters.get(profile.name)
         if limiter is not None:
             weight = pre.prompt_tokens + pre.max_output_tokens
             yield AcquireRate(limiter, weight, rt.settings.rate_limit_max_wait, profile.name)
-        ok, payload = yield from _attempt(rt, st, req, profile.name, call)
+        ok, payload = yield from _attempt(rt, st, req, tc)
     except RateLimitExceededError as exc:
-        yield from _release(reservation)
+        yield from _release(tc.hold.reservation)
         detail = f"rate limited locally (wait {exc.wait_seconds:.1f}s)"
         st.skip(profile.name, SkipReason.RATE_LIMITED, detail)
         return None
     except BaseException:
-        yield from _release(reservation)
+        yield from _release(tc.hold.reservation)
         raise
     if ok:
         return Selected(
             profile=profile,
             decision=st.decision,
             pre=pre,
-            reservation=reservation,
+            reservation=tc.hold.reservation,
             budget_keys=tuple(limits),
             result=payload,
             attempts=st.attempts,
             skipped=st.skipped,
             call_kwargs=call_kwargs,
+            unknown_outcome_usd=st.unknown_outcome_usd,
         )
-    yield from _release(reservation)
+    yield from _release(tc.hold.reservation)
     if st.order or rt.settings.refusal_tier:
         yield Emit(
             "tiered.fallback",

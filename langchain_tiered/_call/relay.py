@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -10,7 +11,9 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_tiered._call.settle import settle_call
 
 if TYPE_CHECKING:
+    from langchain_tiered._call.actions import Action
     from langchain_tiered._call.state import Runtime, Selected
+    from langchain_tiered.metadata import TieredMetadata
 
 __all__ = ["Relay", "run_id_of"]
 
@@ -33,16 +36,34 @@ class Relay:
         return ChatGenerationChunk(message=chunk)
 
     def settle(
-        self, rt: Runtime, sel: Selected, run_manager: Any, *, interrupted: bool = False
-    ) -> Any:
+        self,
+        rt: Runtime,
+        sel: Selected,
+        run_manager: Any,
+        *,
+        interrupted: bool = False,
+        error: BaseException | None = None,
+    ) -> Generator[Action, Any, TieredMetadata]:
         """Merge the relayed chunks once and settle the call on them."""
         message: AIMessage | AIMessageChunk = AIMessage(content="")
         if self.chunks:
             first, *rest = self.chunks
             message = first + rest if rest else first
-        return settle_call(rt, sel, message, run_id=run_id_of(run_manager), interrupted=interrupted)
+        run_id = run_id_of(run_manager)
+        return settle_call(rt, sel, message, run_id=run_id, interrupted=interrupted, error=error)
 
-    def final(self, meta: dict[str, Any]) -> ChatGenerationChunk:
+    def interrupted(
+        self, rt: Runtime, sel: Selected, run_manager: Any, exc: BaseException
+    ) -> Generator[Action, Any, TieredMetadata]:
+        """Settle a stream that stopped early.
+
+        Cut by an error: an unknown outcome. Abandoned by the caller (``GeneratorExit``,
+        cancellation): billed on what was produced.
+        """
+        error = exc if isinstance(exc, Exception) else None
+        return self.settle(rt, sel, run_manager, interrupted=True, error=error)
+
+    def final(self, meta: Mapping[str, Any]) -> ChatGenerationChunk:
         """Build the closing chunk that carries the ``tiered`` metadata."""
         content: Any = [] if self.empty_list else ""
         return ChatGenerationChunk(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from langchain_tiered._call.actions import Action, Record, Settle
-from langchain_tiered.ledger import SpendRecord
+from langchain_tiered._call.actions import Action, Emit
+from langchain_tiered._call.outcome import commit, spend_record
+from langchain_tiered._redact import redact
 from langchain_tiered.pricing import usage_tokens
 from langchain_tiered.tokens import get_encoding
 
@@ -78,33 +79,43 @@ def settle_call(
     *,
     run_id: str | None = None,
     interrupted: bool = False,
+    error: BaseException | None = None,
 ) -> Generator[Action, Any, TieredMetadata]:
-    """Commit the call's cost and return the ``response_metadata["tiered"]`` payload."""
+    """Commit the call's cost and return the ``response_metadata["tiered"]`` payload.
+
+    ``interrupted``: the stream stopped before its end - abandoned by the caller (billed
+    on what was produced), or cut by ``error`` (an unknown outcome: with
+    ``unknown_outcome="charge"`` the reserved worst case is charged). Such a settlement
+    cannot reach the caller in an answer, so it is also emitted as ``tiered.settled``.
+    A ledger failure never raises here: the answer was paid for (see ``outcome.commit``).
+    """
     cost, estimated, tokens = _cost(rt, sel, message)
     _learn(rt, sel, tokens, estimated)
+    error_text = None
+    if error is not None:
+        error_text = redact(f"{type(error).__name__}: {error}", rt.secrets)
+        if rt.settings.unknown_outcome == "charge" and cost < sel.pre.worst_case_usd:
+            cost, estimated = sel.pre.worst_case_usd, True
     baseline_cost = _baseline(rt, sel, message, tokens, cost, estimated=estimated)
     fallback = sel.profile.name != sel.routed
+    ledger_error = None
     if sel.reservation is not None or rt.ledger is not None:
-        record = SpendRecord(
-            time=rt.clock.now(),
-            tier=sel.profile.name,
-            model=sel.profile.model_name or "",
-            input_tokens=tokens["input_tokens"],
-            output_tokens=tokens["output_tokens"],
-            cached_tokens=tokens["cached_tokens"],
-            reasoning_tokens=tokens["reasoning_tokens"],
-            cost_usd=cost,
-            estimated_cost_usd=sel.pre.worst_case_usd,
-            baseline_cost_usd=baseline_cost,
+        record = spend_record(
+            rt,
+            sel.profile,
+            sel.pre,
+            tokens=tokens,
+            cost=cost,
             budget_keys=sel.budget_keys,
             fallback=fallback,
             run_id=run_id,
+            baseline=baseline_cost,
+            estimate=estimated or interrupted,
+            error=error_text,
         )
-        if sel.reservation is not None:
-            yield Settle(sel.reservation, cost, record)
-        else:
-            yield Record(record)
-    return {
+        ledger_error = yield from commit(rt, sel.reservation, cost, record)
+    overspend = max(0.0, cost - sel.pre.worst_case_usd)
+    meta: TieredMetadata = {
         "tier": sel.profile.name,
         "model_name": sel.profile.model_name,
         "reason": _reason(sel),
@@ -122,6 +133,32 @@ def settle_call(
         "output_cap_source": sel.pre.output_cap_source,
         "budget_keys": list(sel.budget_keys),
         "run_id": run_id,
+        "overspend": overspend > 0,
+        "overspend_usd": overspend,
+        "unknown_outcome_usd": sel.unknown_outcome_usd,
+        "ledger_error": ledger_error,
+    }
+    if overspend > 0:
+        # A provider billed more than the price book allows for the reserved worst case
+        # (an unknown price component, or usage above the cap sent): counted, and shown.
+        yield Emit("tiered.overspend", _overspend_event(sel, cost, overspend, tokens))
+    if interrupted:
+        usage = getattr(message, "usage_metadata", None) if message is not None else None
+        yield Emit("tiered.settled", {"metadata": dict(meta), "usage": dict(usage or {})})
+    return meta
+
+
+def _overspend_event(
+    sel: Selected, cost: float, overspend: float, tokens: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "tier": sel.profile.name,
+        "cost_usd": cost,
+        "estimated_cost_usd": sel.pre.worst_case_usd,
+        "overspend_usd": overspend,
+        "prompt_tokens_estimate": sel.pre.prompt_tokens,
+        "max_output_tokens": sel.pre.max_output_tokens,
+        **tokens,
     }
 
 

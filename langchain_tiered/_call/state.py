@@ -59,6 +59,8 @@ class Runtime:
     secrets: tuple[str, ...] = ()
     """The tier models' own API keys, masked wherever error text is stored or raised."""
     tools: ToolMemo = field(default_factory=ToolMemo)
+    ledger_warned: bool = False
+    """Whether a ledger failure after a paid answer was already warned about."""
     by_name: dict[str, TierProfile] = field(init=False)
     set_name: str = field(init=False)
 
@@ -95,6 +97,8 @@ class CallRequest:
     """Gives each tier's runnable (the tools bound), or why the tier cannot take the call."""
     stream: bool = False
     override: str | None = None
+    run_id: str | None = None
+    """The LangChain run id of the tiered call (spend records carry it)."""
     openai_tools: tuple[dict[str, Any], ...] = ()
     structured_output: bool = False
 
@@ -112,6 +116,8 @@ class Selected:
     attempts: list[Attempt]
     skipped: list[Skip]
     call_kwargs: dict[str, Any]
+    unknown_outcome_usd: float = 0.0
+    """Worst cases charged for earlier attempts of this call whose outcome was unknown."""
 
     @property
     def routed(self) -> str:
