@@ -134,9 +134,9 @@ def batch(
 @click.option(
     "--ledger",
     "ledger_path",
-    type=click.Path(path_type=Path),  # checked by the report: one line, never a usage dump
+    type=str,  # a file or a postgresql:// URL (a Path would fold its //); checked by the report
     required=True,
-    help="SQLite ledger file (opened read-only).",
+    help="SQLite ledger file, or postgresql://... URL (?schema=NAME); opened read-only.",
 )
 @click.option("--since", help="ISO date/time, or a duration back from now: 7d, 12h, 30m.")
 @click.option(
@@ -154,8 +154,8 @@ def batch(
     show_default=True,
 )
 @click.option("--plot", type=_PATH, help="Also save a daily spend chart (needs matplotlib).")
-def report(ledger_path: Path, since: str | None, by: str, fmt: str, plot: Path | None) -> None:
-    """Summarize recorded spend from a SQLite ledger (opened read-only, aggregated in SQL)."""
+def report(ledger_path: str, since: str | None, by: str, fmt: str, plot: Path | None) -> None:
+    """Summarize recorded spend from a SQLite or PostgreSQL ledger (read-only, in SQL)."""
     from langchain_tiered.cli.report import run_report  # noqa: PLC0415
 
     run_report(ledger_path, since=since, by=by, fmt=fmt, plot=plot)

@@ -6,6 +6,7 @@ import re
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,8 +45,29 @@ def parse_since(value: str | None, *, now: datetime | None = None) -> datetime |
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _open_ledger(target: str | Path) -> tuple[Any, Any]:
+    """A read-only connection to the ledger and its SQL dialect: SQLite file or PostgreSQL URL.
+
+    Raises:
+        CliError: The target is not a ledger (or the database is unreachable).
+    """
+    from langchain_tiered.reports import SQLITE  # noqa: PLC0415
+    from langchain_tiered.reports.postgres import (  # noqa: PLC0415
+        is_postgres_url,
+        open_postgres_readonly,
+    )
+    from langchain_tiered.reports.sqlite import NotALedgerError, open_ledger_readonly  # noqa: PLC0415
+
+    try:
+        if is_postgres_url(str(target)):
+            return open_postgres_readonly(str(target))
+        return open_ledger_readonly(Path(target)), SQLITE
+    except NotALedgerError as exc:
+        raise CliError(str(exc)) from None
+
+
 def run_report(
-    ledger_path: Path, *, since: str | None, by: str, fmt: str, plot: Path | None
+    ledger_path: Path | str, *, since: str | None, by: str, fmt: str, plot: Path | None
 ) -> None:
     """The ``report`` command: aggregate the ledger in SQL and print the report in ``fmt``.
 
@@ -53,15 +75,11 @@ def run_report(
     changed, even when it is something else.
     """
     from langchain_tiered import reports  # noqa: PLC0415
-    from langchain_tiered.reports.sqlite import NotALedgerError, open_ledger_readonly  # noqa: PLC0415
 
     cutoff = parse_since(since)
-    try:
-        db = open_ledger_readonly(ledger_path)
-    except NotALedgerError as exc:
-        raise CliError(str(exc)) from None
+    db, dialect = _open_ledger(ledger_path)
     with closing(db):
-        report = reports.summarize_sql(db, by=by, since=cutoff)  # type: ignore[arg-type]
+        report = reports.summarize_sql(db, by=by, since=cutoff, dialect=dialect)  # type: ignore[arg-type]
         chunks = {"json": reports.json_chunks, "csv": reports.csv_lines}.get(fmt)
         if chunks is not None:
             for chunk in chunks(report):
@@ -73,7 +91,7 @@ def run_report(
                 click.echo(line)
         if plot is not None:
             try:
-                written = reports.plot_daily_sql(db, plot, since=cutoff)
+                written = reports.plot_daily_sql(db, plot, since=cutoff, dialect=dialect)
             except RuntimeError as exc:  # matplotlib missing: say how to get it
                 raise CliError(str(exc)) from None
             except (OSError, ValueError) as exc:  # unwritable path, unknown image suffix

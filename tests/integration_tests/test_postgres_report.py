@@ -74,3 +74,27 @@ def test_report_connection_is_read_only_and_checks_the_schema(pg_schema: str) ->
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         conn.execute(f"DELETE FROM {pg_schema}.records")
     conn.close()
+
+
+def test_cli_report_reads_a_postgres_ledger(pg_schema: str) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from langchain_tiered.cli import cli
+    from langchain_tiered.ledger.postgres import PostgresLedger
+
+    ledger = PostgresLedger(PG_DSN, schema=pg_schema)
+    for r in _records():
+        ledger.record(r)
+    url = f"{PG_DSN}?schema={pg_schema}"
+    out = CliRunner().invoke(cli, ["report", "--ledger", url, "--by", "user", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    want = reports.summarize(_records(), by="user")
+    assert data["calls"] == want.calls == 30
+    assert [row["group"] for row in data["rows"]] == [r.group for r in want.rows]
+    missing = CliRunner().invoke(cli, ["report", "--ledger", f"{PG_DSN}?schema=nope_{pg_schema}"])
+    assert missing.exit_code != 0
+    assert "no PostgresLedger in schema" in missing.output
+    ledger.close()
