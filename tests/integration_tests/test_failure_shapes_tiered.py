@@ -216,3 +216,14 @@ def test_claude_answer_after_fallback_is_priced_from_anthropic_usage(
     expected = (usage["input_tokens"] * 3.00 + usage["output_tokens"] * 15.00) / 1e6
     assert meta["cost_usd"] == pytest.approx(expected)
     assert attempts(meta) == [("openai", "retryable", 503), ("claude", "ok", None)]
+
+
+def test_in_stream_overload_after_content_propagates(emu: OpenAICompatibleEmulator) -> None:
+    # message_start, ping, block start, one text delta, then Anthropic's event: error.
+    emu.add_fault(Fault("overloaded_in_stream", model=CLAUDE, break_after_chunks=4))
+    received: list[str] = []
+    with pytest.raises(Exception, match="overloaded_error") as caught:
+        drain(tiered(emu).stream(ASK), received)
+    assert classify_error(caught.value).cause is ErrorCause.OVERLOADED
+    assert "".join(received) == "Echo: Name t"
+    assert [model for model, _ in log(emu)] == [CLAUDE]  # no retry, no fallback request
