@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Verdict,
     )
     from langchain_tiered.chat_models import TieredChatModel
+    from langchain_tiered.deployments import Deployment, Deployments
     from langchain_tiered.errors import (
         AllTiersFailedError,
         BudgetExceededError,
@@ -39,7 +40,12 @@ if TYPE_CHECKING:
         TieredError,
     )
     from langchain_tiered.fallbacks import RetryPolicy
-    from langchain_tiered.ledger import InMemoryLedger, SQLiteLedger
+    from langchain_tiered.ledger import (
+        InMemoryLedger,
+        PostgresLedger,
+        RedisLedger,
+        SQLiteLedger,
+    )
     from langchain_tiered.pricing import ModelPrice, PriceBook
     from langchain_tiered.routing import (
         ComplexityRouter,
@@ -60,6 +66,7 @@ if TYPE_CHECKING:
         read_mmlu,
         read_routellm_csv,
     )
+    from langchain_tiered.shared import RedisState, SharedStateUnavailableError
     from langchain_tiered.tiers import Tier
     from langchain_tiered.tokens import count_tokens
 
@@ -74,6 +81,8 @@ _EXPORTS: dict[str, str] = {
     "CascadeRejectedError": "cascade",
     "CascadeRequest": "cascade",
     "ComplexityRouter": "routing",
+    "Deployment": "deployments",
+    "Deployments": "deployments",
     "InMemoryLedger": "ledger",
     "InvalidRequestError": "errors",
     "Judge": "cascade",
@@ -85,10 +94,13 @@ _EXPORTS: dict[str, str] = {
     "NotEmpty": "cascade",
     "NotRefusal": "cascade",
     "NotTruncated": "cascade",
+    "PostgresLedger": "ledger",
     "Predicate": "cascade",
     "PriceBook": "pricing",
     "PricingError": "errors",
     "RateLimitExceededError": "errors",
+    "RedisLedger": "ledger",
+    "RedisState": "shared",
     "RetryPolicy": "fallbacks",
     "RouteDecision": "routing",
     "RouteRequest": "routing",
@@ -98,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "Rule": "routing",
     "RuleRouter": "routing",
     "SQLiteLedger": "ledger",
+    "SharedStateUnavailableError": "shared",
     "SignalGroup": "routing",
     "Tier": "tiers",
     "TieredChatModel": "chat_models",
@@ -129,6 +142,8 @@ __all__ = [
     "CascadeRejectedError",
     "CascadeRequest",
     "ComplexityRouter",
+    "Deployment",
+    "Deployments",
     "InMemoryLedger",
     "InvalidRequestError",
     "Judge",
@@ -140,10 +155,13 @@ __all__ = [
     "NotEmpty",
     "NotRefusal",
     "NotTruncated",
+    "PostgresLedger",
     "Predicate",
     "PriceBook",
     "PricingError",
     "RateLimitExceededError",
+    "RedisLedger",
+    "RedisState",
     "RetryPolicy",
     "RouteDecision",
     "RouteRequest",
@@ -153,6 +171,7 @@ __all__ = [
     "Rule",
     "RuleRouter",
     "SQLiteLedger",
+    "SharedStateUnavailableError",
     "SignalGroup",
     "Tier",
     "TieredChatModel",
