@@ -200,3 +200,16 @@ def test_waits_for_the_rate_limit_up_to_max_wait() -> None:
     impatient.invoke("first")
     with pytest.raises(ModelRateLimitError):
         impatient.invoke("second")
+
+
+def test_importing_the_package_and_deployments_loads_no_driver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, langchain_tiered, langchain_tiered.deployments, langchain_tiered.shared; "
+        "langchain_tiered.RedisLedger; langchain_tiered.PostgresLedger; "
+        "print(','.join(m for m in ('redis', 'psycopg', 'psycopg_pool') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
