@@ -48,9 +48,13 @@ def to_claude(request: RouteRequest) -> RouteDecision:
     return RouteDecision(tier="claude", reason="test: Claude first")
 
 
-def claude(emu: OpenAICompatibleEmulator, *, streaming: bool = False) -> ChatAnthropic:
+def claude(
+    emu: OpenAICompatibleEmulator, *, streaming: bool = False, timeout: float | None = None
+) -> ChatAnthropic:
     # streaming=False set explicitly would turn stream() into invoke(): only pass True.
-    extra = {"streaming": True} if streaming else {}
+    extra: dict[str, Any] = {"streaming": True} if streaming else {}
+    if timeout is not None:
+        extra["default_request_timeout"] = timeout
     return ChatAnthropic(
         model=CLAUDE,
         base_url=emu.root_url,
@@ -74,10 +78,13 @@ def gpt(emu: OpenAICompatibleEmulator) -> ChatOpenAI:
     )
 
 
-def tiered(emu: OpenAICompatibleEmulator, *, streaming: bool = False) -> TieredChatModel:
+def tiered(
+    emu: OpenAICompatibleEmulator, *, streaming: bool = False, timeout: float | None = None
+) -> TieredChatModel:
+    top = claude(emu, streaming=streaming, timeout=timeout)
     return TieredChatModel(
         tiers=[
-            Tier(name="claude", model=claude(emu, streaming=streaming), price=CLAUDE_PRICE),
+            Tier(name="claude", model=top, price=CLAUDE_PRICE),
             Tier(name="openai", model=gpt(emu), price=OPENAI_PRICE),
         ],
         router=to_claude,
@@ -227,3 +234,24 @@ def test_in_stream_overload_after_content_propagates(emu: OpenAICompatibleEmulat
     assert classify_error(caught.value).cause is ErrorCause.OVERLOADED
     assert "".join(received) == "Echo: Name t"
     assert [model for model, _ in log(emu)] == [CLAUDE]  # no retry, no fallback request
+
+
+def test_read_timeout_before_the_first_chunk_falls_back(emu: OpenAICompatibleEmulator) -> None:
+    emu.add_fault(Fault("stall", model=CLAUDE))  # message_start, then silence
+    message = merged(list(tiered(emu, timeout=0.3).stream(ASK)))
+    assert message.content == f"Echo: {ASK}"
+    assert [(a["tier"], a["kind"]) for a in tiered_meta(message)["attempts"]] == [
+        ("claude", "retryable"),
+        ("claude", "retryable"),
+        ("openai", "ok"),
+    ]
+
+
+def test_read_timeout_after_the_first_chunk_propagates(emu: OpenAICompatibleEmulator) -> None:
+    emu.add_fault(Fault("stall", model=CLAUDE, break_after_chunks=4))
+    received: list[str] = []
+    with pytest.raises(Exception, match="(?i)timed? ?out") as caught:
+        drain(tiered(emu, timeout=0.3).stream(ASK), received)
+    assert classify_error(caught.value).cause is ErrorCause.TIMEOUT
+    assert "".join(received) == "Echo: Name t"
+    assert [model for model, _ in log(emu)] == [CLAUDE]
