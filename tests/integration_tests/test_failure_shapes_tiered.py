@@ -250,7 +250,7 @@ def test_read_timeout_before_the_first_chunk_falls_back(emu: OpenAICompatibleEmu
 def test_read_timeout_after_the_first_chunk_propagates(emu: OpenAICompatibleEmulator) -> None:
     emu.add_fault(Fault("stall", model=CLAUDE, break_after_chunks=4))
     received: list[str] = []
-    with pytest.raises(Exception, match="(?i)timed? ?out") as caught:
+    with pytest.raises(Exception, match=r"(?i)timed? ?out") as caught:
         drain(tiered(emu, timeout=0.3).stream(ASK), received)
     assert classify_error(caught.value).cause is ErrorCause.TIMEOUT
     assert "".join(received) == "Echo: Name t"
