@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from langchain_tiered.fallbacks.breaker import CircuitBreaker, FailureEffect, failure_effect
+from langchain_tiered.fallbacks.breaker import (
+    CircuitBreaker,
+    Cooldowns,
+    FailureEffect,
+    failure_effect,
+)
 from langchain_tiered.fallbacks.classify import (
     ErrorCause,
     ErrorInfo,
@@ -39,6 +44,7 @@ DEFAULT_FALLBACK_ON: FallbackOn = frozenset({ErrorKind.RETRYABLE, ErrorKind.CONT
 __all__ = [
     "DEFAULT_FALLBACK_ON",
     "CircuitBreaker",
+    "Cooldowns",
     "ErrorCause",
     "ErrorInfo",
     "ErrorKind",

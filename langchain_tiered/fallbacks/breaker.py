@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.fallbacks.classify import ErrorCause
@@ -25,7 +25,37 @@ from langchain_tiered.fallbacks.classify import ErrorCause
 if TYPE_CHECKING:
     from langchain_tiered.fallbacks.classify import ErrorInfo
 
-__all__ = ["CircuitBreaker", "FailureEffect", "failure_effect"]
+__all__ = ["CircuitBreaker", "Cooldowns", "FailureEffect", "failure_effect"]
+
+BreakerState = Literal["closed", "open", "half_open", "backoff"]
+
+
+@runtime_checkable
+class Cooldowns(Protocol):
+    """What the call engine needs from a cooldown store (local or shared across replicas).
+
+    :class:`CircuitBreaker` is the in-process implementation. A shared one (Redis) applies
+    :func:`failure_effect` the same way: ``pause`` is a short :meth:`hold` that does not
+    count towards the threshold, ``open_now`` a :meth:`hold` for the cooldown.
+    """
+
+    def record_success(self, tier: str) -> None:
+        """The tier answered: close it and forget its failures and rate-limit streak."""
+
+    def record_failure(self, tier: str, info: ErrorInfo | None = None) -> float:
+        """A retryable failure; returns the rate-limit pause imposed (0.0 for none)."""
+
+    def hold(self, tier: str, seconds: float) -> None:
+        """Skip the tier for ``seconds`` on every caller (a Retry-After not waited out)."""
+
+    def is_open(self, tier: str) -> bool:
+        """Whether to skip the tier now (may hand this caller the half-open probe)."""
+
+    def cooldown_remaining(self, tier: str) -> float:
+        """Seconds until the tier may be called again."""
+
+    def state(self, tier: str) -> BreakerState:
+        """For reporting; never takes the probe."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +240,7 @@ class CircuitBreaker:
             until = max(circuit.open_until or 0.0, circuit.backoff_until or 0.0)
             return max(0.0, until - self._clock.monotonic())
 
-    def state(self, tier: str) -> Literal["closed", "open", "half_open", "backoff"]:
+    def state(self, tier: str) -> BreakerState:
         """The tier's state, for reporting (does not take the probe).
 
         ``"backoff"`` is a rate-limit pause of a tier whose circuit is otherwise closed.

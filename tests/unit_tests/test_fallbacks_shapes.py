@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 
 from langchain_tiered.fallbacks import (
     CircuitBreaker,
+    Cooldowns,
     ErrorCause,
     ErrorInfo,
     ErrorKind,
@@ -216,3 +217,7 @@ def test_exhausted_quota_opens_the_breaker_at_once() -> None:
 def test_breaker_validates_backoff(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CircuitBreaker(**kwargs)
+
+
+def test_circuit_breaker_satisfies_the_cooldowns_protocol() -> None:
+    assert isinstance(CircuitBreaker(), Cooldowns)
