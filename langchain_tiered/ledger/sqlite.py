@@ -7,22 +7,19 @@ import os
 import sqlite3
 import threading
 import uuid
-import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from langchain_tiered._clock import Clock, SystemClock
-from langchain_tiered._redact import redact
+from langchain_tiered.ledger._sqlite_failsafe import FailsafeWrites, drop_hold
 from langchain_tiered.ledger._sqlite_schema import (
-    INSERT_RECORD,
     connect_readonly,
     create_or_upgrade,
     ledger_version,
     micros,
     record_columns,
-    record_row,
     row_record,
     select_records,
 )
@@ -30,7 +27,6 @@ from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
     Feedback,
     LedgerReadOnlyError,
-    LedgerWriteWarning,
     Reservation,
     SpendRecord,
     actual_nanos,
@@ -46,9 +42,6 @@ __all__ = ["SQLiteLedger"]
 
 # Expired rows are deleted at most this often, so the cleanup stays off the hot path.
 _CLEANUP_EVERY_SECONDS = 60.0
-# Waits between attempts at a settlement write the file refused (on top of SQLite's own
-# busy timeout), before it goes to the journal.
-_RETRY_DELAYS = (0.05, 0.25)
 # Outcomes attached to past calls (record_feedback): a table of its own, made on first use,
 # so ledgers that never get feedback keep the schema they had.
 _FEEDBACK_TABLE = (
@@ -116,9 +109,8 @@ class SQLiteLedger:
         self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._last_cleanup = float("-inf")
-        self._journal = SettlementJournal(journal_path or f"{self.path}.settle-journal.jsonl")
-        self._unjournaled: list[JournalEntry] = []
-        self._warned = False
+        journal = SettlementJournal(journal_path or f"{self.path}.settle-journal.jsonl")
+        self._failsafe = FailsafeWrites(self._write, journal, self._clock, repr(self))
         self._db: sqlite3.Connection | None = None
         if readonly:
             self._db = connect_readonly(self.path, timeout)
@@ -175,9 +167,8 @@ class SQLiteLedger:
         with self._lock:
             if self._db is None:
                 return
-            if self._unjournaled:
-                self._replay_pending()
-                self._journal_leftovers()
+            if not self.readonly:
+                self._failsafe.close()
             self._db.close()
             self._db = None
 
@@ -196,7 +187,7 @@ class SQLiteLedger:
         rid = uuid.uuid4().hex
         expires_at = expiry(now, ttl_seconds)
         with self._lock:
-            self._replay_pending()
+            self._failsafe.replay()
             with self._write() as db:
                 self._maybe_cleanup(db, now)
                 for key, cap in caps.items():
@@ -231,7 +222,8 @@ class SQLiteLedger:
         entry = JournalEntry(
             reservation.id, tuple(reservation.limits), actual_nanos(actual_usd), record
         )
-        self._write_or_journal(entry, settles=True)
+        with self._lock:
+            self._failsafe.write(entry, settles=True)
 
     def release(self, reservation: Reservation) -> None:
         """Drop the reservation without committing anything; a no-op if already finished.
@@ -242,9 +234,9 @@ class SQLiteLedger:
             reservation: What :meth:`reserve` returned.
         """
         with self._lock:
-            self._replay_pending()
+            self._failsafe.replay()
             with self._write() as db:
-                _drop(db, reservation.id)
+                drop_hold(db, reservation.id)
 
     def record(self, record: SpendRecord) -> None:
         """Append a history row that involves no budget key (journaled if the file refuses).
@@ -252,7 +244,8 @@ class SQLiteLedger:
         Args:
             record: The row to append.
         """
-        self._write_or_journal(JournalEntry(uuid.uuid4().hex, (), 0, record), settles=False)
+        with self._lock:
+            self._failsafe.write(JournalEntry(uuid.uuid4().hex, (), 0, record), settles=False)
 
     def spent(self, key: str) -> float:
         """Committed spend under ``key`` in USD."""
@@ -352,7 +345,7 @@ class SQLiteLedger:
                 # "database is locked" at once, without waiting, when processes start together.
                 with self._write() as conn:
                     create_or_upgrade(conn, self.path)
-                self._replay_pending()
+                self._failsafe.replay()
         except BaseException:
             db.close()
             raise
@@ -382,75 +375,6 @@ class SQLiteLedger:
                 db.execute("ROLLBACK")
             raise
 
-    def _write_or_journal(self, entry: JournalEntry, *, settles: bool) -> None:
-        with self._lock:
-            self._replay_pending()
-            error: sqlite3.DatabaseError | None = None
-            for delay in (*_RETRY_DELAYS, None):
-                try:
-                    with self._write() as db:
-                        if not settles or _drop(db, entry.id):
-                            _commit(db, entry)
-                    return
-                except sqlite3.ProgrammingError:
-                    raise  # closed ledger: a bug in the caller, not a store failure
-                except sqlite3.DatabaseError as exc:  # locked, busy, disk full, I/O, corrupt
-                    error = exc
-                if delay is not None:
-                    self._clock.sleep(delay)
-            self._keep(entry, error)
-
-    def _keep(self, entry: JournalEntry, error: BaseException | None) -> None:
-        """Journal a settlement the file refused, or hold it in memory if that fails too."""
-        try:
-            self._journal.append(entry)
-            where = f"journaled to {self._journal.path!r} and replayed on the next write"
-        except OSError:
-            self._unjournaled.append(entry)
-            where = "kept in memory (the journal could not be written either) until a write works"
-        if not self._warned:
-            self._warned = True
-            message = (
-                f"{self!r} could not write a settlement of ${to_usd(entry.actual_nanos):.6f} "
-                f"({redact(str(error))}); it was {where}. Budgets keep counting the call's "
-                "reservation until then. Free disk space or shorten other writers' transactions."
-            )
-            warnings.warn(LedgerWriteWarning(message), stacklevel=4)
-
-    def _replay_pending(self) -> None:
-        """Write settlements journaled earlier (by any process); callers hold ``self._lock``."""
-        if self.readonly or not (self._unjournaled or self._journal.pending()):
-            return
-        try:
-            while self._unjournaled:
-                self._apply(self._unjournaled[0])
-                self._unjournaled.pop(0)
-            self._journal.replay(self._apply)
-        except (sqlite3.OperationalError, OSError):
-            return  # still failing: the holds stand, the next write tries again
-
-    def _apply(self, entry: JournalEntry) -> None:
-        with self._write() as db:
-            # The id makes replay idempotent across processes and crashes mid-replay.
-            applied = db.execute("INSERT OR IGNORE INTO journal_applied VALUES (?)", (entry.id,))
-            if applied.rowcount:
-                _drop(db, entry.id)
-                _commit(db, entry)
-
-    def _journal_leftovers(self) -> None:
-        left, self._unjournaled = self._unjournaled, []
-        for number, entry in enumerate(left):
-            try:
-                self._journal.append(entry)
-            except OSError:
-                lost = sum(e.actual_nanos for e in left[number:])
-                message = (
-                    f"{self!r} closed with {len(left) - number} settlement(s) "
-                    f"(${to_usd(lost):.6f}) that neither the file nor the journal accepted"
-                )
-                warnings.warn(LedgerWriteWarning(message), stacklevel=3)
-                return
-
     def _maybe_cleanup(self, db: sqlite3.Connection, now: float) -> None:
         if now - self._last_cleanup < _CLEANUP_EVERY_SECONDS:
             return
@@ -460,17 +384,6 @@ class SQLiteLedger:
         forget_before = now - EXPIRED_GRACE_SECONDS
         db.execute("DELETE FROM holds WHERE expires_at < ?", (forget_before,))
         db.execute("DELETE FROM reservations WHERE expires_at < ?", (forget_before,))
-
-
-def _commit(db: sqlite3.Connection, entry: JournalEntry) -> None:
-    if entry.keys:
-        db.executemany(
-            "INSERT INTO spend VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET amount = amount + excluded.amount",
-            [(key, entry.actual_nanos) for key in entry.keys],
-        )
-    if entry.record is not None:
-        db.execute(INSERT_RECORD, record_row(entry.record))
 
 
 def _spent(db: sqlite3.Connection, key: str) -> int:
@@ -484,11 +397,3 @@ def _held(db: sqlite3.Connection, key: str, now: float) -> int:
         (key, now),
     ).fetchone()
     return int(row[0])
-
-
-def _drop(db: sqlite3.Connection, reservation_id: str) -> bool:
-    """Delete a reservation; return whether it still existed (so it is finished only once)."""
-    if db.execute("DELETE FROM holds WHERE id = ?", (reservation_id,)).rowcount == 0:
-        return False
-    db.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
-    return True
