@@ -20,7 +20,7 @@ from langchain_tiered._call.drivers import adrive, drive
 from langchain_tiered._call.fallback_runnable import fallback_runnable
 from langchain_tiered._call.plan import plan_call, preview
 from langchain_tiered._call.relay import Relay, run_id_of
-from langchain_tiered._call.run_context import current_run, publish, stream_run
+from langchain_tiered._call.run_context import StreamRun, current_run, publish, stream_run
 from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
@@ -340,9 +340,16 @@ class TieredChatModel(BaseChatModel):
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of :meth:`stream`."""
         config = ensure_config(config)
-        with publish(self, stream_run(self, config, is_async=True)):  # type: ignore[arg-type]
-            async for chunk in super().astream(input, config, stop=stop, **kwargs):
-                yield chunk
+        run = stream_run(self, config, is_async=True)  # type: ignore[arg-type]
+        with publish(self, run):
+            outer = super().astream(input, config, stop=stop, **kwargs)
+            try:
+                async for chunk in outer:
+                    yield chunk
+            finally:  # abandoned: end LangChain's run, then settle the tier's stream, now
+                await outer.aclose()
+                for close in run.closers:
+                    await close()
 
     # -- sync and async entry points ----------------------------------------------------
 
@@ -405,6 +412,19 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
+        body = self._astream_body(messages, stop, run_manager, kwargs)
+        if isinstance(run_manager, StreamRun):
+            run_manager.closers.append(body.aclose)
+        async for chunk in body:
+            yield chunk
+
+    async def _astream_body(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: Any,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[ChatGenerationChunk]:
         req = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         head, rest = sel.result

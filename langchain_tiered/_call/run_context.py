@@ -16,7 +16,7 @@ reaches ``_stream``, which reads it once, synchronously, at its start:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -41,6 +41,10 @@ class StreamRun:
     inheritable_metadata: dict[str, Any]
     is_async: bool = False
     tags: list[str] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """``aclose`` of the tier streams opened for this run: an abandoned ``astream`` closes
+    them itself, so the call settles before ``aclose()`` returns (an async generator left to
+    the garbage collector would settle at some later turn of the event loop)."""
 
 
 def stream_run(model: Any, config: dict[str, Any], *, is_async: bool) -> StreamRun:
