@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -342,7 +342,10 @@ class TieredChatModel(BaseChatModel):
         config = ensure_config(config)
         run = stream_run(self, config, is_async=True)  # type: ignore[arg-type]
         with publish(self, run):
-            outer = super().astream(input, config, stop=stop, **kwargs)
+            outer = cast(
+                "AsyncGenerator[AIMessageChunk, None]",
+                super().astream(input, config, stop=stop, **kwargs),
+            )
             try:
                 async for chunk in outer:
                     yield chunk
@@ -424,7 +427,7 @@ class TieredChatModel(BaseChatModel):
         stop: list[str] | None,
         run_manager: Any,
         kwargs: dict[str, Any],
-    ) -> AsyncIterator[ChatGenerationChunk]:
+    ) -> AsyncGenerator[ChatGenerationChunk, None]:
         req = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         head, rest = sel.result
