@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_tiered._clock import FakeClock, SystemClock
 from langchain_tiered.ledger.base import actual_nanos
-from langchain_tiered.testing import Fault, OpenAICompatibleEmulator
+from langchain_tiered.testing import Fault, OpenAICompatibleEmulator, Reply
 from tests.integration_tests._replicas import KEY, make_ledger
 
 
@@ -26,7 +26,14 @@ def faulty_emulator(slow_model: str | None = None) -> Iterator[OpenAICompatibleE
     if slow_model:
         faults.append(Fault("latency", model=slow_model, latency=5.0))
     with OpenAICompatibleEmulator(faults=faults) as emu:
+        # Bill the whole output cap: the real cost is the reserved worst case, so the budget
+        # fills right up to its limit and a single nano-dollar of overspend would show.
+        emu.respond_with(_bill_output_cap)
         yield emu
+
+
+def _bill_output_cap(request: Any) -> Reply:
+    return Reply(content="ok", completion_tokens=int(request.get("max_tokens") or 40))
 
 
 def nanos(usd: float) -> int:

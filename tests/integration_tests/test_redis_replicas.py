@@ -69,5 +69,7 @@ def test_kill_9_replica_holds_expire_and_nothing_is_double_counted(
     assert victim.exitcode == -9
     # The victim's holds still count until they expire, so the others had less room.
     assert ledger.reserved(KEY) == pytest.approx(held, abs=1e-9)
+    # The dead replica's holds kept their room: the others spent at most what was left.
+    assert round(ledger.spent(KEY) * 1e9) + round(held * 1e9) <= round(limit * 1e9)
     assert_books_balance(ledger, reports, limit, expired_after=31)
     assert sum(r["refused"] for r in reports) > 0
