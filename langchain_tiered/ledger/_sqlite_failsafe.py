@@ -77,6 +77,15 @@ class FailsafeWrites:
         except (sqlite3.OperationalError, OSError):
             return  # still failing: the holds stand, the next write tries again
 
+    def warn_if_pending(self) -> None:
+        """For read-only opens, which must not replay but must not hide journaled spend."""
+        if self.journal.pending():
+            message = (
+                f"{self.journal.path!r} holds settlements not yet written to {self._owner}; "
+                "spend read from it is understated until a write open replays them"
+            )
+            warnings.warn(LedgerWriteWarning(message), stacklevel=4)
+
     def close(self) -> None:
         """Last try for settlements held in memory; warn with the amount of any left."""
         if not self._unjournaled:

@@ -114,6 +114,7 @@ class SQLiteLedger:
         self._db: sqlite3.Connection | None = None
         if readonly:
             self._db = connect_readonly(self.path, timeout)
+            self._failsafe.warn_if_pending()
         else:
             self._db = self._connect_for_writing(timeout)
         self._select = select_records(record_columns(self._db))

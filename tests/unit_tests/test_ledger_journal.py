@@ -174,3 +174,20 @@ def test_a_closed_ledger_still_raises_instead_of_journaling(path: Path) -> None:
     ledger.close()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         ledger.settle(r, 0.1)
+
+
+def test_a_readonly_open_warns_about_journaled_spend_and_leaves_it(
+    path: Path, clock: FakeClock, blocker: sqlite3.Connection
+) -> None:
+    ledger = SQLiteLedger(path, clock=clock, timeout=0.01)
+    r = ledger.reserve(LIMITS, 0.4)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.warns(LedgerWriteWarning):
+        ledger.settle(r, 0.1)
+    blocker.execute("ROLLBACK")
+    with pytest.warns(LedgerWriteWarning, match="understated"):
+        reader = SQLiteLedger.open_readonly(path)
+    assert reader.spent("day") == 0.0  # a reader never writes, not even a replay
+    reader.close()
+    assert SettlementJournal(_journal(path)).pending()
+    ledger.close()
