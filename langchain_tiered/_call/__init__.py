@@ -1,11 +1,15 @@
 """The call engine: how one ``TieredChatModel`` call is planned and performed.
 
-* ``plan`` - the policy (route, pre-flight, reserve, retry, fall back, settle) written once as a
-  generator that yields typed actions (``actions``);
-* ``drivers`` - perform those actions with blocking or awaiting I/O (sync and async twins);
-* ``runtime`` / ``state`` - the model's settings resolved once, and the per-call request and
-  selection records the plan works on;
-* ``settle`` / ``relay`` - turning a tier's answer (or stream) into cost, records and metadata;
+* ``plan`` - the policy (pre-flight, reserve, retry, fall back) written once as a generator
+  that yields typed actions (``actions``); ``decide`` routes and prices before any I/O
+  (also the dry run behind ``TieredChatModel.plan``);
+* ``drivers`` - perform those actions with blocking or awaiting I/O (sync and async twins,
+  ``match`` dispatch);
+* ``runtime`` / ``state`` - the model's settings resolved once (``build_runtime(model)``), and
+  the per-call request and selection the plan works on; ``records`` - typed attempts and
+  skips; ``tools`` - the one memo of bound tools;
+* ``settle`` / ``relay`` / ``outcome`` - turning a tier's answer (or stream, or a failure
+  after sending) into cost, spend records and metadata, without ever losing paid money;
 * ``run_context`` / ``fallback_runnable`` - LangChain plumbing for streams and ``with_fallbacks``.
 
 May import: ``preflight``, ``routing``, ``tokens``, ``pricing``, ``budget``, ``ledger``,

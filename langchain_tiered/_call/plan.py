@@ -22,6 +22,7 @@ from langchain_tiered._call.actions import (
     Reserve,
     Sleep,
 )
+from langchain_tiered._call.decide import decide, estimate, initial_order, preview
 from langchain_tiered._call.outcome import Hold, charge_unknown, outcome_unknown
 from langchain_tiered._call.records import Attempt, Skip, SkipReason
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
@@ -31,24 +32,17 @@ from langchain_tiered.errors import (
     BudgetExceededError,
     NoTierFitsError,
     RateLimitExceededError,
-    RouterError,
 )
-from langchain_tiered.fallbacks import ErrorInfo, ErrorKind, classify_error, fallback_order
+from langchain_tiered.fallbacks import ErrorInfo, ErrorKind, classify_error
 from langchain_tiered.preflight import (
     CAP_KWARGS,
-    CallPlan,
     Preflight,
     TierProfile,
-    call_max_tokens,
     cap_error,
-    check_messages,
-    preflight,
-    service_tier_of,
     shrink_output,
     window_problem,
 )
-from langchain_tiered.pricing import cache_writes_for
-from langchain_tiered.routing import RouteDecision, RouteRequest
+from langchain_tiered.routing import RouteDecision
 
 if TYPE_CHECKING:
     from langchain_tiered.ledger import Reservation
@@ -56,52 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["CallRequest", "Runtime", "Selected", "decide", "plan_call", "preview"]
 
 Plan = Generator[Action, Any, "Selected"]
-
-
-def route(rt: Runtime, req: CallRequest, token_count: int | None) -> RouteDecision:
-    """Pick the tier: a per-call override beats the router."""
-    if req.override is not None:
-        if req.override not in rt.by_name:
-            names = ", ".join(rt.names)
-            msg = f"unknown tier {req.override!r}; valid tier names: {names}"
-            raise ValueError(msg)
-        return RouteDecision(tier=req.override, reason=f"override: tier {req.override!r}")
-    request = RouteRequest(
-        messages=tuple(req.messages),
-        tiers=rt.names,
-        tools=req.openai_tools,
-        structured_output=req.structured_output,
-        metadata=req.metadata,
-        token_count=token_count,
-    )
-    decision = rt.router(request)
-    if not isinstance(decision, RouteDecision):
-        msg = (
-            f"router {type(rt.router).__name__} returned {type(decision).__name__}, not a "
-            "RouteDecision; return RouteDecision(tier=..., reason=...) from the router"
-        )
-        raise RouterError(msg)
-    if decision.tier not in rt.by_name:
-        names = ", ".join(rt.names)
-        msg = f"router returned unknown tier {decision.tier!r}; valid tier names: {names}"
-        raise ValueError(msg)
-    return decision
-
-
-def estimate(rt: Runtime, profile: TierProfile, req: CallRequest, cap: int | None) -> Preflight:
-    """Worst-case tokens and cost of this call on ``profile``'s tier."""
-    counted = rt.counter.count(req.messages, model=profile.model_name, tools=req.openai_tools)
-    return preflight(
-        profile,
-        counted.estimate,
-        counted.raw,
-        call_cap=call_max_tokens(req.kwargs),
-        decision_cap=cap,
-        cache_writes=cache_writes_for(
-            profile.model_name, req.messages, req.kwargs, req.openai_tools
-        ),
-        service_tier=service_tier_of(req.kwargs),
-    )
 
 
 def _shrink(rt: Runtime, profile: TierProfile, pre: Preflight, room: float) -> Preflight | None:
@@ -280,60 +228,11 @@ def _after_failure(rt: Runtime, st: _State, profile: TierProfile, info: ErrorInf
             st.order.appendleft(target)
 
 
-def _initial_order(rt: Runtime, routed: str) -> deque[str]:
-    order = fallback_order(
-        rt.names,
-        routed,
-        allow_upgrade=rt.settings.allow_upgrade,
-        overrides=rt.fallback_overrides,
-    )
-    return deque(order)
-
-
-def decide(rt: Runtime, req: CallRequest) -> RouteDecision:
-    """Route a call; the router sees the prompt's size counted for the most capable tier.
-
-    Routers that declare ``needs_token_count = False`` (the default ``ComplexityRouter``)
-    are spared that count: the routed tier's own count follows in the pre-flight anyway.
-    """
-    check_messages(req.messages)
-    if req.override is not None or not getattr(rt.router, "needs_token_count", True):
-        return route(rt, req, None)
-    first = rt.profiles[0]
-    approx = rt.counter.count(req.messages, model=first.model_name, tools=req.openai_tools).raw
-    return route(rt, req, approx)
-
-
-def preview(rt: Runtime, req: CallRequest) -> CallPlan:
-    """What a call would do before any I/O: route, price every tier, walk the fallback order.
-
-    The same checks as the pre-flight of :func:`plan_call` (context window,
-    ``max_cost_per_call``), without budgets, cooldowns or rate limits.
-    """
-    decision = decide(rt, req)
-    on_tier = {p.name: estimate(rt, p, req, decision.max_output_tokens) for p in rt.profiles}
-    skipped: list[tuple[str, str]] = []
-    chosen = None
-    for name in _initial_order(rt, decision.tier):
-        pre = on_tier[name]
-        problem = window_problem(rt.by_name[name].context_window, pre.prompt_tokens, None)
-        over_cap = problem is None and cap_error(pre, rt.settings.max_cost_per_call) is not None
-        if over_cap:
-            problem = f"worst case ${pre.worst_case_usd:.6f} over max_cost_per_call"
-        if problem is None:
-            chosen = name
-            break
-        skipped.append((name, problem))
-        if over_cap and rt.settings.on_budget_exceeded == "raise":
-            break  # the real call raises BudgetExceededError here
-    return CallPlan(decision.tier, chosen, decision.reason, decision.score, on_tier, tuple(skipped))
-
-
 def plan_call(rt: Runtime, req: CallRequest) -> Plan:
     """Route, check, reserve, call with retries and fallbacks; return the answering tier."""
     limits = rt.limits_for(req.metadata)
     decision = decide(rt, req)
-    st = _State(decision=decision, order=_initial_order(rt, decision.tier))
+    st = _State(decision=decision, order=initial_order(rt, decision.tier))
     st.started = rt.clock.monotonic()
     yield Emit(
         "tiered.route", {"tier": decision.tier, "reason": decision.reason, "score": decision.score}
@@ -354,7 +253,11 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
     except (BudgetExceededError, NoTierFitsError, AllTiersFailedError) as exc:
         yield Emit(
             "tiered.refused",
-            {"error": type(exc).__name__, "message": str(exc), "routed_tier": decision.tier},
+            {
+                "error": type(exc).__name__,
+                "message": redact(str(exc), rt.secrets),
+                "routed_tier": decision.tier,
+            },
         )
         raise
 
