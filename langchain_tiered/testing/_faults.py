@@ -240,6 +240,19 @@ _AUTH = (
 )
 
 
+# fault kind -> (status, message, type, param, code) of OpenAI's error envelope
+_HTTP_ERRORS: dict[str, tuple[int, str, str | None, str | None, str | None]] = {
+    "server_error": (500, _SERVER_ERROR, "server_error", None, None),
+    "api_error_in_stream": (500, _SERVER_ERROR, "server_error", None, None),
+    "overloaded": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
+    "overloaded_in_stream": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
+    "server_busy": (503, _SERVER_BUSY, "server_busy", None, None),
+    "insufficient_quota": (429, _QUOTA, "insufficient_quota", None, "insufficient_quota"),
+    "content_filter": (400, _CONTENT_FILTER, "invalid_request_error", "prompt", "content_filter"),
+    "auth": (401, _AUTH, "invalid_request_error", None, "invalid_api_key"),
+}
+
+
 def context_length_message(window: int, prompt: int, completion: int | None) -> str:
     """OpenAI's context-overflow message, with the completion share when one was requested."""
     head = f"This model's maximum context length is {window} tokens. However, "
@@ -284,23 +297,7 @@ def fault_error(
             error_body(text, "invalid_request_error", "messages", "context_length_exceeded"),
             {},
         )
-    table: dict[str, tuple[int, str, str | None, str | None, str | None]] = {
-        "server_error": (500, _SERVER_ERROR, "server_error", None, None),
-        "api_error_in_stream": (500, _SERVER_ERROR, "server_error", None, None),
-        "overloaded": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
-        "overloaded_in_stream": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
-        "server_busy": (503, _SERVER_BUSY, "server_busy", None, None),
-        "insufficient_quota": (429, _QUOTA, "insufficient_quota", None, "insufficient_quota"),
-        "content_filter": (
-            400,
-            _CONTENT_FILTER,
-            "invalid_request_error",
-            "prompt",
-            "content_filter",
-        ),
-        "auth": (401, _AUTH, "invalid_request_error", None, "invalid_api_key"),
-    }
-    status, text, type_, param, code = table[fault.kind]
+    status, text, type_, param, code = _HTTP_ERRORS[fault.kind]
     return status, error_body(custom or text, type_, param, code), {}
 
 
