@@ -18,6 +18,8 @@ from langchain_tiered.cli import router as _router_commands
 __all__ = ["main"]
 
 _PATH = click.Path(path_type=Path, dir_okay=False)  # existence is checked with a one-line error
+# No checks at all: the command reports a directory or device in one line, not a usage dump.
+_FILE = click.Path(path_type=Path)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,9 +97,9 @@ def estimate(
 
 
 @cli.command()
-@click.argument("prompts", type=_PATH)
-@click.option("--config", "config_path", type=_PATH, required=True, help="Tiers TOML file.")
-@click.option("--out", type=_PATH, required=True, help="Results JSONL (appended; resumable).")
+@click.argument("prompts", type=_FILE)
+@click.option("--config", "config_path", type=_FILE, required=True, help="Tiers TOML file.")
+@click.option("--out", type=_FILE, required=True, help="Results JSONL (appended; resumable).")
 @click.option("--emulator", is_flag=True, help="Send to a local emulator, not the providers.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--progress/--no-progress", default=True, show_default=True)

@@ -142,3 +142,9 @@ def test_token_counts_are_not_mistaken_for_tokens(tmp_path: Path) -> None:
     cfg = load_config(path)
     assert cfg.max_tokens == 200
     assert cfg.tiers[0].max_output_tokens == 100
+
+
+def test_directories_as_files_are_one_line(tmp_path: Path, prompts: Path, config: Path) -> None:
+    usage_error(_batch(prompts, config, tmp_path), "not a regular file")
+    usage_error(_batch(tmp_path, config, tmp_path / "out.jsonl"), "cannot read prompt file")
+    usage_error(_batch(prompts, tmp_path, tmp_path / "out.jsonl"), "cannot read config")
