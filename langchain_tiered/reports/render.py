@@ -66,6 +66,28 @@ def _totals(report: SpendReport, keyed: bool) -> list[str]:
     ]
 
 
+def _widest(rows: list[ReportRow], keyed: bool) -> list[int]:
+    """Width of each column's widest cell (formats are monotonic in the value's magnitude)."""
+
+    def count(values: list[int]) -> int:
+        return len(f"{max(values):,}")
+
+    def money(values: list[float]) -> int:
+        return max(len(format_usd(min(values))), len(format_usd(max(values))))
+
+    return [
+        max(len(r.group) for r in rows),
+        *([max(len(r.scope) for r in rows)] if keyed else []),
+        count([r.calls for r in rows]),
+        len("100.0%"),
+        count([r.input_tokens for r in rows]),
+        count([r.output_tokens for r in rows]),
+        money([r.cost_usd for r in rows]),
+        money([r.baseline_cost_usd for r in rows]),
+        money([r.savings_usd for r in rows]),
+    ]
+
+
 def render_lines(report: SpendReport) -> Iterator[str]:
     """The table of :func:`render_table`, line by line.
 
@@ -80,10 +102,11 @@ def render_lines(report: SpendReport) -> Iterator[str]:
     if keyed:
         yield "(a call counts under each of its keys; share = of the calls in the row's scope)"
     headers, totals = _headers(report), _totals(report, keyed)
-    # Two passes over the rows (widths, then lines) rather than holding every cell at once.
     widths = [max(len(h), len(t)) for h, t in zip(headers, totals, strict=True)]
-    for row in report.rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, _cells(row, keyed), strict=True)]
+    if report.rows:
+        # The widest cell of each column, from its extreme values, so each row is formatted
+        # once and no cell is held: a report of 100,000 keys streams out.
+        widths = [max(w, c) for w, c in zip(widths, _widest(report.rows, keyed), strict=True)]
     texts = 2 if keyed else 1
 
     def line(cells: list[str]) -> str:

@@ -127,3 +127,17 @@ def test_plot_axis_has_units(tmp_path: Path) -> None:
     svg = out.read_text(encoding="utf-8")
     assert "cost per day (USD)" in svg
     assert "day (UTC)" in svg
+
+
+def test_table_columns_line_up_with_negative_savings_and_large_counts() -> None:
+    over = SpendRecord(
+        time=datetime(2026, 3, 2, tzinfo=UTC),
+        tier="pricey-fallback-tier",
+        model="m",
+        input_tokens=12_345_678,
+        cost_usd=0.5,
+        baseline_cost_usd=0.1,  # answered by a tier dearer than the baseline: negative saving
+    )
+    lines = render_table(summarize([over, *KEYED], by="tier")).splitlines()[1:]
+    assert "-$0.400000" in next(line for line in lines if line.startswith("pricey"))
+    assert len({len(line) for line in lines}) == 1, lines  # every column right-aligned in step
