@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.ledger.base import (
+    EXPIRED_GRACE_SECONDS,
     Reservation,
     SpendRecord,
     actual_nanos,
@@ -29,7 +30,6 @@ from langchain_tiered.ledger.base import (
     reserve_nanos,
     to_usd,
 )
-from langchain_tiered.ledger.memory import EXPIRED_GRACE_SECONDS
 from langchain_tiered.shared._pg_sql import Statements, record_params
 from langchain_tiered.shared.errors import unavailable
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.ledger.base import (
+    EXPIRED_GRACE_SECONDS,
     Ledger,
     Reservation,
     SpendRecord,
@@ -29,7 +30,7 @@ from langchain_tiered.ledger.base import (
     reserve_nanos,
     to_usd,
 )
-from langchain_tiered.ledger.memory import EXPIRED_GRACE_SECONDS
+from langchain_tiered.shared._client import ScriptClient, unreachable_errors
 from langchain_tiered.shared._ledger_lua import (
     COMMIT_LUA,
     HELD_LUA,
@@ -47,41 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisLedger"]
 
 _log = logging.getLogger(__name__)
-
-
-def _unreachable_errors() -> tuple[type[BaseException], ...]:
-    from redis.exceptions import ConnectionError, TimeoutError  # noqa: PLC0415
-
-    return (ConnectionError, TimeoutError, OSError)
-
-
-def connect(url: str, socket_timeout: float, *, asyncio_client: bool = False) -> Any:
-    """A redis-py client that reconnects on its own and gives up fast when the server is away.
-
-    One retry on a fresh connection hides a dropped connection (server restart, ``CLIENT
-    KILL``); more would only stretch an outage into every call's latency.
-    """
-    from redis.backoff import NoBackoff  # noqa: PLC0415
-
-    if asyncio_client:
-        import redis.asyncio as aredis  # noqa: PLC0415
-        from redis.asyncio.retry import Retry as AsyncRetry  # noqa: PLC0415
-
-        return aredis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=AsyncRetry(NoBackoff(), 1),
-        )
-    import redis as sredis  # noqa: PLC0415
-    from redis.retry import Retry  # noqa: PLC0415
-
-    return sredis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=socket_timeout,
-        retry=Retry(NoBackoff(), 1),
-    )
 
 
 class RedisLedger:
@@ -128,15 +94,12 @@ class RedisLedger:
         self.url = url
         self.keys = RedisKeys(prefix)
         self._clock: Clock = clock or SystemClock()
-        self._timeout = socket_timeout
         self._outage = OutagePolicy(on_unavailable, local_share, self._clock)
         self._copy_to = copy_records_to
-        self._client: redis.Redis = connect(url, socket_timeout)
-        self._scripts = {
-            name: self._client.register_script(src)
-            for name, src in (("reserve", RESERVE_LUA), ("commit", COMMIT_LUA), ("held", HELD_LUA))
-        }
-        self._aclients: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._redis = ScriptClient(
+            url, {"reserve": RESERVE_LUA, "commit": COMMIT_LUA, "held": HELD_LUA}, socket_timeout
+        )
+        self._client: redis.Redis = self._redis.client
 
     def __repr__(self) -> str:
         return f"RedisLedger({self.url!r}, prefix={self.keys.pattern()[:-2]!r})"
@@ -174,8 +137,8 @@ class RedisLedger:
         rid, keys, args = self._reserve_args(limits, amount_usd, ttl_seconds)
         try:
             self._flush()
-            result = self._scripts["reserve"](keys=keys, args=args)
-        except _unreachable_errors() as exc:
+            result = self._redis.call("reserve", keys, args)
+        except unreachable_errors() as exc:
             return self._reserve_locally(exc, limits, amount_usd, ttl_seconds, tier)
         return _reservation(rid, limits, amount_usd, result, tier)
 
@@ -200,7 +163,7 @@ class RedisLedger:
     def reserved(self, key: str) -> float:
         """Room currently held by unexpired reservations under ``key`` in USD."""
         _, held, exp = self.keys.budget(key)
-        return to_usd(int(self._scripts["held"](keys=[held, exp], args=[self._now()])))
+        return to_usd(int(self._redis.call("held", [held, exp], [self._now()])))
 
     def records(self, since: datetime | None = None) -> list[SpendRecord]:
         """Spend records in settlement order, optionally only those at or after ``since``."""
@@ -220,8 +183,8 @@ class RedisLedger:
         rid, keys, args = self._reserve_args(limits, amount_usd, ttl_seconds)
         try:
             await self._aflush()
-            result = await self._ascripts()["reserve"](keys=keys, args=args)
-        except _unreachable_errors() as exc:
+            result = await self._redis.acall("reserve", keys, args)
+        except unreachable_errors() as exc:
             return self._reserve_locally(exc, limits, amount_usd, ttl_seconds, tier)
         return _reservation(rid, limits, amount_usd, result, tier)
 
@@ -310,8 +273,8 @@ class RedisLedger:
     def _commit(self, item: Pending) -> None:
         keys, args = self._commit_args(item)
         try:
-            done = self._scripts["commit"](keys=keys, args=args)
-        except _unreachable_errors() as exc:
+            done = self._redis.call("commit", keys, args)
+        except unreachable_errors() as exc:
             _log.warning("Redis unavailable (%s); settlement queued for retry", exc)
             self._outage.defer(item)
             return
@@ -324,8 +287,8 @@ class RedisLedger:
         for i, item in enumerate(items):
             keys, args = self._commit_args(item)
             try:
-                done = self._scripts["commit"](keys=keys, args=args)
-            except _unreachable_errors():
+                done = self._redis.call("commit", keys, args)
+            except unreachable_errors():
                 for rest in items[i:]:
                     self._outage.defer(rest)
                 raise
@@ -335,28 +298,10 @@ class RedisLedger:
     def _flush_quietly(self) -> None:
         try:
             self._flush()
-        except _unreachable_errors():
+        except unreachable_errors():
             pass
 
     # -- async I/O (mirrors the sync section line for line) ---------------------------
-
-    def _ascripts(self) -> dict[str, Any]:
-        # redis.asyncio connections belong to the loop that opened them: one client per loop.
-        loop = asyncio.get_running_loop()
-        entry = self._aclients.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            client = connect(self.url, self._timeout, asyncio_client=True)
-            scripts = {
-                name: client.register_script(src)
-                for name, src in (
-                    ("reserve", RESERVE_LUA),
-                    ("commit", COMMIT_LUA),
-                    ("held", HELD_LUA),
-                )
-            }
-            self._aclients = {id(loop): (loop, scripts)}
-            return scripts
-        return entry[1]
 
     async def _afinish(
         self, reservation: Reservation, nanos: int | None, record: SpendRecord | None
@@ -367,14 +312,14 @@ class RedisLedger:
         else:
             try:
                 await self._aflush()
-            except _unreachable_errors():
+            except unreachable_errors():
                 pass
 
     async def _acommit(self, item: Pending) -> None:
         keys, args = self._commit_args(item)
         try:
-            done = await self._ascripts()["commit"](keys=keys, args=args)
-        except _unreachable_errors() as exc:
+            done = await self._redis.acall("commit", keys, args)
+        except unreachable_errors() as exc:
             _log.warning("Redis unavailable (%s); settlement queued for retry", exc)
             self._outage.defer(item)
             return
@@ -386,8 +331,8 @@ class RedisLedger:
         for i, item in enumerate(items):
             keys, args = self._commit_args(item)
             try:
-                done = await self._ascripts()["commit"](keys=keys, args=args)
-            except _unreachable_errors():
+                done = await self._redis.acall("commit", keys, args)
+            except unreachable_errors():
                 for rest in items[i:]:
                     self._outage.defer(rest)
                 raise
