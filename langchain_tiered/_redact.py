@@ -29,7 +29,11 @@ _PATTERNS = (
         r"((?:x-)?api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}&]+",
         re.IGNORECASE,
     ),
-    re.compile(r"(\bauthorization[\"']?\s*[:=]\s*[\"']?)(?!Bearer\b)[^\s\"',}]+", re.IGNORECASE),
+    # Authorization: <token>, or with a scheme other than Bearer (Basic, Token) kept as a label.
+    re.compile(
+        r"(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:Basic|Token)\s+)?)(?!Bearer\b)[^\s\"',}]+",
+        re.IGNORECASE,
+    ),
 )
 # Shorter "secrets" would mask ordinary words; no real key is this short.
 _MIN_SECRET_LENGTH = 6

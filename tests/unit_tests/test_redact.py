@@ -18,6 +18,8 @@ from langchain_tiered._redact import REDACTED, redact
         ('{"api_key": "hunter2hunter2"}', "hunter2hunter2"),
         ("x-api-key: abcdef123456", "abcdef123456"),
         ("authorization=tok_live_998877", "tok_live_998877"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+        ("authorization: Token abcdef123456", "abcdef123456"),
         ("google AIzaSyA1234567890abcdefghijklmn", "AIzaSyA1234567890abcdefghijklmn"),
     ],
 )
