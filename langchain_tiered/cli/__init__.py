@@ -8,8 +8,10 @@ and one line on stderr.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,14 +24,49 @@ _PATH = click.Path(path_type=Path, dir_okay=False)  # existence is checked with 
 _FILE = click.Path(path_type=Path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """A click group whose usage errors are one line on stderr (exit code 2), like ours.
+
+    Click prints a usage line, a hint and a blank line before the error; scripts and people
+    then see three lines where one says it all. Help (no arguments) is left as it is.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _one_line(info_name or self.name or "langchain-tiered"):
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line(ctx.command_path):
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line(command_path: str) -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else command_path
+        msg = f"{exc.format_message()} (see '{path} --help')"
+        raise click.UsageError(msg) from None
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="langchain-tiered")
 def cli() -> None:
     """Route, budget and fall back across chat-model tiers.
 
     Start with `demo` (offline, no API key). `estimate` prices a prompt file before any call,
-    `batch` runs it, `report` sums the spend a ledger recorded, `emulator` serves the bundled
-    OpenAI-compatible test server. Each command's --help has the details.
+    `batch` runs it, `report` sums the spend a ledger recorded, `router` evaluates and
+    calibrates the routing, `emulator` serves the bundled OpenAI-compatible test server.
+    Each command's --help has the details.
     """
 
 

@@ -410,3 +410,18 @@ def test_group_help_names_only_real_commands() -> None:
     assert named, description
     assert named <= set(cli.commands), named - set(cli.commands)  # type: ignore[attr-defined]
     assert {"demo", "estimate", "batch", "report"} <= named
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate", "x.jsonl"],  # --config missing
+        ["estimate", "x.jsonl", "--config", "c.toml", "--per-month", "0"],
+        ["estimate", "x.jsonl", "--config", "c.toml", "--format", "xml"],
+        ["report", "--ledger", "x.db", "--by", "week"],
+        ["report"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str]) -> None:
+    assert_usage_error(run(*args), "Error: ", "--help")
