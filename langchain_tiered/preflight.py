@@ -103,7 +103,7 @@ class Preflight:
     max_output_tokens: int
     output_cap_source: str
     worst_case_usd: float
-    cache_writes: CacheWrites = "any"
+    cache_writes: CacheWrites = "none"
     """Which prompt-cache writes the worst case allows for (``pricing.cache_writes_for``)."""
     service_tier: str | None = None
     """The service tier the worst case is priced at (``None``: standard)."""
@@ -240,7 +240,7 @@ def max_output_within(
     prompt_tokens: int,
     room_usd: float,
     *,
-    cache_writes: CacheWrites = "any",
+    cache_writes: CacheWrites = "none",
     service_tier: str | None = None,
 ) -> int:
     """The largest output cap whose worst case fits in ``room_usd`` (0 if the prompt can't).
@@ -265,7 +265,7 @@ def preflight(
     *,
     call_cap: int | None,
     decision_cap: int | None,
-    cache_writes: CacheWrites = "any",
+    cache_writes: CacheWrites = "none",
     service_tier: str | None = None,
 ) -> Preflight:
     """The worst case of a call of ``prompt_tokens`` (as counted) on ``profile``'s tier.

@@ -221,7 +221,7 @@ class ModelPrice(BaseModel):
         input_tokens: int,
         *,
         service_tier: str | None = None,
-        cache_writes: CacheWrites = "any",
+        cache_writes: CacheWrites = "none",
     ) -> ModelPrice:
         """A flat price whose linear cost bounds every call with at most ``input_tokens``.
 
@@ -233,7 +233,8 @@ class ModelPrice(BaseModel):
         Args:
             input_tokens: The counted prompt (an upper bound of the billed input tokens).
             service_tier: The tier the call requests (``None``: standard).
-            cache_writes: Which cache writes the call may cause; ``"any"`` when unknown.
+            cache_writes: Which cache writes the call may cause (``cache_writes_for``):
+                ``"none"`` (the default) adds no write premium, ``"any"`` bounds every write.
 
         Returns:
             A flat ``ModelPrice`` with only input, output and per-request prices set.
@@ -265,7 +266,7 @@ class ModelPrice(BaseModel):
         max_output_tokens: int,
         *,
         service_tier: str | None = None,
-        cache_writes: CacheWrites = "any",
+        cache_writes: CacheWrites = "none",
     ) -> float:
         """Return the most a call can cost in USD (see ``worst_case_price``).
 
@@ -273,8 +274,9 @@ class ModelPrice(BaseModel):
             input_tokens: Counted prompt tokens.
             max_output_tokens: The call's output cap.
             service_tier: The service tier the call requests, if any.
-            cache_writes: Which prompt-cache writes the call may cause (``cache_writes_for``);
-                the default assumes any, the upper bound when the call is unknown.
+            cache_writes: Which prompt-cache writes the call may cause (``cache_writes_for``,
+                as the call engine passes it); ``"none"`` (the default) prices written tokens
+                like input, ``"any"`` bounds every write whatever the call.
 
         Raises:
             ValueError: If a token count is negative.

@@ -155,7 +155,8 @@ def test_claude_worst_case_carries_the_write_premium_only_with_breakpoints() -> 
     assert SONNET.worst_case(10_000, 0, cache_writes="none") == pytest.approx(0.03)
     assert SONNET.worst_case(10_000, 0, cache_writes="5m") == pytest.approx(0.0375)
     assert SONNET.worst_case(10_000, 0, cache_writes="1h") == pytest.approx(0.06)
-    assert SONNET.worst_case(10_000, 0) == pytest.approx(0.06)  # unknown call: any write
+    assert SONNET.worst_case(10_000, 0, cache_writes="any") == pytest.approx(0.06)
+    assert SONNET.worst_case(10_000, 0) == pytest.approx(0.03)  # default: no write premium
 
 
 # --------------------------------------------------------------------------- 4: DeepSeek
