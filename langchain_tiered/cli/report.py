@@ -51,17 +51,21 @@ def _open_ledger(target: str | Path) -> tuple[Any, Any]:
     Raises:
         CliError: The target is not a ledger (or the database is unreachable).
     """
-    from langchain_tiered.reports import SQLITE  # noqa: PLC0415
     from langchain_tiered.reports.postgres import (  # noqa: PLC0415
         is_postgres_url,
         open_postgres_readonly,
     )
-    from langchain_tiered.reports.sqlite import NotALedgerError, open_ledger_readonly  # noqa: PLC0415
+    from langchain_tiered.reports.sqlite import (  # noqa: PLC0415
+        NotALedgerError,
+        open_ledger_readonly,
+        sqlite_dialect,
+    )
 
     try:
         if is_postgres_url(str(target)):
             return open_postgres_readonly(str(target))
-        return open_ledger_readonly(Path(target)), SQLITE
+        db = open_ledger_readonly(Path(target))
+        return db, sqlite_dialect(db)
     except NotALedgerError as exc:
         raise CliError(str(exc)) from None
 

@@ -109,6 +109,9 @@ class SpendReport:
         since: The earliest time included, if the records were filtered.
         input_tokens: Prompt tokens of all records.
         output_tokens: Output tokens of all records.
+        estimated_calls: Records whose cost is an estimate, not the provider's count (an
+            unknown outcome charged at its reserved worst case, or usage missing).
+        estimated_cost_usd: The cost of those records, included in ``total_cost_usd``.
     """
 
     total_cost_usd: float
@@ -121,3 +124,5 @@ class SpendReport:
     since: datetime | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    estimated_calls: int = 0
+    estimated_cost_usd: float = 0.0

@@ -21,11 +21,11 @@ __all__ = ["records_connection"]
 _TABLE = f"""CREATE TABLE {SQLITE.table} (
     seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, tier TEXT NOT NULL, model TEXT NOT NULL,
     input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL,
-    baseline_cost_usd REAL, budget_keys TEXT NOT NULL
+    baseline_cost_usd REAL, budget_keys TEXT NOT NULL, cost_is_estimate INTEGER NOT NULL
 )"""
 _INSERT = (
     f"INSERT INTO {SQLITE.table} (time_us, tier, model, input_tokens, output_tokens, "  # noqa: S608
-    "cost_usd, baseline_cost_usd, budget_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "cost_usd, baseline_cost_usd, budget_keys, cost_is_estimate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -40,6 +40,7 @@ def _rows(records: Iterable[SpendRecord]) -> Iterator[tuple[Any, ...]]:
             r.cost_usd,
             r.baseline_cost_usd,
             json.dumps(list(r.budget_keys)),
+            int(r.cost_is_estimate),
         )
 
 

@@ -21,7 +21,9 @@ __all__ = [
     "to_json",
 ]
 
-_MONEY_FIELDS = frozenset({"cost_usd", "baseline_cost_usd", "savings_usd", "total_cost_usd"})
+_MONEY_FIELDS = frozenset(
+    {"cost_usd", "baseline_cost_usd", "savings_usd", "total_cost_usd", "estimated_cost_usd"}
+)
 _SHARE_DECIMALS = 6
 _KEYED = ("budget_key", "user")
 
@@ -122,6 +124,12 @@ def render_lines(report: SpendReport) -> Iterator[str]:
         yield line(_cells(row, keyed))
     yield rule
     yield line(totals)
+    if report.estimated_calls:
+        cost = format_usd(report.estimated_cost_usd)
+        yield (
+            f"of which {report.estimated_calls:,} call(s), {cost}, are estimates: outcome "
+            "unknown (charged at the reserved worst case) or usage missing"
+        )
 
 
 def render_table(report: SpendReport, *, width: int | None = None) -> str:

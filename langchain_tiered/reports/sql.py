@@ -10,6 +10,7 @@ reads the :class:`~langchain_tiered.ledger.SQLiteLedger` layout. Another store r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -65,6 +66,9 @@ class SqlDialect:
         user_sql: An expression taking ``{key}`` to the key without its period suffix
             (``:day:YYYY-MM-DD``, ``:month:YYYY-MM`` or ``:all``).
         no_keys_sql: A condition true for a record charged to no budget key.
+        estimate_sql: A condition true for a record whose cost is an estimate (an outcome
+            that was never known, charged at its worst case; usage missing), or ``None`` when
+            the store does not record it.
     """
 
     param: str
@@ -77,6 +81,7 @@ class SqlDialect:
     keys_from: str
     user_sql: str
     no_keys_sql: str
+    estimate_sql: str | None = None
 
 
 SQLITE = SqlDialect(
@@ -97,6 +102,7 @@ SQLITE = SqlDialect(
         "ELSE {key} END"
     ),
     no_keys_sql="r.budget_keys = '[]'",  # how SQLiteLedger stores an empty key list
+    estimate_sql="r.cost_is_estimate <> 0",
 )
 """The :class:`~langchain_tiered.ledger.SQLiteLedger` file layout (SQLite's JSON1 functions)."""
 
@@ -182,8 +188,10 @@ def summarize_sql(
         raise ValueError(msg)
     cutoff = as_utc(since) if since is not None else None
     where, params = _where(dialect, cutoff)
-    total_sql = f"SELECT {_SUMS} FROM {dialect.table} AS r{where}"  # noqa: S608
-    total = next(_stream(connection, total_sql, params))
+    total_sql = f"SELECT {_SUMS}{_estimate_sums(dialect)} FROM {dialect.table} AS r{where}"  # noqa: S608
+    total = tuple(next(_stream(connection, total_sql, params)))
+    estimates = total[len(total) - 2 :] if dialect.estimate_sql else (0, 0.0)
+    total = total[:5]
     groups = [tuple(row) for row in _stream(connection, _group_query(dialect, by, where), params)]
     if by == "day":
         groups = [(dialect.day_label(g), *rest) for g, *rest in groups]
@@ -191,7 +199,20 @@ def summarize_sql(
         none = next(_stream(connection, _no_key_query(dialect, where), params))
         if none[0]:
             groups.append((NO_KEY, *none))
-    return _report(total, groups, by, cutoff)
+    report = _report(total, groups, by, cutoff)
+    return dataclasses.replace(
+        report, estimated_calls=int(estimates[0]), estimated_cost_usd=float(estimates[1])
+    )
+
+
+def _estimate_sums(dialect: SqlDialect) -> str:
+    if dialect.estimate_sql is None:
+        return ""
+    est = dialect.estimate_sql
+    return (
+        f", COALESCE(SUM(CASE WHEN {est} THEN 1 ELSE 0 END), 0)"
+        f", COALESCE(SUM(CASE WHEN {est} THEN r.cost_usd ELSE 0 END), 0)"
+    )
 
 
 def _report(

@@ -8,13 +8,15 @@ read), so there is one place in the codebase that decides what a ledger file is.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 
 from langchain_tiered.ledger import NotALedgerError
-from langchain_tiered.ledger._sqlite_schema import connect_readonly
+from langchain_tiered.ledger._sqlite_schema import connect_readonly, record_columns
+from langchain_tiered.reports.sql import SQLITE, SqlDialect
 
-__all__ = ["NotALedgerError", "open_ledger_readonly"]
+__all__ = ["NotALedgerError", "open_ledger_readonly", "sqlite_dialect"]
 
 
 def open_ledger_readonly(
@@ -37,3 +39,10 @@ def open_ledger_readonly(
             one than this release reads).
     """
     return connect_readonly(os.fspath(path), timeout)
+
+
+def sqlite_dialect(connection: sqlite3.Connection) -> SqlDialect:
+    """:data:`SQLITE`, without the estimate flag for a ledger written before it existed."""
+    if "cost_is_estimate" in record_columns(connection):
+        return SQLITE
+    return dataclasses.replace(SQLITE, estimate_sql=None)

@@ -113,3 +113,34 @@ def test_an_unwritable_plot_path_is_one_line(ledger_path: Path, tmp_path: Path) 
     pytest.importorskip("matplotlib")
     for bad in (tmp_path / "no-such-dir" / "chart.png", tmp_path / "chart.unknown-format"):
         assert_one_line_exit_2(run("report", "--ledger", ledger_path, "--plot", bad), "--plot")
+
+
+def test_a_ledger_written_before_the_version_table_is_reported(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with closing(sqlite3.connect(old)) as db:  # the version-0 layout: no stamp, no estimate flag
+        db.executescript(
+            """
+            CREATE TABLE spend (key TEXT PRIMARY KEY, amount INTEGER NOT NULL);
+            CREATE TABLE holds (id TEXT PRIMARY KEY, amount INTEGER, expires_at REAL);
+            CREATE TABLE reservations (id TEXT, key TEXT, amount INTEGER, expires_at REAL);
+            CREATE TABLE records (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                time_us INTEGER NOT NULL, tier TEXT NOT NULL, model TEXT NOT NULL,
+                input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+                cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+                cost_usd REAL NOT NULL, estimated_cost_usd REAL NOT NULL, baseline_cost_usd REAL,
+                budget_keys TEXT NOT NULL, fallback INTEGER NOT NULL,
+                cached_response INTEGER NOT NULL, run_id TEXT
+            );
+            INSERT INTO records VALUES (
+                NULL, 1764000000000000, 'small', 'm', 10, 5, 0, 0, 0.002, 0.01, 0.008, '[]', 0, 0,
+                NULL
+            );
+            """
+        )
+    before = digest(old)
+    result = run("report", "--ledger", old, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["calls"], data["total_cost_usd"], data["estimated_calls"]) == (1, 0.002, 0)
+    assert digest(old) == before

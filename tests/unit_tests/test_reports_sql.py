@@ -141,3 +141,20 @@ def test_table_columns_line_up_with_negative_savings_and_large_counts() -> None:
     lines = render_table(summarize([over, *KEYED], by="tier")).splitlines()[1:]
     assert "-$0.400000" in next(line for line in lines if line.startswith("pricey"))
     assert len({len(line) for line in lines}) == 1, lines  # every column right-aligned in step
+
+
+def test_estimated_costs_are_counted_and_said() -> None:
+    unknown = SpendRecord(
+        time=datetime(2026, 3, 2, tzinfo=UTC),
+        tier="big",
+        model="m",
+        cost_usd=0.25,  # a request that failed after it was sent, charged at its worst case
+        cost_is_estimate=True,
+        error="ReadTimeout",
+    )
+    report = summarize([unknown, *KEYED])
+    assert (report.estimated_calls, report.estimated_cost_usd) == (1, 0.25)
+    assert "of which 1 call(s), $0.250000, are estimates" in render_table(report)
+    data = json.loads(to_json(report))
+    assert (data["estimated_calls"], data["estimated_cost_usd"]) == (1, 0.25)
+    assert "are estimates" not in render_table(summarize(KEYED))
