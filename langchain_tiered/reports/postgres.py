@@ -44,6 +44,8 @@ def postgres_dialect(schema: str = "langchain_tiered") -> SqlDialect:
             r"':(day:\d{{4}}-\d{{2}}-\d{{2}}|month:\d{{4}}-\d{{2}}|all)$', '')"
         ),
         no_keys_sql="cardinality(r.budget_keys) = 0",
+        # The flag lives in the record's JSON copy (older rows lack it: not an estimate).
+        estimate_sql="COALESCE((r.data->>'cost_is_estimate')::boolean, false)",
     )
 
 
