@@ -85,9 +85,10 @@ def main() -> None:
     print(render_table(report))
     # The two counts differ by design: a response-cache hit never reaches a tier, so the
     # callback counts it as a $0 call while the ledger (and so the report) has no record of it.
+    plain = cb.calls - report.calls - cb.cache_hits
     print(
-        f"ledger: {report.calls} calls; callback: {cb.calls} calls, of which "
-        f"{cb.cache_hits} cache hit(s) at $0 that the ledger does not record"
+        f"ledger: {report.calls} calls; callback: {cb.calls} = those + {cb.cache_hits} cache "
+        f"hit(s) at $0 (no ledger record) + {plain} plain model call(s) outside the tiered model"
     )
 
 
