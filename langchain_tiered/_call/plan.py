@@ -25,6 +25,7 @@ from langchain_tiered._call.actions import (
 from langchain_tiered._call.decide import decide, estimate, initial_order, preview
 from langchain_tiered._call.outcome import Hold, charge_unknown, outcome_unknown
 from langchain_tiered._call.records import Attempt, Skip, SkipReason
+from langchain_tiered._call.refusal import settle_refusal
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
 from langchain_tiered._redact import redact
 from langchain_tiered.errors import (
@@ -294,7 +295,7 @@ def _try_tier(
         yield from _release(tc.hold.reservation)
         raise
     if ok:
-        return Selected(
+        sel = Selected(
             profile=profile,
             decision=st.decision,
             pre=pre,
@@ -306,6 +307,14 @@ def _try_tier(
             call_kwargs=call_kwargs,
             unknown_outcome_usd=st.unknown_outcome_usd,
         )
+        # A refusal sent as an answer (stop_reason "refusal", a content filter) is settled
+        # and re-routed like a refusal error when refusal_tier/fallback_on asks for it.
+        refused = yield from settle_refusal(
+            rt, sel, tried=st.tried, order=st.order, run_id=req.run_id
+        )
+        if refused is None:
+            return sel
+        payload, tc.hold.reservation = refused, None
     yield from _release(tc.hold.reservation)
     if st.order or rt.settings.refusal_tier:
         yield Emit(

@@ -255,3 +255,23 @@ def test_read_timeout_after_the_first_chunk_propagates(emu: OpenAICompatibleEmul
     assert classify_error(caught.value).cause is ErrorCause.TIMEOUT
     assert "".join(received) == "Echo: Name t"
     assert [model for model, _ in log(emu)] == [CLAUDE]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
+def test_anthropic_refusal_answer_goes_to_the_refusal_tier(
+    emu: OpenAICompatibleEmulator, stream: bool
+) -> None:
+    emu.add_fault(Fault("refusal", model=CLAUDE))  # 200, stop_reason "refusal", no content
+    model = TieredChatModel(
+        tiers=[
+            Tier(name="claude", model=claude(emu), price=CLAUDE_PRICE),
+            Tier(name="openai", model=gpt(emu), price=OPENAI_PRICE),
+        ],
+        router=to_claude,
+        refusal_tier="openai",
+        retry=RetryPolicy(max_attempts=1),
+    )
+    message = merged(list(model.stream(ASK))) if stream else model.invoke(ASK)
+    assert message.content == f"Echo: {ASK}"
+    assert attempts(tiered_meta(message)) == [("claude", "refusal", None), ("openai", "ok", None)]
+    assert log(emu) == [(CLAUDE, "refusal"), (OPENAI, "ok")]

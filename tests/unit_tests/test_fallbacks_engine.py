@@ -10,10 +10,17 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from langchain_core.exceptions import ModelAPIError, ModelRateLimitError
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
-from langchain_tiered import Tier, TieredChatModel
+from langchain_tiered import (
+    Budget,
+    InMemoryLedger,
+    Tier,
+    TieredChatModel,
+    get_tiered_cost_callback,
+)
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
@@ -104,3 +111,73 @@ def test_exhausted_quota_falls_back_without_retrying_and_cools_the_tier() -> Non
     clock.advance(29.0)
     assert answered_by(model) == "standard"  # the breaker opened at once
     assert budget_calls(model) == 1
+
+
+# -- refusals sent as answers -----------------------------------------------------------------
+
+REFUSED = AIMessage(
+    content="", response_metadata={"stop_reason": "refusal"}, usage_metadata=usage(40, 2)
+)
+
+
+class KeepsMetadata(FakeTier):
+    """A FakeTier whose answers keep their own response_metadata (the stop reason)."""
+
+    def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        answer = super()._next(messages, kwargs)
+        scripted = self.script[min(len(self.calls), len(self.script)) - 1] if self.script else None
+        extra = scripted.response_metadata if isinstance(scripted, AIMessage) else {}
+        return answer.model_copy(
+            update={"response_metadata": {**extra, **answer.response_metadata}}
+        )
+
+
+def refusing(**kwargs: Any) -> tuple[TieredChatModel, InMemoryLedger]:
+    ledger = InMemoryLedger()
+    tiers = [
+        Tier(
+            name=name,
+            model=KeepsMetadata(model_name=name, script=[REFUSED] if name == "budget" else []),
+            price=PRICES[name],
+        )
+        for name in ("critical", "standard", "budget")
+    ]
+    budget = Budget(limit_usd=1.0, period="day", ledger=ledger)
+    model = TieredChatModel(tiers=tiers, clock=FakeClock(), seed=0, budget=budget, **kwargs)
+    return model, ledger
+
+
+def test_refusal_answer_goes_to_refusal_tier_and_both_are_paid() -> None:
+    model, ledger = refusing(refusal_tier="critical")
+    with get_tiered_cost_callback() as cb:
+        answer = model.invoke(ASK, tier="budget")
+    meta = answer.response_metadata["tiered"]
+    assert meta["tier"] == "critical"
+    assert [(a["tier"], a["kind"]) for a in meta["attempts"]] == [
+        ("budget", "refusal"),
+        ("critical", "ok"),
+    ]
+    refusal_cost = PRICES["budget"].cost(REFUSED.usage_metadata)  # type: ignore[arg-type]
+    records = ledger.records()
+    assert [r.tier for r in records] == ["budget", "critical"]
+    assert [r.cost_usd for r in records] == pytest.approx([refusal_cost, meta["cost_usd"]])
+    assert not records[0].cost_is_estimate  # billed from the refusal's real usage
+    assert cb.total_cost_usd == pytest.approx(refusal_cost + meta["cost_usd"])
+    assert cb.calls == 2  # the refusal reached the callback once, the answer once
+
+
+def test_refusal_answer_is_returned_when_nothing_is_configured() -> None:
+    model, ledger = refusing()
+    answer = model.invoke(ASK, tier="budget")
+    assert answer.response_metadata["stop_reason"] == "refusal"
+    assert answer.response_metadata["tiered"]["tier"] == "budget"
+    assert len(ledger.records()) == 1
+
+
+def test_refusal_answer_follows_fallback_on() -> None:
+    model, _ = refusing(fallback_on=["retryable", "refusal"])
+    meta = model.invoke(ASK, tier="budget").response_metadata["tiered"]
+    assert [(a["tier"], a["kind"]) for a in meta["attempts"]] == [
+        ("budget", "refusal"),
+        ("standard", "ok"),
+    ]
