@@ -25,9 +25,10 @@ from langchain_tiered.fallbacks.classify import ErrorCause
 if TYPE_CHECKING:
     from langchain_tiered.fallbacks.classify import ErrorInfo
 
-__all__ = ["CircuitBreaker", "Cooldowns", "FailureEffect", "failure_effect"]
+__all__ = ["BreakerState", "CircuitBreaker", "Cooldowns", "FailureEffect", "failure_effect"]
 
 BreakerState = Literal["closed", "open", "half_open", "backoff"]
+"""A tier's cooldown state; ``"backoff"`` is a rate-limit pause of an otherwise closed tier."""
 
 
 @runtime_checkable
