@@ -211,9 +211,12 @@ def _body_codes(body: object) -> set[str]:
 
 
 def _numeric_code(body: object) -> int | None:
-    # OpenRouter puts the upstream HTTP status in error.code when it fails mid-stream.
+    # Mid-stream errors carry the HTTP status they stand for in error.code: an int from
+    # OpenRouter and vLLM, a string ("500") from the LiteLLM proxy.
     for d in _error_dicts(body):
         code = d.get("code")
+        if isinstance(code, str) and code.isdigit():
+            code = int(code)
         if isinstance(code, int) and not isinstance(code, bool) and code in _HTTP_ERRORS:
             return code
     return None

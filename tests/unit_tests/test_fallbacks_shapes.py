@@ -221,3 +221,40 @@ def test_breaker_validates_backoff(kwargs: dict[str, Any]) -> None:
 
 def test_circuit_breaker_satisfies_the_cooldowns_protocol() -> None:
     assert isinstance(CircuitBreaker(), Cooldowns)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "cause"),
+    [
+        # vLLM: {"object": "error", "type": "InternalServerError", "code": 500}
+        (
+            {"object": "error", "message": "boom", "type": "InternalServerError", "code": 500},
+            R,
+            ErrorCause.SERVER_ERROR,
+        ),
+        (
+            {"object": "error", "message": "bad", "type": "BadRequestError", "code": 400},
+            F,
+            ErrorCause.REJECTED,
+        ),
+        # LiteLLM proxy: every field a string
+        (
+            {"message": "upstream 503", "type": "None", "param": "None", "code": "503"},
+            R,
+            ErrorCause.OVERLOADED,
+        ),
+        (
+            {"message": "limit", "type": "None", "param": "None", "code": "429"},
+            R,
+            ErrorCause.RATE_LIMIT,
+        ),
+    ],
+)
+def test_in_stream_error_objects_of_self_hosted_servers(
+    body: dict[str, Any], kind: ErrorKind, cause: ErrorCause
+) -> None:
+    cls = type("APIError", (Exception,), {"__module__": "openai"})
+    exc: Any = cls(body["message"])
+    exc.body = body  # the openai SDK passes data["error"] of the SSE event
+    info = classify_error(exc)
+    assert (info.kind, info.cause) == (kind, cause)
