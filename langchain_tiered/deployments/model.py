@@ -317,7 +317,7 @@ class Deployments(BaseChatModel):
             raise exc
         if info.retry_after:
             self._breaker.hold(dep.name, info.retry_after)
-        self._breaker.record_failure(dep.name)
+        self._breaker.record_failure(dep.name, info)
         errors.append(exc)
 
     def _answered(self, dep: Deployment, started: float, message: BaseMessage) -> ChatResult:

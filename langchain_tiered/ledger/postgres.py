@@ -102,6 +102,13 @@ class PostgresLedger:
         """Close the connection pool."""
         self._pool.close()
 
+    async def aclose(self) -> None:
+        """Close the running event loop's connection pool (call it before the loop ends)."""
+        entry = self._apools.get(id(asyncio.get_running_loop()))
+        if entry is not None:
+            self._apools = {}
+            await entry[1].close()
+
     # -- the protocol, sync ----------------------------------------------------------
 
     def reserve(

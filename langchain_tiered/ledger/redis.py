@@ -123,6 +123,14 @@ class RedisLedger:
         self._flush_quietly()
         self._client.close()
 
+    async def aclose(self) -> None:
+        """Flush what is queued if Redis answers, then close this loop's asyncio connection."""
+        try:
+            await self._aflush()
+        except unreachable_errors():
+            pass
+        await self._redis.aclose()
+
     # -- the protocol, sync ----------------------------------------------------------
 
     def reserve(

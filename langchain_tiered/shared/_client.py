@@ -68,11 +68,21 @@ class ScriptClient:
         """Close the sync connection pool."""
         self.client.close()
 
+    async def aclose(self) -> None:
+        """Close this event loop's asyncio client (call it before the loop ends)."""
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            client = self._async[1]["__client__"]
+            self._async = None
+            await client.aclose()
+
     def _async_scripts(self) -> dict[str, Any]:
         # redis.asyncio connections belong to the loop that opened them: one client per loop.
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
             client = connect(self.url, self._timeout, asyncio_client=True)
-            scripts = {n: client.register_script(s) for n, s in self._sources.items()}
+            scripts: dict[str, Any] = {
+                n: client.register_script(s) for n, s in self._sources.items()
+            }
+            scripts["__client__"] = client
             self._async = (loop, scripts)
         return self._async[1]

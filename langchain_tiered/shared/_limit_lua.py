@@ -78,41 +78,73 @@ return {1, '0'}
 BREAKER_LUA = (
     _NOW
     + """
--- KEYS: the tier's circuit hash {failures, open_until, probe_deadline}.
--- ARGV: now (-1 = server time), op, threshold, cooldown, seconds (for 'hold').
--- Returns {state, seconds}: state is 'closed', 'open' or 'half_open' ('probe' when the caller
--- of 'check' is let through as the one probe); seconds = cooldown left.
+-- KEYS: the circuit hash {failures, open_until, probe_deadline, rate_limits, backoff_until}.
+-- ARGV: now (-1 = server time), op, threshold, cooldown, then per op:
+--   'streak' a: a = 1 if this failure is a rate limit; returns the new streak (0 if not)
+--   'apply' pause counts open_now: the failure_effect computed from that streak
+--   'hold' seconds | 'check' | 'state' | 'success'
+-- 'check' and 'state' return {state, seconds left}; 'check' answers 'probe' to the one
+-- caller let through after an outage cooldown.
 local now, op = clock(ARGV[1]), ARGV[2]
 local threshold, cooldown = tonumber(ARGV[3]), tonumber(ARGV[4])
 local k = KEYS[1]
-local keep = math.ceil((cooldown * 2 + tonumber(ARGV[5])) * 1000) + 60000
+local function num(field)
+  local v = redis.call('HGET', k, field)
+  if v then return tonumber(v) end
+  return nil
+end
+local function keep(extra)
+  redis.call('PEXPIRE', k, math.ceil((cooldown * 2 + extra) * 1000) + 60000)
+end
 if op == 'success' then redis.call('DEL', k); return {'closed', '0'} end
-local open_until = tonumber(redis.call('HGET', k, 'open_until') or '-1')
-if op == 'failure' then
-  local failures = redis.call('HINCRBY', k, 'failures', 1)
-  if failures >= threshold or open_until >= 0 then
-    redis.call('HSET', k, 'open_until', tostring(now + cooldown))
-    redis.call('HDEL', k, 'probe_deadline')
+if op == 'streak' then
+  local streak = 0
+  if ARGV[5] == '1' then streak = redis.call('HINCRBY', k, 'rate_limits', 1)
+  else redis.call('HSET', k, 'rate_limits', 0) end
+  keep(0)
+  return {'streak', tostring(streak)}
+end
+local open_until, backoff = num('open_until'), num('backoff_until')
+if op == 'apply' then
+  local pause = tonumber(ARGV[5])
+  if pause > 0 then
+    redis.call('HSET', k, 'backoff_until', tostring(math.max(backoff or 0, now + pause)))
   end
-  redis.call('PEXPIRE', k, keep)
+  if ARGV[6] == '1' then
+    local failures = redis.call('HINCRBY', k, 'failures', 1)
+    if ARGV[7] == '1' or failures >= threshold or open_until then
+      redis.call('HSET', k, 'open_until', tostring(now + cooldown))
+      redis.call('HDEL', k, 'probe_deadline')
+    end
+  end
+  keep(pause)
   return {'ok', '0'}
 end
 if op == 'hold' then
   local untill = now + tonumber(ARGV[5])
-  if open_until > untill then untill = open_until end
+  if open_until and open_until > untill then untill = open_until end
   redis.call('HSET', k, 'open_until', tostring(untill))
   redis.call('HDEL', k, 'probe_deadline')
-  redis.call('PEXPIRE', k, keep)
+  keep(tonumber(ARGV[5]))
   return {'open', tostring(untill - now)}
 end
-if open_until < 0 then return {'closed', '0'} end
-if now < open_until then return {'open', tostring(open_until - now)} end
-if op == 'state' then return {'half_open', '0'} end
--- op == 'check': let exactly one caller through as the probe
-local probe = tonumber(redis.call('HGET', k, 'probe_deadline') or '-1')
-if probe >= 0 and now < probe then return {'half_open', '0'} end
+local left = math.max(0, (open_until or 0) - now, (backoff or 0) - now)
+if op == 'state' then
+  if open_until then
+    if now < open_until then return {'open', tostring(left)} end
+    return {'half_open', tostring(left)}
+  end
+  if backoff and now < backoff then return {'backoff', tostring(left)} end
+  return {'closed', tostring(left)}
+end
+-- op == 'check'
+if backoff and now < backoff then return {'backoff', tostring(left)} end
+if not open_until then return {'closed', '0'} end
+if now < open_until then return {'open', tostring(left)} end
+local probe = num('probe_deadline')
+if probe and now < probe then return {'half_open', '0'} end
 redis.call('HSET', k, 'probe_deadline', tostring(now + cooldown))
-redis.call('PEXPIRE', k, keep)
+keep(0)
 return {'probe', '0'}
 """
 )

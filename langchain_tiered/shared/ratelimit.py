@@ -141,6 +141,10 @@ class RedisRateLimiter:
             if self._local is not None:
                 self._local.adjust(tokens_delta)
 
+    async def aclose(self) -> None:
+        """Close the asyncio connection of the running event loop."""
+        await self._client.aclose()
+
     # -- helpers ---------------------------------------------------------------------
 
     def _args(self, tokens: int, mode: str) -> list[Any]:

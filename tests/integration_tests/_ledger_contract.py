@@ -123,3 +123,5 @@ class LedgerContract:
         assert ledger.spent("g") == 0.1
         assert ledger.reserved("g") == 0.0
         assert [r.cost_usd for r in ledger.records()] == [0.1, 0.0]
+        if hasattr(ledger, "aclose"):
+            await ledger.aclose()

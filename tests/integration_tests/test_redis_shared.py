@@ -90,6 +90,7 @@ async def test_async_acquire_uses_the_same_window(redis_prefix: str) -> None:
     rl = limiter(redis_prefix, clock, tokens_per_minute=1000)
     assert await rl.aacquire(800) == 0.0
     assert await rl.aacquire(800) == pytest.approx(60.0)
+    await rl.aclose()
 
 
 def test_limiter_fails_closed_or_uses_its_local_share() -> None:
@@ -169,3 +170,42 @@ def test_many_threads_one_probe(redis_prefix: str) -> None:
     for t in threads:
         t.join()
     assert let_through.count(True) == 1
+
+
+def _info(cause: str, retry_after: float | None = None) -> Any:
+    from langchain_tiered.fallbacks.classify import ErrorCause, ErrorInfo, ErrorKind
+
+    return ErrorInfo(
+        kind=ErrorKind.RETRYABLE,
+        error_type="X",
+        status=429,
+        retry_after=retry_after,
+        message="m",
+        cause=ErrorCause(cause),
+    )
+
+
+def test_rate_limits_back_off_every_replica_without_counting_as_an_outage(
+    redis_prefix: str,
+) -> None:
+    from langchain_tiered.fallbacks.classify import ErrorCause
+    from langchain_tiered.shared.breaker import RedisCircuitBreaker
+
+    clock = FakeClock()
+    a, b = (
+        RedisCircuitBreaker(
+            REDIS_URL, failure_threshold=2, cooldown_seconds=30, prefix=redis_prefix, clock=clock
+        )
+        for _ in range(2)
+    )
+    limited = _info(ErrorCause.RATE_LIMIT.value)
+    assert a.record_failure("main", limited) == 1.0
+    assert b.state("main") == "backoff"
+    assert b.is_open("main")
+    assert b.record_failure("main", limited) == 2.0  # the streak is shared: doubled
+    assert a.cooldown_remaining("main") == pytest.approx(2.0)
+    clock.advance(2.5)
+    assert not a.is_open("main")  # rate limits never opened the outage circuit
+    assert a.state("main") == "closed"
+    a.record_failure("main", _info(ErrorCause.QUOTA.value))
+    assert b.state("main") == "open"  # an exhausted quota opens it at once
