@@ -307,8 +307,8 @@ class SignalMatcher:
             out.append(Contribution("multi_part", value, f"multi_part[{n_parts}] ({value:+.2f})"))
         if s.formula and _FORMULA.search(text):
             out.append(Contribution("formula", s.formula, f"formula ({s.formula:+.2f})"))
-        n_numbers = len(_NUMBER.findall(text))
-        if n_numbers >= 2 and s.numbers:  # noqa: PLR2004 -- one number is not a calculation
+        n_numbers = len(_NUMBER.findall(text)) if s.numbers else 0
+        if n_numbers >= 2:  # noqa: PLR2004 -- one number is not a calculation
             value = min(s.numbers_cap, s.numbers * (n_numbers - 1))
             out.append(Contribution("numbers", value, f"numbers[{n_numbers}] ({value:+.2f})"))
         if n_tools:
