@@ -161,6 +161,16 @@ def _stream(connection: DbConnection, sql: str, params: tuple[Any, ...]) -> Iter
         cursor.close()
 
 
+def _one(connection: DbConnection, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The single row of an aggregate query (the cursor is closed before returning)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return tuple(cursor.fetchone())
+    finally:
+        cursor.close()
+
+
 def summarize_sql(
     connection: DbConnection,
     *,
@@ -189,14 +199,14 @@ def summarize_sql(
     cutoff = as_utc(since) if since is not None else None
     where, params = _where(dialect, cutoff)
     total_sql = f"SELECT {_SUMS}{_estimate_sums(dialect)} FROM {dialect.table} AS r{where}"  # noqa: S608
-    total = tuple(next(_stream(connection, total_sql, params)))
+    total = _one(connection, total_sql, params)
     estimates = total[len(total) - 2 :] if dialect.estimate_sql else (0, 0.0)
     total = total[:5]
     groups = [tuple(row) for row in _stream(connection, _group_query(dialect, by, where), params)]
     if by == "day":
         groups = [(dialect.day_label(g), *rest) for g, *rest in groups]
     if by in ("budget_key", "user"):
-        none = next(_stream(connection, _no_key_query(dialect, where), params))
+        none = _one(connection, _no_key_query(dialect, where), params)
         if none[0]:
             groups.append((NO_KEY, *none))
     report = _report(total, groups, by, cutoff)
