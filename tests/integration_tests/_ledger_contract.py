@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.ledger.base import SpendRecord
+from langchain_tiered.testing import FakeClock
 
 Make = Callable[..., Any]
 T0 = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from langchain_core.exceptions import ModelRateLimitError
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.deployments import Deployment, Deployments
+from langchain_tiered.testing import FakeClock
 from tests.integration_tests import _services
 from tests.integration_tests._services import REDIS_URL
 from tests.unit_tests.fakes import FakeTier

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.shared.errors import SharedStateUnavailableError
+from langchain_tiered.testing import FakeClock
 from tests.integration_tests import _services
 from tests.integration_tests._ledger_contract import T0, LedgerContract, rec
 from tests.integration_tests._services import REDIS_URL

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import RateLimitExceededError
 from langchain_tiered.shared.errors import SharedStateUnavailableError
+from langchain_tiered.testing import FakeClock
 from tests.integration_tests import _services
 from tests.integration_tests._services import REDIS_URL
 

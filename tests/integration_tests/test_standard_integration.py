@@ -182,20 +182,3 @@ class TestTieredChatModelIntegration(ChatModelIntegrationTests):
     @property
     def supports_anthropic_inputs(self) -> bool:
         return False  # test_anthropic_inputs: Anthropic-format content blocks, OpenAI tiers here
-
-    _DOUBLE_START = (
-        "TieredChatModel runs the tier model as a child run (by design: traces show the tier's "
-        "own call, cost is reported once), so a handler passed in config sees "
-        "on_chat_model_start twice (ours with ls_structured_output_format, then the tier's); "
-        "the standard test expects once"
-    )
-
-    @pytest.mark.xfail(strict=True, reason=_DOUBLE_START)
-    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
-    def test_structured_output(self, model: BaseChatModel, schema_type: str) -> None:
-        super().test_structured_output(model, schema_type)
-
-    @pytest.mark.xfail(strict=True, reason=_DOUBLE_START)
-    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
-    async def test_structured_output_async(self, model: BaseChatModel, schema_type: str) -> None:
-        await super().test_structured_output_async(model, schema_type)

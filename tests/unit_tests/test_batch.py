@@ -23,9 +23,9 @@ from langchain_tiered import (
     Tier,
     TieredChatModel,
 )
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.batch import BatchResult, OutcomeUnknownError, arun_batch, run_batch
 from langchain_tiered.fallbacks import RetryPolicy
+from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
 Respond = Callable[[str], "AIMessage | Exception"]

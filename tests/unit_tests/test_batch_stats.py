@@ -9,9 +9,9 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from langchain_tiered import Tier, TieredChatModel, get_tiered_cost_callback
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.batch import TierStats, arun_batch, run_batch
 from langchain_tiered.callbacks import CostStats
+from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
 

@@ -13,7 +13,6 @@ from langchain_core.exceptions import ModelAuthenticationError, ModelRateLimitEr
 from langchain_core.messages import AIMessage, BaseMessage
 
 from langchain_tiered import ModelPrice, RouteDecision, Tier, TieredChatModel
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.deployments import (
     Deployment,
     Deployments,
@@ -23,6 +22,7 @@ from langchain_tiered.deployments import (
     lowest_latency,
 )
 from langchain_tiered.fallbacks import RetryPolicy
+from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import FakeTier, usage
 
 PRICE = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)

@@ -17,7 +17,6 @@ import pytest
 from langchain_core import exceptions as lc
 from langchain_openai.chat_models import base as lc_openai
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.fallbacks import (
     DEFAULT_FALLBACK_ON,
     CircuitBreaker,
@@ -28,6 +27,7 @@ from langchain_tiered.fallbacks import (
     fallback_order,
     parse_retry_after,
 )
+from langchain_tiered.testing import FakeClock
 
 R, C, REF, F = (
     ErrorKind.RETRYABLE,

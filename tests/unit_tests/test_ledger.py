@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.ledger import (
     InMemoryLedger,
@@ -17,6 +16,7 @@ from langchain_tiered.ledger import (
     SpendRecord,
     SQLiteLedger,
 )
+from langchain_tiered.testing import FakeClock
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 

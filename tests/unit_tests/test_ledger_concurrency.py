@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.ledger import InMemoryLedger, Ledger, SpendRecord, SQLiteLedger
+from langchain_tiered.testing import FakeClock
 
 KEY = "budget:global:day:2026-11-28"
 WORST = 0.0123  # USD worst case per call

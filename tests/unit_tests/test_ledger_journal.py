@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.ledger import LedgerWriteWarning, SpendRecord, SQLiteLedger
 from langchain_tiered.ledger.journal import JournalEntry, SettlementJournal
+from langchain_tiered.testing import FakeClock
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 LIMITS = {"day": 1.0}

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from langchain_tiered._clock import FakeClock
 from langchain_tiered.errors import RateLimitExceededError
 from langchain_tiered.ratelimit import TierRateLimiter
+from langchain_tiered.testing import FakeClock
 
 
 def test_no_limits_admits_everything() -> None:
