@@ -132,7 +132,7 @@ def demo_lines(
         model = build_model(
             cfg, emulator_url=emu.base_url, ledger=ledger, retry=retry, seed=_SEED, clock=clock
         )
-        yield from _setup(model, down, cheap, rate_limits)
+        yield from _setup(model, down, cheap, rate_limits, concurrency)
         result = run_batch(
             model, _inputs(), max_concurrency=concurrency, config={"callbacks": [handler]}
         )
@@ -142,8 +142,11 @@ def demo_lines(
     yield from _costs(result, ledger, handler, requests, quality=_quality(model))
 
 
-def _setup(model: Any, down: str | None, cheap: str, rate_limits: int) -> Iterator[str]:
-    yield f"{len(DEMO_PROMPTS)} prompts, one at a time, on a fixed clock ({DEMO_START:%Y-%m-%d})"
+def _setup(
+    model: Any, down: str | None, cheap: str, rate_limits: int, concurrency: int
+) -> Iterator[str]:
+    pace = "one at a time" if concurrency == 1 else f"{concurrency} at a time (order varies)"
+    yield f"{len(DEMO_PROMPTS)} prompts, {pace}, on a fixed clock ({DEMO_START:%Y-%m-%d})"
     yield ""
     yield "Tiers (most capable first)"
     rows = []
