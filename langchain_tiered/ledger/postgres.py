@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import uuid
 from collections.abc import Mapping
@@ -30,11 +31,13 @@ from langchain_tiered.ledger.base import (
     reserve_nanos,
     to_usd,
 )
+from langchain_tiered.shared._outage import OutagePolicy, Pending
 from langchain_tiered.shared._pg_sql import Statements, record_params
 from langchain_tiered.shared.errors import unavailable
 
 __all__ = ["PostgresLedger"]
 
+_log = logging.getLogger(__name__)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Expired holds are deleted at most this often, so the cleanup stays off the hot path.
 _CLEANUP_EVERY_SECONDS = 60.0
@@ -55,8 +58,11 @@ class PostgresLedger:
     the callers' wall clocks, so keep the hosts' clocks in sync (NTP).
 
     When the database is unreachable, :meth:`reserve` raises
-    :class:`~langchain_tiered.shared.errors.SharedStateUnavailableError` (fail closed); the
-    pool reconnects by itself once the server is back.
+    :class:`~langchain_tiered.shared.errors.SharedStateUnavailableError` (fail closed). Pooled
+    connections are checked before use, so connections the server dropped (restart, idle
+    timeout, ``pg_terminate_backend``) are replaced without a restart. A settlement that
+    cannot reach the server is queued and written before the next reservation (and by
+    :meth:`flush`/:meth:`close`).
 
     Args:
         dsn: libpq connection string or URL, e.g. ``"postgresql://postgres@localhost/test"``.
@@ -87,6 +93,7 @@ class PostgresLedger:
         self._last_cleanup = float("-inf")
         self._pool = self._open_pool()
         self._apools: dict[int, tuple[Any, Any]] = {}
+        self._outage = OutagePolicy("refuse", 0.0, self._clock)
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute(self._sql.lock_ddl)
@@ -98,8 +105,22 @@ class PostgresLedger:
     def __repr__(self) -> str:
         return f"PostgresLedger(schema={self.schema!r})"
 
+    @property
+    def pending(self) -> int:
+        """Settlements waiting for the database to come back."""
+        return self._outage.pending
+
+    def flush(self) -> int:
+        """Write settlements queued during an outage; returns how many are still queued."""
+        try:
+            self._flush()
+        except _unreachable_errors():
+            pass
+        return self._outage.pending
+
     def close(self) -> None:
-        """Close the connection pool."""
+        """Write queued settlements if the database answers, then close the pool."""
+        self.flush()
         self._pool.close()
 
     async def aclose(self) -> None:
@@ -122,6 +143,7 @@ class PostgresLedger:
         """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
         params, rid, expires_at = self._reserve_params(limits, amount_usd, ttl_seconds)
         try:
+            self._flush()
             with self._pool.connection() as conn, conn.transaction():
                 self._maybe_cleanup(conn)
                 conn.execute(self._sql.fast_commit)
@@ -134,16 +156,11 @@ class PostgresLedger:
         self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
     ) -> None:
         """Commit ``actual_usd`` to the reservation's keys (see :meth:`Ledger.settle`)."""
-        actual = actual_nanos(actual_usd)
-        with self._pool.connection() as conn, conn.transaction():
-            done = conn.execute(self._sql.finish, (reservation.id, actual)).fetchone()
-            if done and done[0] and record is not None:
-                conn.execute(self._sql.insert_record, record_params(record))
+        self._finish(Pending(reservation.id, (), actual_nanos(actual_usd), record))
 
     def release(self, reservation: Reservation) -> None:
         """Drop the reservation without committing anything; a no-op if already finished."""
-        with self._pool.connection() as conn:
-            conn.execute(self._sql.finish, (reservation.id, None))
+        self._finish(Pending(reservation.id, (), None, None))
 
     def record(self, record: SpendRecord) -> None:
         """Append a history row that involves no budget key."""
@@ -193,6 +210,7 @@ class PostgresLedger:
         """Async twin of :meth:`reserve` (``psycopg.AsyncConnection``)."""
         params, rid, expires_at = self._reserve_params(limits, amount_usd, ttl_seconds)
         try:
+            await self._aflush()
             async with (await self._apool()).connection() as conn, conn.transaction():
                 await conn.execute(self._sql.fast_commit)
                 cur = await conn.execute(self._sql.reserve, params)
@@ -205,22 +223,65 @@ class PostgresLedger:
         self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
     ) -> None:
         """Async twin of :meth:`settle`."""
-        actual = actual_nanos(actual_usd)
-        async with (await self._apool()).connection() as conn, conn.transaction():
-            cur = await conn.execute(self._sql.finish, (reservation.id, actual))
-            done = await cur.fetchone()
-            if done and done[0] and record is not None:
-                await conn.execute(self._sql.insert_record, record_params(record))
+        await self._afinish(Pending(reservation.id, (), actual_nanos(actual_usd), record))
 
     async def arelease(self, reservation: Reservation) -> None:
         """Async twin of :meth:`release`."""
-        async with (await self._apool()).connection() as conn:
-            await conn.execute(self._sql.finish, (reservation.id, None))
+        await self._afinish(Pending(reservation.id, (), None, None))
 
     async def arecord(self, record: SpendRecord) -> None:
         """Async twin of :meth:`record`."""
         async with (await self._apool()).connection() as conn:
             await conn.execute(self._sql.insert_record, record_params(record))
+
+    # -- settlement I/O (sync, then async mirroring it) ------------------------------
+
+    def _finish(self, item: Pending) -> None:
+        try:
+            self._write(item)
+        except _unreachable_errors() as exc:
+            _log.warning("PostgreSQL unavailable (%s); settlement queued for retry", exc)
+            self._outage.defer(item)
+
+    def _write(self, item: Pending) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            done = conn.execute(self._sql.finish, (item.reservation_id, item.nanos)).fetchone()
+            if done and done[0] and item.record is not None:
+                conn.execute(self._sql.insert_record, record_params(item.record))
+
+    def _flush(self) -> None:
+        items = self._outage.take_pending()
+        for i, item in enumerate(items):
+            try:
+                self._write(item)
+            except _unreachable_errors():
+                for rest in items[i:]:
+                    self._outage.defer(rest)
+                raise
+
+    async def _afinish(self, item: Pending) -> None:
+        try:
+            await self._awrite(item)
+        except _unreachable_errors() as exc:
+            _log.warning("PostgreSQL unavailable (%s); settlement queued for retry", exc)
+            self._outage.defer(item)
+
+    async def _awrite(self, item: Pending) -> None:
+        async with (await self._apool()).connection() as conn, conn.transaction():
+            cur = await conn.execute(self._sql.finish, (item.reservation_id, item.nanos))
+            done = await cur.fetchone()
+            if done and done[0] and item.record is not None:
+                await conn.execute(self._sql.insert_record, record_params(item.record))
+
+    async def _aflush(self) -> None:
+        items = self._outage.take_pending()
+        for i, item in enumerate(items):
+            try:
+                await self._awrite(item)
+            except _unreachable_errors():
+                for rest in items[i:]:
+                    self._outage.defer(rest)
+                raise
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -243,6 +304,7 @@ class PostgresLedger:
 
         return ConnectionPool(
             self.dsn,
+            check=ConnectionPool.check_connection,
             min_size=1,
             max_size=self._max,
             timeout=self._timeout,
@@ -260,6 +322,7 @@ class PostgresLedger:
 
         pool = AsyncConnectionPool(
             self.dsn,
+            check=AsyncConnectionPool.check_connection,
             min_size=1,
             max_size=self._max,
             timeout=self._timeout,

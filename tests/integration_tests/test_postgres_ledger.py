@@ -67,3 +67,57 @@ def test_schema_name_is_validated() -> None:
 
     with pytest.raises(ValueError, match="identifier"):
         PostgresLedger(PG_DSN, schema="x; DROP TABLE y")
+
+
+def test_dropped_connections_are_replaced_without_a_restart(pg_schema: str) -> None:
+    import psycopg
+
+    from langchain_tiered.ledger.postgres import PostgresLedger
+
+    ledger = PostgresLedger(f"{PG_DSN}?application_name={pg_schema}", schema=pg_schema)
+    ledger.settle(ledger.reserve({"g": 1.0}, 0.2), 0.1, rec(0.1))
+    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            (pg_schema,),
+        ).fetchone()
+    assert killed is not None
+    assert killed[0] >= 1
+    held = ledger.reserve({"g": 1.0}, 0.2)  # a checked-out dead connection is replaced
+    ledger.settle(held, 0.1, rec(0.1))
+    assert ledger.spent("g") == pytest.approx(0.2)
+    assert len(ledger.records()) == 2
+    ledger.close()
+
+
+def test_a_settlement_during_an_outage_is_queued_then_written(pg_schema: str) -> None:
+    from langchain_tiered.ledger.postgres import PostgresLedger
+
+    ledger = PostgresLedger(PG_DSN, schema=pg_schema, connect_timeout=1)
+    held = ledger.reserve({"g": 1.0}, 0.5)
+    real_pool = ledger._pool
+    ledger._pool = _DeadPool()  # type: ignore[assignment]  # the server is away
+    ledger.settle(held, 0.25, rec(0.25))
+    assert ledger.pending == 1
+    with pytest.raises(SharedStateUnavailableError):
+        ledger.reserve({"g": 1.0}, 0.1)  # fail closed while it is away
+    ledger._pool = real_pool  # back
+    other = ledger.reserve({"g": 1.0}, 0.1)  # flushes the queue first
+    assert ledger.pending == 0
+    assert ledger.spent("g") == 0.25
+    assert [r.cost_usd for r in ledger.records()] == [0.25]
+    ledger.release(other)
+    ledger.close()
+
+
+class _DeadPool:
+    """Stands in for a pool whose server is gone: every checkout fails like psycopg does."""
+
+    def connection(self) -> Any:
+        import psycopg
+
+        raise psycopg.OperationalError("connection refused (test)")
+
+    def close(self) -> None:
+        pass
