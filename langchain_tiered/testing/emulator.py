@@ -273,8 +273,9 @@ def serve(port: int = 8000, host: str = "127.0.0.1", **options: Any) -> None:
         **options: Further :class:`OpenAICompatibleEmulator` arguments (faults, context windows).
     """
     with OpenAICompatibleEmulator(host=host, port=port, **options) as emulator:
-        print(f"OpenAI-compatible emulator serving at {emulator.base_url} (Ctrl-C to stop)")
+        # Announce inside the try: a Ctrl-C sent as soon as the line appears must be caught.
         try:
+            print(f"OpenAI-compatible emulator serving at {emulator.base_url} (Ctrl-C to stop)")
             threading.Event().wait()
         except KeyboardInterrupt:
             print("stopping")
