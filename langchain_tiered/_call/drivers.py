@@ -12,10 +12,6 @@ import asyncio
 from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
-from langchain_core.callbacks.manager import AsyncRunManager
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableBinding
 from typing_extensions import assert_never
 
 from langchain_tiered._call.actions import (
@@ -29,10 +25,10 @@ from langchain_tiered._call.actions import (
     Settle,
     Sleep,
 )
+from langchain_tiered._call.tiercall import acall_tier, call_tier, child_manager, has_content
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-    from langchain_core.runnables import RunnableConfig
 
     from langchain_tiered._clock import Clock
     from langchain_tiered.ledger import Ledger
@@ -137,55 +133,6 @@ async def _aperform(io: _AsyncIO, action: Action) -> Any:
     return await pending
 
 
-def _child_manager(run_manager: Any) -> Any:
-    """A callback manager whose runs are children of our (LLM) run.
-
-    LLM run managers have no ``get_child`` (LangChain treats model runs as leaves); this
-    mirrors ``ParentRunManager.get_child`` so the tier's own run nests under ours.
-    """
-    is_async = getattr(run_manager, "is_async", None)
-    if is_async is None:
-        is_async = isinstance(run_manager, AsyncRunManager)
-    cls = AsyncCallbackManager if is_async else CallbackManager
-    manager = cls(handlers=[], parent_run_id=run_manager.run_id)
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
-    return manager
-
-
-def _unwrap(runnable: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Peel plain ``RunnableBinding`` layers (``bind_tools``) into kwargs for the model.
-
-    Invoking a binding merges our config with the *ambient* one (inside a lambda or a graph
-    node), and the ambient parent run would win: the tier's run must nest under ours.
-    """
-    while (
-        isinstance(runnable, RunnableBinding)
-        and not runnable.config
-        and not runnable.config_factories
-    ):
-        kwargs = {**runnable.kwargs, **kwargs}
-        runnable = runnable.bound
-    return runnable, kwargs
-
-
-def _direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, Any]] | None:
-    """The chat model and kwargs to call without a child run, when nobody is listening.
-
-    With no callback handlers there is no one to see the tier's own run, so the tier's
-    generation is called directly: this saves a second callback manager and run per call.
-    As soon as any handler is attached (a tracer, our cost callback) the tier runs as a
-    proper child run instead.
-    """
-    if action.stream or (run_manager is not None and run_manager.handlers):
-        return None
-    target, kwargs = _unwrap(action.runnable, action.kwargs)
-    if type(target).__dict__.get("invoke") is not None or not isinstance(target, BaseChatModel):
-        return None  # a model with its own invoke logic must go through it
-    return target, kwargs
-
-
 class _IO:
     """State shared by both drivers."""
 
@@ -204,28 +151,10 @@ class _IO:
     def listening(self) -> bool:
         return self.run_manager is not None and bool(self.run_manager.handlers)
 
-    def config(self) -> RunnableConfig:
-        rm = self.run_manager
-        return {"callbacks": _child_manager(rm)} if rm is not None else {}
-
 
 class _SyncIO(_IO):
     def call(self, a: CallTier) -> Any:
-        direct = _direct_target(a, self.run_manager)
-        if direct is not None:
-            model, kwargs = direct
-            result = model._generate_with_cache(a.messages, stop=a.stop, **kwargs)
-            return result.generations[0].message
-        runnable, kwargs = _unwrap(a.runnable, a.kwargs)
-        if a.stream:
-            it = iter(runnable.stream(a.messages, self.config(), stop=a.stop, **kwargs))
-            head: list[Any] = []
-            for chunk in it:  # errors up to the first content chunk may still fall back
-                head.append(chunk)
-                if has_content(chunk):
-                    break
-            return head, it
-        return runnable.invoke(a.messages, self.config(), stop=a.stop, **kwargs)
+        return call_tier(a, self.run_manager)
 
     def sleep(self, a: Sleep) -> None:
         self.clock.sleep(a.seconds)
@@ -235,7 +164,7 @@ class _SyncIO(_IO):
 
     def emit(self, a: Emit) -> None:
         if self.listening():
-            _child_manager(self.run_manager).on_custom_event(
+            child_manager(self.run_manager).on_custom_event(
                 a.name, a.data, run_id=self.run_manager.run_id
             )
 
@@ -254,22 +183,7 @@ class _SyncIO(_IO):
 
 class _AsyncIO(_IO):
     async def call(self, a: CallTier) -> Any:
-        direct = _direct_target(a, self.run_manager)
-        if direct is not None:
-            model, kwargs = direct
-            result = await model._agenerate_with_cache(a.messages, stop=a.stop, **kwargs)
-            return result.generations[0].message
-        runnable, kwargs = _unwrap(a.runnable, a.kwargs)
-        if a.stream:
-            ait = runnable.astream(a.messages, self.config(), stop=a.stop, **kwargs)
-            ait = ait.__aiter__()
-            head: list[Any] = []
-            async for chunk in ait:  # errors up to the first content chunk may still fall back
-                head.append(chunk)
-                if has_content(chunk):
-                    break
-            return head, ait
-        return await runnable.ainvoke(a.messages, self.config(), stop=a.stop, **kwargs)
+        return await acall_tier(a, self.run_manager)
 
     async def sleep(self, a: Sleep) -> None:
         await self.clock.asleep(a.seconds)
@@ -279,7 +193,7 @@ class _AsyncIO(_IO):
 
     async def emit(self, a: Emit) -> None:
         if self.listening():
-            await _child_manager(self.run_manager).on_custom_event(
+            await child_manager(self.run_manager).on_custom_event(
                 a.name, a.data, run_id=self.run_manager.run_id
             )
 
@@ -332,12 +246,3 @@ async def _finish(aw: Awaitable[T]) -> T:
     if cancelled:
         raise asyncio.CancelledError
     return task.result()
-
-
-def has_content(chunk: Any) -> bool:
-    """Whether a stream chunk carries output (text or a tool call), not just a role or usage.
-
-    OpenAI-style streams open with an empty role chunk; falling back is still safe until
-    the first chunk the caller could have shown.
-    """
-    return bool(chunk.content) or bool(getattr(chunk, "tool_call_chunks", None))

@@ -6,12 +6,13 @@ import operator
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
+from langchain_core.tracers.base import BaseTracer
+from langchain_core.tracers.schemas import Run
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
@@ -411,15 +412,22 @@ def test_plan_previews_without_calling_any_tier() -> None:
     assert all(t.model.calls == [] for t in model.tiers)  # type: ignore[attr-defined]
 
 
-class RunLog(BaseCallbackHandler):
-    """Records run starts (id, parent) and custom events."""
+class RunLog(BaseTracer):
+    """Records run starts (id, parent) and custom events.
+
+    A tracer: the tier's child run is reported to tracers only (plain handlers see one run).
+    """
 
     def __init__(self) -> None:
+        super().__init__(_schema_format="streaming_events")  # the format that keeps chat runs
         self.starts: list[tuple[Any, Any, str]] = []
         self.events: list[str] = []
 
-    def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
-        self.starts.append((kw["run_id"], kw.get("parent_run_id"), serialized.get("name", "")))
+    def _persist_run(self, run: Run) -> None:
+        pass
+
+    def _on_chat_model_start(self, run: Run) -> None:
+        self.starts.append((run.id, run.parent_run_id, run.name))
 
     def on_custom_event(self, name: str, data: Any, **kw: Any) -> None:
         self.events.append(name)
