@@ -1,4 +1,8 @@
-"""The CLI end to end against the bundled emulator: ``demo`` and ``batch --emulator``."""
+"""The CLI end to end against the bundled emulator: ``demo`` and ``batch --emulator``.
+
+When a change to routing, prices or the engine changes what the demo prints, refresh the
+README's sample from a real run with ``python tests/integration_tests/test_cli_demo.py``.
+"""
 
 from __future__ import annotations
 
@@ -51,8 +55,9 @@ def test_readme_sample_is_the_demo_output(demo_output: str) -> None:
             None,
         )
         assert found is not None, (
-            "README demo sample differs from `langchain-tiered demo`; paste the new output "
-            f"into README.md (under {MARKER!r}), block not found:\n" + "\n".join(block)
+            "README demo sample differs from `langchain-tiered demo`; refresh it with "
+            "`python tests/integration_tests/test_cli_demo.py`. Block not found:\n"
+            + "\n".join(block)
         )
         at = found + len(block)
     assert readme_sample()[0][0] == out[0]  # the sample starts where the output starts
@@ -133,3 +138,35 @@ def test_demo_takes_prices_from_config(tmp_path: Path) -> None:
     opus = next(line for line in result.stdout.splitlines() if "claude-opus-4-6" in line)
     assert "7.5" in opus
     assert "37.5" in opus
+
+
+# Routing rows the README leaves out ("..."): the sample stays readable, the rest is verbatim.
+_ELIDED_ROWS = (range(7, 23), range(32, 40))
+
+
+def readme_sample_of(output: str) -> str:
+    """The README's demo sample cut from a real run: every line, less the elided rows."""
+    lines, out, in_routing = output.splitlines(), [], False
+    for line in lines:
+        in_routing = in_routing or line.startswith("Routing (")
+        if in_routing and not line.strip():
+            in_routing = False
+        number = line[:2].strip()
+        elided = next((r for r in _ELIDED_ROWS if number.isdigit() and int(number) in r), None)
+        if in_routing and elided is not None:
+            if int(number) == elided.start:
+                out.append("...")
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _update_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```\n", text.index(MARKER)) + len("```\n")
+    end = text.index("```", start)
+    README.write_text(text[:start] + readme_sample_of(run_demo()) + text[end:], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    _update_readme()
