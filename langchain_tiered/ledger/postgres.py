@@ -22,9 +22,11 @@ from typing import Any
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
+    Feedback,
     Reservation,
     SpendRecord,
     actual_nanos,
+    as_utc,
     expiry,
     limit_nanos,
     refusal,
@@ -185,6 +187,17 @@ class PostgresLedger:
             rows = conn.execute(*self._sql.select_records(since)).fetchall()
         return [_row_record(row[0]) for row in rows]
 
+    def record_feedback(self, run_id: str, score: float, *, prompt: str | None = None) -> None:
+        """Attach an outcome to the call ``run_id`` (see ``FeedbackStore``); last one wins."""
+        with self._pool.connection() as conn:
+            conn.execute(self._sql.upsert_feedback, (run_id, float(score), prompt, self._utc()))
+
+    def feedback(self) -> list[Feedback]:
+        """Every recorded outcome, oldest first."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(self._sql.select_feedback).fetchall()
+        return [Feedback(r, float(s), p, as_utc(t)) for r, s, p, t in rows]
+
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run a read-only query (``{schema}`` is replaced by this ledger's schema).
 
@@ -287,6 +300,9 @@ class PostgresLedger:
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
+
+    def _utc(self) -> datetime:
+        return as_utc(self._clock.now())
 
     def _reserve_params(
         self, limits: Mapping[str, float], amount_usd: float, ttl_seconds: float

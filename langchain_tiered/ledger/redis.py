@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
+    Feedback,
     Ledger,
     Reservation,
     SpendRecord,
@@ -33,6 +34,7 @@ from langchain_tiered.ledger.base import (
 from langchain_tiered.shared._client import ScriptClient, unreachable_errors
 from langchain_tiered.shared._ledger_lua import (
     COMMIT_LUA,
+    FEEDBACK_LUA,
     HELD_LUA,
     RESERVE_LUA,
     RedisKeys,
@@ -97,7 +99,14 @@ class RedisLedger:
         self._outage = OutagePolicy(on_unavailable, local_share, self._clock)
         self._copy_to = copy_records_to
         self._redis = ScriptClient(
-            url, {"reserve": RESERVE_LUA, "commit": COMMIT_LUA, "held": HELD_LUA}, socket_timeout
+            url,
+            {
+                "reserve": RESERVE_LUA,
+                "commit": COMMIT_LUA,
+                "held": HELD_LUA,
+                "feedback": FEEDBACK_LUA,
+            },
+            socket_timeout,
         )
         self._client: redis.Redis = self._redis.client
 
@@ -176,6 +185,22 @@ class RedisLedger:
     def records(self, since: datetime | None = None) -> list[SpendRecord]:
         """Spend records in settlement order, optionally only those at or after ``since``."""
         return _parse_records(self._client.xrange(self.keys.records) or [], since)
+
+    def record_feedback(self, run_id: str, score: float, *, prompt: str | None = None) -> None:
+        """Attach an outcome to the call ``run_id`` (see ``FeedbackStore``); last one wins."""
+        when = as_utc(self._clock.now()).isoformat()
+        args = [run_id, repr(float(score)), "0" if prompt is None else "1", prompt or "", when]
+        self._redis.call("feedback", [self.keys.feedback], args)
+
+    def feedback(self) -> list[Feedback]:
+        """Every recorded outcome, oldest first."""
+        raw = self._client.hgetall(self.keys.feedback) or {}
+        rows = [(k.decode() if isinstance(k, bytes) else k, json.loads(v)) for k, v in raw.items()]
+        out = [
+            Feedback(rid, float(d["score"]), d["prompt"], datetime.fromisoformat(d["time"]))
+            for rid, d in rows
+        ]
+        return sorted(out, key=lambda f: (f.time, f.run_id))
 
     # -- the protocol, async ---------------------------------------------------------
 

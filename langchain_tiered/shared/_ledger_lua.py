@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 __all__ = [
     "COMMIT_LUA",
+    "FEEDBACK_LUA",
     "HELD_LUA",
     "RESERVE_LUA",
     "RedisKeys",
@@ -111,6 +112,22 @@ return redis.call('GET', KEYS[1]) or '0'
 )
 
 
+FEEDBACK_LUA = """
+-- KEYS: the feedback hash. ARGV: run id, score, has prompt ('1'/'0'), prompt, time (ISO).
+-- Last one wins; a later outcome without a prompt keeps the earlier prompt.
+local prompt = cjson.null
+if ARGV[3] == '1' then
+  prompt = ARGV[4]
+else
+  local old = redis.call('HGET', KEYS[1], ARGV[1])
+  if old then prompt = cjson.decode(old)['prompt'] end
+end
+redis.call('HSET', KEYS[1], ARGV[1],
+  cjson.encode({score = ARGV[2], prompt = prompt, time = ARGV[5]}))
+return 1
+"""
+
+
 class RedisKeys:
     """Names of the Redis keys one ledger uses, all under the hash tag ``{prefix}``."""
 
@@ -120,6 +137,7 @@ class RedisKeys:
             raise ValueError(msg)
         self._tag = "{" + prefix + "}"
         self.records = f"{self._tag}:records"
+        self.feedback = f"{self._tag}:feedback"
 
     def hold(self, reservation_id: str) -> str:
         """The key holding one reservation's amount."""

@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS {s}.records (
     data jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_time ON {s}.records (time);
+CREATE TABLE IF NOT EXISTS {s}.feedback (
+    run_id text PRIMARY KEY, score double precision NOT NULL, prompt text,
+    time timestamptz NOT NULL
+);
 
 -- Lock the keys' spend rows in key order (so reservations never deadlock), then check
 -- committed + unexpired holds + amount against each cap; refuse with the first key over.
@@ -124,6 +128,15 @@ class Statements:
         marks = ", ".join(["%s"] * (len(RECORD_COLUMNS) + 2))
         self.insert_record = f"INSERT INTO {s}.records ({cols}) VALUES ({marks})"  # noqa: S608
         self._select = f"SELECT data FROM {s}.records"  # noqa: S608
+        # Last one wins; a later outcome without a prompt keeps the earlier prompt.
+        self.upsert_feedback = (
+            f"INSERT INTO {s}.feedback AS f VALUES (%s, %s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (run_id) DO UPDATE SET score = excluded.score, "
+            "prompt = COALESCE(excluded.prompt, f.prompt), time = excluded.time"
+        )
+        self.select_feedback = (
+            f"SELECT run_id, score, prompt, time FROM {s}.feedback ORDER BY time, run_id"  # noqa: S608
+        )
 
     def select_records(self, since: datetime | None) -> tuple[str, tuple[Any, ...]]:
         """The query reading records back in insertion order, with its parameters."""

@@ -125,3 +125,20 @@ class LedgerContract:
         assert [r.cost_usd for r in ledger.records()] == [0.1, 0.0]
         if hasattr(ledger, "aclose"):
             await ledger.aclose()
+
+    def test_feedback_last_one_wins_and_keeps_the_prompt(self, make: Make) -> None:
+        from langchain_tiered.ledger.base import FeedbackStore
+
+        clock = FakeClock(start=T0)
+        ledger = make(clock=clock)
+        assert isinstance(ledger, FeedbackStore)
+        ledger.record_feedback("run-1", 0.0, prompt="What is 2+2?")
+        clock.advance(1)
+        ledger.record_feedback("run-2", 1.0)
+        clock.advance(1)
+        ledger.record_feedback("run-1", 0.75)  # a later grade; the prompt stays
+        got = [(f.run_id, f.score, f.prompt, f.time) for f in ledger.feedback()]
+        assert got == [
+            ("run-2", 1.0, None, T0 + timedelta(seconds=1)),
+            ("run-1", 0.75, "What is 2+2?", T0 + timedelta(seconds=2)),
+        ]
