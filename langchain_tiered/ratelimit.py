@@ -19,16 +19,60 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Protocol, runtime_checkable
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.errors import RateLimitExceededError
 
-__all__ = ["TierRateLimiter"]
+__all__ = ["RateLimiter", "TierRateLimiter"]
 
 _WINDOW = 60.0
 # Float refills can land a hair short of the amount just waited for; without slack the
 # waiter would loop on sleeps of 1e-15 s.
 _EPSILON = 1e-9
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """What the call engine needs from a tier's limiter: local or shared across replicas.
+
+    :class:`TierRateLimiter` counts in this process;
+    :class:`~langchain_tiered.shared.ratelimit.RedisRateLimiter` counts for every replica.
+    """
+
+    @property
+    def requests_per_minute(self) -> float | None:
+        """The request limit, or ``None``."""
+        ...
+
+    @property
+    def tokens_per_minute(self) -> float | None:
+        """The token limit, or ``None``."""
+        ...
+
+    def wait_time(self, tokens: int) -> float:
+        """Seconds until a request of ``tokens`` would be admitted (``inf`` if never)."""
+        ...
+
+    def try_acquire(self, tokens: int) -> bool:
+        """Admit one request now if possible, without waiting."""
+        ...
+
+    def acquire(
+        self, tokens: int, *, max_wait: float | None = None, tier: str | None = None
+    ) -> float:
+        """Block until admitted (or raise ``RateLimitExceededError``); seconds waited."""
+        ...
+
+    async def aacquire(
+        self, tokens: int, *, max_wait: float | None = None, tier: str | None = None
+    ) -> float:
+        """Async twin of :meth:`acquire`."""
+        ...
+
+    def adjust(self, tokens_delta: int) -> None:
+        """Correct the token count once the call's real usage is known."""
+        ...
 
 
 class _Bucket:
