@@ -46,10 +46,11 @@ class Budget(BaseModel):
     period: Literal["day", "month"] | None = None
     """When the spend resets, at UTC boundaries; ``None`` means never (a lifetime budget)."""
 
-    scope: Literal["global", "budget_key"] = "global"
+    scope: Literal["global", "budget_key", "run"] = "global"
     """``"global"``: one budget for every call. ``"budget_key"``: one budget per value of
     ``config["metadata"]["budget_key"]`` (e.g. per user); calls without that key are not
-    limited by this budget."""
+    limited by this budget. ``"run"``: one budget per top-level invocation (an agent run:
+    the root LangChain run, or ``config["metadata"]["tiered_run"]``); ``period`` is ignored."""
 
     ledger: Ledger = Field(default_factory=InMemoryLedger)
     """Where spend is reserved and settled. Budgets applied together must share one."""
@@ -74,6 +75,9 @@ class Budget(BaseModel):
         """
         if self.scope == "global":
             who = "global"
+        elif self.scope == "run":
+            run = (metadata or {}).get("tiered_run")
+            return None if run is None or run == "" else f"{self.name}:run:{run}"
         else:
             value = (metadata or {}).get("budget_key")
             if value is None or value == "":

@@ -25,6 +25,7 @@ from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.agents.threads import RUN_KEY, ThreadStore, call_identity
 from langchain_tiered.budget import Budget
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.ledger import Ledger
@@ -120,6 +121,13 @@ class TieredChatModel(BaseChatModel):
     """Stream from the tier even on ``invoke`` (LangChain's standard flag)."""
     clock: Clock = Field(default_factory=SystemClock, exclude=True)
     """Time source for retries, cooldowns, rate limits and budget periods."""
+    sticky: Literal["priced", "always", "never"] = "priced"
+    """Agent threads: stay on a thread's tier while its prompt cache pays (``"priced"``),
+    whenever the pre-flight allows (``"always"``), or route every call afresh (``"never"``)."""
+    threads: ThreadStore | None = Field(default=None, exclude=True)
+    """Where threads' last tier and usage live (expiring); default in memory."""
+    thread_expected_steps: int = Field(default=10, gt=0)
+    """Calls a thread is expected to make in all; the saving of a switch counts the rest."""
 
     _rt: Runtime = PrivateAttr()
 
@@ -248,6 +256,9 @@ class TieredChatModel(BaseChatModel):
         self._apply_defaults(kwargs)
         stop = stop if stop is not None else self.stop
         metadata = dict(getattr(run_manager, "metadata", None) or {})
+        thread, run = call_identity(getattr(run_manager, "run_id", None), metadata)
+        if run is not None:
+            metadata[RUN_KEY] = run
         override = own.get("tier", metadata.get("tier"))
         if override is None and own.get("model") is not None:
             override = self._tier_of_model(own["model"])
@@ -263,6 +274,8 @@ class TieredChatModel(BaseChatModel):
             run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
             openai_tools=self._rt.tools.openai_tools(tools),
             structured_output=bool(own.get("tiered_structured_output")),
+            thread=thread,
+            run=run,
         )
 
     def _tier_of_model(self, model: str) -> str:

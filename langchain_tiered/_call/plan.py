@@ -28,6 +28,7 @@ from langchain_tiered._call.records import Attempt, Skip, SkipReason
 from langchain_tiered._call.refusal import settle_refusal
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
 from langchain_tiered._redact import redact
+from langchain_tiered.agents.engine import run_budget_error, stick
 from langchain_tiered.errors import (
     AllTiersFailedError,
     BudgetExceededError,
@@ -232,7 +233,7 @@ def _after_failure(rt: Runtime, st: _State, profile: TierProfile, info: ErrorInf
 def plan_call(rt: Runtime, req: CallRequest) -> Plan:
     """Route, check, reserve, call with retries and fallbacks; return the answering tier."""
     limits = rt.limits_for(req.metadata)
-    decision = decide(rt, req)
+    decision = stick(rt, req, decide(rt, req))  # a thread stays where its cache is
     st = _State(decision=decision, order=initial_order(rt, decision.tier))
     st.started = rt.clock.monotonic()
     yield Emit(
@@ -252,14 +253,17 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
                 return selected
         raise _final_error(st, rt.secrets)
     except (BudgetExceededError, NoTierFitsError, AllTiersFailedError) as exc:
+        error = run_budget_error(rt, req, exc)  # a run budget's refusal says what the run did
         yield Emit(
             "tiered.refused",
             {
-                "error": type(exc).__name__,
-                "message": redact(str(exc), rt.secrets),
+                "error": type(error).__name__,
+                "message": redact(str(error), rt.secrets),
                 "routed_tier": decision.tier,
             },
         )
+        if error is not exc:
+            raise error from exc
         raise
 
 
@@ -306,6 +310,8 @@ def _try_tier(
             skipped=st.skipped,
             call_kwargs=call_kwargs,
             unknown_outcome_usd=st.unknown_outcome_usd,
+            thread=req.thread,
+            run=req.run,
         )
         # A refusal sent as an answer (stop_reason "refusal", a content filter) is settled
         # and re-routed like a refusal error when refusal_tier/fallback_on asks for it.

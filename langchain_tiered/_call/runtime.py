@@ -17,6 +17,8 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from langchain_tiered._call.state import Runtime
+from langchain_tiered.agents.runs import enable_root_tracking
+from langchain_tiered.agents.threads import InMemoryThreadStore, ThreadStore
 from langchain_tiered.budget import Budget, shared_ledger
 from langchain_tiered.errors import PricingError
 from langchain_tiered.fallbacks import DEFAULT_FALLBACK_ON, CircuitBreaker, ErrorKind, RetryPolicy
@@ -152,6 +154,15 @@ def _secrets(models: Sequence[BaseChatModel]) -> tuple[str, ...]:
     return tuple(sorted(s for s in found if s))
 
 
+def _threads(model: TieredChatModel, budgets: Sequence[Budget]) -> ThreadStore | None:
+    """The thread store; threads and run budgets need each call's root run, so track it."""
+    if model.sticky != "never" or any(b.scope == "run" for b in budgets):
+        enable_root_tracking()
+    if model.sticky == "never":
+        return None
+    return model.threads if model.threads is not None else InMemoryThreadStore(clock=model.clock)
+
+
 def build_runtime(model: TieredChatModel) -> Runtime:
     """Validate a ``TieredChatModel``'s fields and resolve them into a :class:`Runtime`."""
     names = validate_tier_names(model.tiers)
@@ -184,4 +195,5 @@ def build_runtime(model: TieredChatModel) -> Runtime:
         rng=random.Random(model.seed),  # noqa: S311 - retry jitter, not cryptography
         identity=identity,
         secrets=_secrets([t.model for t in model.tiers]),
+        threads=_threads(model, budgets),
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_tiered._call.actions import Action, Emit
 from langchain_tiered._call.outcome import commit, spend_record
 from langchain_tiered._redact import redact
+from langchain_tiered.agents.engine import observe
 from langchain_tiered.pricing import usage_tokens
 from langchain_tiered.tokens import get_encoding
 
@@ -91,6 +92,7 @@ def settle_call(
     """
     cost, estimated, tokens = _cost(rt, sel, message)
     _learn(rt, sel, tokens, estimated)
+    observe(rt, sel, tokens, cost)  # the thread's tier and usage, the run's step
     error_text = None
     if error is not None:
         error_text = redact(f"{type(error).__name__}: {error}", rt.secrets)

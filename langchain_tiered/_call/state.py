@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._call.tools import Binder, ToolMemo
+from langchain_tiered.agents.runs import RunLog
 from langchain_tiered.budget import budget_limits
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from langchain_tiered._call.records import Attempt, Skip
     from langchain_tiered._clock import Clock
+    from langchain_tiered.agents import ThreadStore
     from langchain_tiered.budget import Budget
     from langchain_tiered.chat_models import TieredChatModel
     from langchain_tiered.fallbacks import CircuitBreaker, ErrorKind, RetryPolicy
@@ -61,6 +63,10 @@ class Runtime:
     tools: ToolMemo = field(default_factory=ToolMemo)
     ledger_warned: bool = False
     """Whether a ledger failure after a paid answer was already warned about."""
+    threads: ThreadStore | None = None
+    """Agent threads' last tier and usage (``None`` with ``sticky="never"``)."""
+    runs: RunLog = field(default_factory=RunLog)
+    """Model calls and cost per run (for run budget errors)."""
     by_name: dict[str, TierProfile] = field(init=False)
     set_name: str = field(init=False)
 
@@ -101,6 +107,10 @@ class CallRequest:
     """The LangChain run id of the tiered call (spend records carry it)."""
     openai_tools: tuple[dict[str, Any], ...] = ()
     structured_output: bool = False
+    thread: str | None = None
+    """The agent thread the call belongs to (``agents.threads.call_identity``)."""
+    run: str | None = None
+    """The top-level run the call belongs to (run budgets)."""
 
 
 @dataclass
@@ -118,6 +128,10 @@ class Selected:
     call_kwargs: dict[str, Any]
     unknown_outcome_usd: float = 0.0
     """Worst cases charged for earlier attempts of this call whose outcome was unknown."""
+    thread: str | None = None
+    """The call's agent thread (its state is updated at settlement)."""
+    run: str | None = None
+    """The call's top-level run."""
 
     @property
     def routed(self) -> str:

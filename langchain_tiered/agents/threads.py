@@ -1,0 +1,152 @@
+"""Agent threads: which calls belong together, and what the last call of each left behind.
+
+A thread is a sequence of model calls over one growing history (an agent loop, a chat).
+Its identity comes, in order, from an explicit ``config["metadata"]["tiered_thread"]``,
+LangGraph's ``configurable.thread_id`` (LangGraph copies it into the run's metadata), or
+the root run of the call when the call runs inside a larger one (an ``agent.invoke``
+without a checkpointer). A lone ``model.invoke`` has no thread.
+
+A :class:`ThreadStore` keeps each thread's last tier and usage with an expiry (prompt caches
+expire too: OpenAI's after minutes of inactivity, Anthropic's after 5 minutes or 1 hour).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from langchain_tiered.agents.runs import root_of
+
+if TYPE_CHECKING:
+    from langchain_tiered._clock import Clock
+
+__all__ = [
+    "RUN_KEY",
+    "THREAD_KEY",
+    "InMemoryThreadStore",
+    "ThreadState",
+    "ThreadStore",
+    "call_identity",
+]
+
+THREAD_KEY = "tiered_thread"
+"""Metadata key naming a thread explicitly."""
+RUN_KEY = "tiered_run"
+"""Metadata key naming the run a call belongs to (set by the model; may be given explicitly)."""
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """What a thread's last call left behind: its tier and its usage.
+
+    Attributes:
+        tier: The tier that answered the last call (where the thread's cache is).
+        input_tokens: Prompt tokens of the last call (the prefix the next call repeats).
+        cached_tokens: Of those, the tokens the provider reported as read from its cache.
+        output_tokens: Output tokens of the last call (the expected size of the next).
+        steps: Calls answered on this thread so far.
+    """
+
+    tier: str
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    steps: int
+
+
+@runtime_checkable
+class ThreadStore(Protocol):
+    """Where thread state lives; entries expire like the prompt caches they describe."""
+
+    def get(self, thread: str) -> ThreadState | None:
+        """The thread's state, or ``None`` when unknown or expired."""
+        ...
+
+    def put(self, thread: str, state: ThreadState) -> None:
+        """Store the thread's state after a call (restarts its expiry)."""
+        ...
+
+
+class InMemoryThreadStore:
+    """Thread state in this process, expiring ``ttl_seconds`` after a thread's last call.
+
+    Args:
+        ttl_seconds: How long a thread is remembered after its last call. Keep it near the
+            providers' cache lifetime (5-10 minutes): after that the cache is gone anyway.
+        max_threads: Threads remembered at once (least recently used evicted first).
+        clock: Time source (inject a ``FakeClock`` in tests); default: the model's clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = 600.0,
+        max_threads: int = 100_000,
+        clock: Clock | None = None,
+    ) -> None:
+        if ttl_seconds <= 0 or max_threads <= 0:
+            msg = "ttl_seconds and max_threads must be positive"
+            raise ValueError(msg)
+        self.ttl_seconds = ttl_seconds
+        self.max_threads = max_threads
+        self.clock = clock
+        self._items: OrderedDict[str, tuple[float, ThreadState]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _now(self) -> float:
+        if self.clock is None:
+            import time  # noqa: PLC0415
+
+            return time.monotonic()
+        return self.clock.monotonic()
+
+    def get(self, thread: str) -> ThreadState | None:
+        """The thread's state, or ``None`` when unknown or expired."""
+        with self._lock:
+            item = self._items.get(thread)
+            if item is None:
+                return None
+            if self._now() - item[0] > self.ttl_seconds:
+                del self._items[thread]
+                return None
+            return item[1]
+
+    def put(self, thread: str, state: ThreadState) -> None:
+        """Store the thread's state (restarts its expiry)."""
+        with self._lock:
+            self._items[thread] = (self._now(), state)
+            self._items.move_to_end(thread)
+            while len(self._items) > self.max_threads:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def call_identity(run_id: Any, metadata: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(thread, run)`` of a call from its LangChain run id and config metadata.
+
+    Args:
+        run_id: The call's own LangChain run id (``None`` outside a run).
+        metadata: The call's ``config["metadata"]`` (LangGraph adds ``thread_id`` to it).
+
+    Returns:
+        The thread (explicit key, LangGraph thread, else the root run when the call is nested)
+        and the run (explicit ``tiered_run``, else the root run, else ``None``).
+    """
+    root = root_of(run_id)
+    run = _text(metadata.get(RUN_KEY)) or root
+    nested = root is not None and root != str(run_id)
+    thread = (
+        _text(metadata.get(THREAD_KEY))
+        or _text(metadata.get("thread_id"))
+        or (f"run:{root}" if nested else None)
+    )
+    return thread, run
