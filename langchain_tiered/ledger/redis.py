@@ -80,6 +80,8 @@ class RedisLedger:
         local_share: Fraction of each limit one process may spend locally during an outage.
         copy_records_to: Another ledger (e.g. a ``PostgresLedger``) that receives a copy of
             every spend record, for durable finance reports.
+        keep_records: Keep about this many of the newest records in Redis (``None``: all).
+            Budgets are unaffected; set it when ``copy_records_to`` holds the history.
     """
 
     def __init__(
@@ -92,12 +94,17 @@ class RedisLedger:
         on_unavailable: OnUnavailable = "refuse",
         local_share: float = 0.0,
         copy_records_to: Ledger | None = None,
+        keep_records: int | None = None,
     ) -> None:
         self.url = url
         self.keys = RedisKeys(prefix)
         self._clock: Clock = clock or SystemClock()
         self._outage = OutagePolicy(on_unavailable, local_share, self._clock)
         self._copy_to = copy_records_to
+        if keep_records is not None and keep_records < 1:
+            msg = f"keep_records must be a positive number of records or None, got {keep_records}"
+            raise ValueError(msg)
+        self._keep = keep_records
         self._redis = ScriptClient(
             url,
             {
@@ -257,7 +264,9 @@ class RedisLedger:
     def _commit_args(self, item: Pending) -> tuple[list[str], list[Any]]:
         keys = [self.keys.hold(item.reservation_id), self.keys.records]
         record = json.dumps(item.record.to_dict()) if item.record is not None else ""
-        args: list[Any] = [item.reservation_id, "" if item.nanos is None else item.nanos, record]
+        nanos = "" if item.nanos is None else item.nanos
+        keep = "" if self._keep is None else self._keep
+        args: list[Any] = [item.reservation_id, nanos, record, keep]
         for key in item.keys:
             keys += self.keys.budget(key)
             args.append(period_expiry(key))

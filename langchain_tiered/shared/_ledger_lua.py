@@ -78,7 +78,7 @@ COMMIT_LUA = (
 -- Settle, release or upload spend made locally during an outage.
 -- KEYS: hold, records, then (spent, held, exp) per budget key.
 -- ARGV: id ('' = no hold to drop), nanos ('' = release), record json ('' = none),
---       then expire_at per budget key.
+--       records to keep ('' = all), then expire_at per budget key.
 local n = (#KEYS - 2) / 3
 if ARGV[1] ~= '' then
   local amount = redis.call('GET', KEYS[1])
@@ -94,10 +94,16 @@ end
 if ARGV[2] ~= '' then
   for i = 1, n do
     redis.call('INCRBY', KEYS[3*i], ARGV[2])
-    expire_at(KEYS[3*i], ARGV[3+i])
+    expire_at(KEYS[3*i], ARGV[4+i])
   end
 end
-if ARGV[3] ~= '' then redis.call('XADD', KEYS[2], '*', 'r', ARGV[3]) end
+if ARGV[3] ~= '' then
+  if ARGV[4] ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'r', ARGV[3])
+  else
+    redis.call('XADD', KEYS[2], '*', 'r', ARGV[3])
+  end
+end
 return 1
 """
 )

@@ -140,3 +140,15 @@ def test_a_hold_outlives_its_ttl_by_the_grace_only(make: Callable[..., Any]) -> 
     assert 86_400_000 < ttl_ms <= 86_405_000
     assert held.expires_at == pytest.approx(time.time() + 5, abs=2)
     client.close()
+
+
+def test_keep_records_trims_the_stream_but_not_the_spend(make: Callable[..., Any]) -> None:
+    import redis
+
+    ledger = make(keep_records=10)
+    for _ in range(500):
+        ledger.settle(ledger.reserve({"g": 100.0}, 0.01), 0.01, rec(0.01))
+    assert ledger.spent("g") == pytest.approx(5.0)
+    client = redis.Redis.from_url(REDIS_URL)
+    assert 10 <= client.xlen(ledger.keys.records) < 500  # approximate trimming (MAXLEN ~)
+    client.close()
