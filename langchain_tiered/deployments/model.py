@@ -162,6 +162,24 @@ class Deployments(BaseChatModel):
                 else TierRateLimiter(**limits, clock=self.clock)
             )
 
+    def with_shared_state(self, state: Any) -> Deployments:
+        """A copy whose limits and cooldowns live in ``state`` (a ``RedisState``).
+
+        ``TieredChatModel(shared_state=...)`` applies it to every tier built with
+        ``Tier(deployments=[...])`` that has no state of its own.
+        """
+        return type(self)(
+            deployments=self.deployments,
+            model_name=self.model_name,
+            policy=self.policy,
+            shared_state=state,
+            cooldown_failures=self.cooldown_failures,
+            cooldown_seconds=self.cooldown_seconds,
+            max_wait=self.max_wait,
+            max_tokens=self.max_tokens,
+            clock=self.clock,
+        )
+
     @property
     def _llm_type(self) -> str:
         return "tiered-deployments"

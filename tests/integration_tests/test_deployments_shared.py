@@ -53,3 +53,19 @@ def test_a_deployment_rate_limit_is_counted_across_replicas(redis_prefix: str) -
                 requests_per_minute=2)  # fmt: skip
     served = [r.invoke("hi").response_metadata["deployment"] for r in (a, b, a, b)]
     assert served == ["eu", "eu", "us", "us"]
+
+
+def test_with_shared_state_moves_limits_to_redis(redis_prefix: str) -> None:
+    from langchain_tiered.shared import RedisState
+
+    clock = FakeClock()
+    local = Deployments(
+        deployments=[Deployment(name="eu", model=FakeTier(model_name="m"), requests_per_minute=1)],
+        clock=clock,
+    )
+    state = RedisState(REDIS_URL, prefix=redis_prefix, clock=clock)
+    a, b = local.with_shared_state(state), local.with_shared_state(state)
+    assert a.invoke("hi").response_metadata["deployment"] == "eu"
+    with pytest.raises(ModelRateLimitError):
+        b.invoke("hi")  # the one request of this minute was a's
+    assert local.invoke("hi").response_metadata["deployment"] == "eu"  # the original: local
