@@ -3,15 +3,16 @@
 The call's tools reach the engine in OpenAI format, so bound tools and schemas are checked
 against their JSON schema with :func:`schema_errors`, which covers what function-calling
 schemas use: types, ``required``, ``properties``,
-``additionalProperties``, ``items``, ``enum``/``const``, ``anyOf``/``oneOf``/``allOf`` and
-local ``$ref`` (no extra dependency). A pydantic class passed explicitly
-(``ValidStructuredOutput(schema=Model)``, or a tool's ``args_schema``) validates with pydantic
-itself, field validators included.
+``additionalProperties``, ``items``, ``enum``/``const``, ``anyOf``/``oneOf``/``allOf``, local
+``$ref``, numeric bounds, lengths and ``pattern`` (no extra dependency). A pydantic class
+passed explicitly (``ValidStructuredOutput(schema=Model)``, or a tool's ``args_schema``)
+validates with pydantic itself, field validators included.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -71,11 +72,45 @@ def schema_errors(
         errors.append(f"{path}: {value!r} not one of {schema['enum']!r}")
     if "const" in schema and value != schema["const"]:
         errors.append(f"{path}: expected {schema['const']!r}")
+    errors += _bound_errors(value, schema, path)
     if isinstance(value, dict):
         errors += _object_errors(value, schema, root, path)
     elif isinstance(value, (list, tuple)) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(value):
             errors += schema_errors(item, schema["items"], root, f"{path}[{i}]")
+    return errors
+
+
+_LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems")
+
+
+def _within(key: str, size: float, bound: float) -> bool:
+    exclusive = key.startswith("exclusive")
+    if key in _LOWER:
+        return size > bound if exclusive else size >= bound
+    return size < bound if exclusive else size <= bound
+
+
+def _bound_errors(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
+    """Numeric bounds, string and array lengths, string patterns."""
+    errors: list[str] = []
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        checks = [
+            (k, value) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+        ]
+    elif isinstance(value, str):
+        checks = [(k, len(value)) for k in ("minLength", "maxLength")]
+    elif isinstance(value, list):
+        checks = [(k, len(value)) for k in ("minItems", "maxItems")]
+    else:
+        checks = []
+    for key, size in checks:
+        bound = schema.get(key)
+        if isinstance(bound, (int, float)) and not _within(key, size, bound):
+            errors.append(f"{path}: {value!r} breaks {key}={bound!r}")
+    pattern = schema.get("pattern")
+    if isinstance(value, str) and isinstance(pattern, str) and not re.search(pattern, value):
+        errors.append(f"{path}: {value!r} does not match {pattern!r}")
     return errors
 
 
@@ -165,8 +200,8 @@ class ValidStructuredOutput:
 
     Works for every ``with_structured_output`` method: function calling (the answer must call
     the schema's tool with valid arguments), ``json_schema`` and ``json_mode`` (the text must
-    be JSON, valid against the schema where one is given). Calls that asked for no structured
-    output are accepted.
+    be JSON, valid against the schema where one is given); tiers of one cascade may answer
+    with different methods. Calls that asked for no structured output are accepted.
 
     Args:
         schema: The schema to check against: a pydantic class (validated by pydantic, field
@@ -182,18 +217,21 @@ class ValidStructuredOutput:
         if fmt is not None:
             schema = _format_schema(fmt) if self.schema is None else self.schema
             return self._json_text(message, schema)
-        if request.structured_output or (self.schema is not None and message.tool_calls):
+        if not request.structured_output and self.schema is None:
+            return Verdict.accept("no structured output requested")
+        if message.tool_calls or message.invalid_tool_calls:  # function calling
             return self._tool_call(request, message)
-        if self.schema is not None:
-            return self._json_text(message, self.schema)
-        return Verdict.accept("no structured output requested")
+        # json_schema / json_mode (a tier may be asked with another method than the next):
+        # the answer is JSON text, checked against the call's schema if it has one.
+        schema = self.schema
+        if schema is None and request.openai_tools:
+            schema = request.openai_tools[0]
+        return self._json_text(message, schema)
 
     def _tool_call(self, request: CascadeRequest, message: AIMessage) -> Verdict:
         schemas = _tool_schemas(request)
-        if message.invalid_tool_calls and not message.tool_calls:
-            return Verdict.reject("structured output did not parse as JSON")
         if not message.tool_calls:
-            return Verdict.reject("no structured output (the schema's tool was not called)")
+            return Verdict.reject("structured output did not parse as JSON")
         call = message.tool_calls[0]
         original, params = schemas.get(call["name"], (self.schema, None))
         if self.schema is not None:
@@ -210,6 +248,8 @@ class ValidStructuredOutput:
         text = message.text.strip()
         if text.startswith("```"):  # some models fence JSON even in JSON mode
             text = text.strip("`").removeprefix("json").strip()
+        if not text:
+            return Verdict.reject("no structured output (neither a tool call nor JSON)")
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:

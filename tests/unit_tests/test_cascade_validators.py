@@ -283,3 +283,32 @@ def test_rejected_error_is_a_tiered_error_keeping_steps_and_answer() -> None:
     assert isinstance(error, TieredError)
     assert error.steps == [{"tier": "a"}]
     assert error.message.content == "x"
+
+
+def test_schema_errors_bounds_lengths_and_patterns() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "days": {"type": "integer", "minimum": 1, "exclusiveMaximum": 15},
+            "code": {"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3},
+            "tags": {"type": "array", "minItems": 1},
+        },
+    }
+    assert schema_errors({"days": 14, "code": "EUR", "tags": ["a"]}, schema) == []
+    assert schema_errors({"days": 0}, schema) == ["$.days: 0 breaks minimum=1"]
+    assert schema_errors({"days": 15}, schema) == ["$.days: 15 breaks exclusiveMaximum=15"]
+    assert schema_errors({"code": "eu"}, schema) == ["$.code: 'eu' does not match '^[A-Z]{3}$'"]
+    assert schema_errors({"tags": []}, schema) == ["$.tags: [] breaks minItems=1"]
+
+
+def test_structured_output_answered_as_json_text_uses_the_calls_schema() -> None:
+    # with_structured_output(method="json_schema"): the tier answers JSON text, no tool call.
+    check = ValidStructuredOutput()
+    req = request(Weather, structured=True)
+    assert check(req, answer('{"city": "Berlin", "days": 2}')).accepted
+    assert check(req, answer('{"city": "Berlin", "days": 0}')) == Verdict.reject(
+        "structured output invalid: $.days: 0 breaks minimum=1"
+    )
+    assert check(req, answer("")) == Verdict.reject(
+        "no structured output (neither a tool call nor JSON)"
+    )
