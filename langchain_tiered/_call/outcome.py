@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from langchain_tiered.ledger import Reservation
     from langchain_tiered.preflight import Preflight, TierProfile
 
-__all__ = ["Hold", "charge_unknown", "commit", "outcome_unknown", "spend_record"]
+__all__ = ["Hold", "charge_unknown", "commit", "ledger_failed", "outcome_unknown", "spend_record"]
 
 # Failures that leave it open whether the provider ran (and billed) the request: nothing
 # came back, or the answer was cut. An HTTP error status is a known outcome (not billed).
@@ -96,11 +96,12 @@ def commit(
         elif rt.ledger is not None:
             yield Record(record)
     except Exception as exc:
-        return _ledger_failed(rt, exc)
+        return ledger_failed(rt, exc)
     return None
 
 
-def _ledger_failed(rt: Runtime, exc: Exception) -> str:
+def ledger_failed(rt: Runtime, exc: Exception) -> str:
+    """Warn (once per model) that the ledger failed; return the masked error text."""
     text = redact(f"{type(exc).__name__}: {exc}", rt.secrets)
     if not rt.ledger_warned:
         rt.ledger_warned = True

@@ -23,7 +23,7 @@ from langchain_tiered._call.actions import (
     Sleep,
 )
 from langchain_tiered._call.decide import decide, estimate, initial_order, preview
-from langchain_tiered._call.outcome import Hold, charge_unknown, outcome_unknown
+from langchain_tiered._call.outcome import Hold, charge_unknown, ledger_failed, outcome_unknown
 from langchain_tiered._call.records import Attempt, Skip, SkipReason
 from langchain_tiered._call.refusal import settle_refusal
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
@@ -291,12 +291,12 @@ def _try_tier(
             yield AcquireRate(limiter, weight, rt.settings.rate_limit_max_wait, profile.name)
         ok, payload = yield from _attempt(rt, st, req, tc)
     except RateLimitExceededError as exc:
-        yield from _release(tc.hold.reservation)
+        yield from _release(rt, tc.hold.reservation)
         detail = f"rate limited locally (wait {exc.wait_seconds:.1f}s)"
         st.skip(profile.name, SkipReason.RATE_LIMITED, detail)
         return None
     except BaseException:
-        yield from _release(tc.hold.reservation)
+        yield from _release(rt, tc.hold.reservation)
         raise
     if ok:
         sel = Selected(
@@ -321,7 +321,7 @@ def _try_tier(
         if refused is None:
             return sel
         payload, tc.hold.reservation = refused, None
-    yield from _release(tc.hold.reservation)
+    yield from _release(rt, tc.hold.reservation)
     if st.order or rt.settings.refusal_tier:
         yield Emit(
             "tiered.fallback",
@@ -331,9 +331,15 @@ def _try_tier(
     return None
 
 
-def _release(reservation: Reservation | None) -> Generator[Action, Any, None]:
-    if reservation is not None:
+def _release(rt: Runtime, reservation: Reservation | None) -> Generator[Action, Any, None]:
+    if reservation is None:
+        return
+    try:
         yield Release(reservation)
+    except Exception as exc:
+        # The hold expires with its TTL (conservative); the call's own outcome (a fallback,
+        # its real error) matters more than the ledger's.
+        ledger_failed(rt, exc)
 
 
 def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict[str, Any]:

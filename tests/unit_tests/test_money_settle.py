@@ -227,3 +227,29 @@ def test_configured_keys_are_masked_in_attempts_and_errors() -> None:
     (attempt,) = err.value.attempts
     assert secret not in attempt["message"]
     assert "[REDACTED]" in attempt["message"]
+
+
+class FailsOnRelease(InMemoryLedger):
+    """Reserves and settles fine; releasing a hold fails."""
+
+    def release(self, reservation: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+
+def test_a_failing_release_does_not_hide_the_fallback() -> None:
+    from langchain_core.exceptions import ModelRateLimitError
+
+    busy = FakeTier(model_name="busy", script=[ModelRateLimitError("slow down")])
+    calm = FakeTier(model_name="calm", script=[AIMessage(content="fine")])
+    model = TieredChatModel(
+        tiers=[
+            Tier(name="calm", model=calm, price=PRICES["standard"]),
+            Tier(name="busy", model=busy, price=PRICES["budget"]),
+        ],
+        budget=Budget(limit_usd=1.0, ledger=FailsOnRelease()),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with pytest.warns(LedgerWriteWarning, match="disk I/O error"):
+        message = model.invoke(ASK, tier="busy")
+    assert message.content == "fine"  # fell back, as it would with a healthy ledger
+    assert message.response_metadata["tiered"]["tier"] == "calm"
