@@ -162,3 +162,22 @@ def _try(model: TieredChatModel, prompt: str) -> Any:
         return model.invoke(prompt)
     except (SharedStateUnavailableError, BudgetExceededError) as exc:
         return exc
+
+
+def test_a_slow_redis_counts_as_unavailable_and_recovers(private_redis: PrivateRedis) -> None:
+    import redis
+
+    from langchain_tiered.ledger.redis import RedisLedger
+
+    ledger = RedisLedger(private_redis.url, prefix="restart", socket_timeout=0.2)
+    ledger.settle(ledger.reserve({"g": 1.0}, 0.1), 0.1)
+    admin = redis.Redis(port=private_redis.port)
+    admin.execute_command("CLIENT", "PAUSE", "1500", "ALL")  # every command stalls 1.5 s
+    with pytest.raises(SharedStateUnavailableError, match="too slow"):
+        ledger.reserve({"g": 1.0}, 0.1)
+    admin.execute_command("CLIENT", "UNPAUSE")
+    ledger.settle(ledger.reserve({"g": 1.0}, 0.1), 0.1)  # the next call goes through
+    assert ledger.spent("g") == pytest.approx(0.2)
+    assert ledger.reserved("g") == 0.0
+    admin.close()
+    ledger.close()
