@@ -19,21 +19,27 @@ from collections import deque
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
-from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.outputs import LLMResult
 from langchain_core.tracers.context import register_configure_hook
 
+from langchain_tiered._cost_tally import (
+    CostStats,
+    chat_answer,
+    is_cache_hit,
+    is_replay,
+    is_tiered_start,
+)
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.pricing import PriceBook, usage_tokens
 
 __all__ = ["CostStats", "TieredCostCallbackHandler", "get_tiered_cost_callback"]
 
-_TIERED_TYPE = "tiered-chat-model"
 _TOTALS = (
     "calls",
     "total_cost_usd",
@@ -48,69 +54,6 @@ _TOTALS = (
     "unknown_outcomes",
     "unknown_outcome_usd",
 )
-
-
-@dataclass
-class CostStats:
-    """Tallies for one tier or one model.
-
-    Attributes:
-        calls: Answered calls, cache hits included.
-        input_tokens: Billed prompt tokens (cache hits bill none).
-        output_tokens: Billed output tokens.
-        cached_tokens: Prompt tokens read from the provider's prompt cache.
-        reasoning_tokens: Output tokens spent on reasoning.
-        cost_usd: Actual cost in USD; ``None`` once a call of an unpriced model is seen.
-        fallbacks: Calls this tier/model answered although the router chose another tier.
-        refusals: Calls refused by a budget or cap with this tier considered last.
-    """
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float | None = 0.0
-    fallbacks: int = 0
-    refusals: int = 0
-
-    def add(self, tokens: Mapping[str, int], cost: float | None) -> None:
-        """Count one call with its billed ``tokens`` (``usage_tokens`` keys) and ``cost``.
-
-        Args:
-            tokens: ``input_tokens``, ``output_tokens``, ``cached_tokens`` and
-                ``reasoning_tokens`` (missing keys count as 0).
-            cost: The call's cost in USD; ``None`` when unknown (the sum becomes unknown).
-        """
-        self.calls += 1
-        self.input_tokens += tokens.get("input_tokens", 0)
-        self.output_tokens += tokens.get("output_tokens", 0)
-        self.cached_tokens += tokens.get("cached_tokens", 0)
-        self.reasoning_tokens += tokens.get("reasoning_tokens", 0)
-        if cost is None:
-            # One unknown cost makes the sum unknown: a partial sum would read as the whole.
-            self.cost_usd = None
-        elif self.cost_usd is not None:
-            self.cost_usd += cost
-
-
-def _message(response: LLMResult) -> AIMessage | None:
-    for generations in response.generations:
-        for generation in generations:
-            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
-                return generation.message
-    return None
-
-
-def _is_tiered_start(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> bool:
-    params = kwargs.get("invocation_params") or {}
-    metadata = kwargs.get("metadata") or {}
-    name = (serialized or {}).get("name")
-    return (
-        params.get("_type") == _TIERED_TYPE
-        or metadata.get("ls_provider") == "tiered"
-        or name == "TieredChatModel"
-    )
 
 
 class TieredCostCallbackHandler(BaseCallbackHandler):
@@ -219,7 +162,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         with self._lock:
             if self._nest(run_id, parent_run_id):
                 return
-            if _is_tiered_start(serialized, kwargs):
+            if is_tiered_start(serialized, kwargs):
                 self._tiered.add(run_id)
             else:
                 hint = (kwargs.get("metadata") or {}).get("ls_model_name")
@@ -250,7 +193,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         """Count one answered call: a tiered one from its metadata, a plain one from prices."""
-        message = _message(response)
+        message = chat_answer(response)
         with self._lock:
             if run_id in self._inside:
                 self._inside.discard(run_id)
@@ -273,7 +216,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         (``tiered.settled``).
         """
         response = kwargs.get("response")
-        message = _message(response) if isinstance(response, LLMResult) else None
+        message = chat_answer(response) if isinstance(response, LLMResult) else None
         with self._lock:
             if run_id in self._inside:
                 self._inside.discard(run_id)
@@ -324,7 +267,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         tokens = usage_tokens(message.usage_metadata)
         self.calls += 1
         cost = float(meta.get("cost_usd") or 0.0)
-        if _is_cache_hit(meta, message, run_id):
+        if is_cache_hit(meta, message, run_id):
             # A replayed answer: no provider call, no pre-flight, nothing billed.
             self.cache_hits += 1
             self.avoided_cost_usd += cost
@@ -342,6 +285,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         for stats in (self._tier(tier), self._model(model)):
             stats.add(tokens, cost)
             stats.fallbacks += fallback
+            stats.add_timing(meta)
 
     def _add_unknown(self, tier: str, cost: float) -> None:
         self.unknown_outcomes += 1
@@ -358,7 +302,7 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         tokens = usage_tokens(usage)
         cost = self._price(model, usage)
         self.calls += 1
-        if _is_replay(usage):
+        if is_replay(usage):
             self.cache_hits += 1
             self.avoided_cost_usd += cost or 0.0
             self._model(model).add({}, 0.0)
@@ -383,19 +327,6 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
 
     def _model(self, name: str) -> CostStats:
         return self.by_model.setdefault(name, CostStats())
-
-
-def _is_cache_hit(meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> bool:
-    # The cache replays the original message, whose metadata names the original run.
-    original = meta.get("run_id")
-    if original is not None and original != str(run_id):
-        return True
-    return _is_replay(message.usage_metadata)
-
-
-def _is_replay(usage: Mapping[str, Any] | None) -> bool:
-    # LangChain zeroes ``total_cost`` in the usage of every answer it serves from its cache.
-    return usage is not None and "total_cost" in usage and usage["total_cost"] == 0
 
 
 # One configure hook per nesting depth, registered once: LangChain keeps every registered
