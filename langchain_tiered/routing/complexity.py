@@ -20,7 +20,7 @@ from langchain_tiered.routing.base import (
     tier_index,
 )
 from langchain_tiered.routing.signal_words import DEFAULT_SIGNALS
-from langchain_tiered.routing.signals import Contribution, SignalMatcher, SignalSet
+from langchain_tiered.routing.signals import Contribution, SignalMatcher, SignalSet, matcher_for
 
 __all__ = ["ComplexityRouter"]
 
@@ -77,8 +77,8 @@ class ComplexityRouter:
 
     @_memo
     def _matcher(self) -> SignalMatcher:
-        # Compiled once per router instance, on first use; routing then never compiles.
-        return SignalMatcher(self.signals)
+        # Compiled once per signal set (shared by copies such as calibrate()'s), on first use.
+        return matcher_for(self.signals)
 
     def validate_tiers(self, tiers: Sequence[str]) -> None:
         """Check the thresholds fit ``tiers``.

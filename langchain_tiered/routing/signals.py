@@ -26,12 +26,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["Contribution", "SignalGroup", "SignalMatcher", "SignalSet"]
+__all__ = ["Contribution", "SignalGroup", "SignalMatcher", "SignalSet", "matcher_for"]
 
 
 @dataclass(frozen=True)
@@ -348,3 +349,24 @@ class SignalMatcher:
             if group.task is not None and (best is None or strength > best[0]):
                 best = (strength, group.task)
         return best[1] if best else None
+
+
+# Compiling a signal set takes tens of milliseconds; routers built per request (or copied by
+# calibrate) must not pay it each time. Keyed by identity -- a SignalSet holds mappings and is
+# not hashable -- with the set itself kept in the value so its id cannot be reused.
+_MATCHERS: dict[int, tuple[SignalSet, SignalMatcher]] = {}
+_MATCHERS_MAX = 32
+_MATCHERS_LOCK = threading.Lock()
+
+
+def matcher_for(signals: SignalSet) -> SignalMatcher:
+    """The compiled matcher of ``signals``, built once per signal set object."""
+    entry = _MATCHERS.get(id(signals))
+    if entry is not None and entry[0] is signals:
+        return entry[1]
+    matcher = SignalMatcher(signals)
+    with _MATCHERS_LOCK:
+        if len(_MATCHERS) >= _MATCHERS_MAX:
+            _MATCHERS.pop(next(iter(_MATCHERS)))  # oldest first: dicts keep insertion order
+        _MATCHERS[id(signals)] = (signals, matcher)
+    return matcher
