@@ -19,11 +19,12 @@ from typing_extensions import Self
 from langchain_tiered._call.drivers import adrive, drive
 from langchain_tiered._call.fallback_runnable import fallback_runnable
 from langchain_tiered._call.plan import plan_call, preview
-from langchain_tiered._call.relay import Relay, run_id_of
+from langchain_tiered._call.relay import Relay, finish_meta, run_id_of
 from langchain_tiered._call.run_context import StreamRun, current_run, publish, stream_run
 from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
+from langchain_tiered._call.structured import METHODS, StructuredSpec, structured_runnable
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.agents.threads import RUN_KEY, ThreadStore, call_identity
 from langchain_tiered.budget import Budget
@@ -191,6 +192,42 @@ class TieredChatModel(BaseChatModel):
             kwargs["tiered_structured_output"] = True
         return self.bind(tools=list(tools), tool_choice=tool_choice, **kwargs)
 
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        include_raw: bool = False,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Answer in ``schema`` (pydantic class, TypedDict or JSON schema), with ``method``.
+
+        The answering tier is asked with ``method`` the way its own model would ask
+        (``json_schema``/``json_mode``: a ``response_format``; ``function_calling``: a forced
+        tool call), with ``strict`` passed on. A tier whose model cannot build the method
+        falls back to function calling, noted in ``response_metadata["tiered"]``
+        (``structured_output_note``). ``include_raw=True`` returns ``{"raw", "parsed",
+        "parsing_error"}`` as in langchain-core.
+
+        Raises:
+            ValueError: An unknown ``method``, extra arguments, or no schema for a method
+                that needs one.
+        """
+        if kwargs:
+            msg = f"unsupported arguments {sorted(kwargs)}; pass schema, method, strict only"
+            raise ValueError(msg)
+        if method not in METHODS:
+            msg = f"method={method!r} is not one of {', '.join(METHODS)}"
+            raise ValueError(msg)
+        if schema is None and method != "json_mode":
+            msg = f"method={method!r} needs a schema (only json_mode works without one)"
+            raise ValueError(msg)
+        spec = StructuredSpec(schema, method, strict)
+        structured = {"ls_structured_output_format": spec.ls_format()}
+        bound = self.bind(tiered_structured_output=spec, **structured)
+        return structured_runnable(bound, schema, include_raw=include_raw)
+
     # -- planning without calling -------------------------------------------------------
 
     def plan(
@@ -268,11 +305,11 @@ class TieredChatModel(BaseChatModel):
             stop=stop,
             kwargs=kwargs,
             metadata=metadata,
-            bind=self._rt.tools.binder(self._rt.models, tools, own.get("tool_choice")),
+            bind=_binder(self._rt, own, tools),
             stream=stream,
             override=override,
             run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
-            openai_tools=self._rt.tools.openai_tools(tools),
+            openai_tools=_openai_tools(self._rt, own, tools),
             structured_output=bool(own.get("tiered_structured_output")),
             thread=thread,
             run=run,
@@ -376,13 +413,14 @@ class TieredChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        started, spec = self._rt.clock.monotonic(), kwargs.get("tiered_structured_output")
         req = self._request(messages, stop, kwargs, run_manager, stream=False)
         sel = drive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         meta = drive(
             settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
             **self._drive_kw(run_manager),
         )
-        return self._result(sel.result, meta)
+        return self._result(sel.result, finish_meta(meta, self._rt.clock, started, spec))
 
     async def _agenerate(
         self,
@@ -391,13 +429,14 @@ class TieredChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        started, spec = self._rt.clock.monotonic(), kwargs.get("tiered_structured_output")
         req = self._request(messages, stop, kwargs, run_manager, stream=False)
         sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         meta = await adrive(
             settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
             **self._drive_kw(run_manager),
         )
-        return self._result(sel.result, meta)
+        return self._result(sel.result, finish_meta(meta, self._rt.clock, started, spec))
 
     def _stream(
         self,
@@ -407,10 +446,11 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
+        relay = Relay.start(self._rt.clock, kwargs.get("tiered_structured_output"))
         req = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = drive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         head, rest = sel.result
-        relay = Relay(head)
+        relay.opened(head)
         try:
             for chunk in itertools.chain(head, rest):
                 yield relay.wrap(chunk)
@@ -441,10 +481,11 @@ class TieredChatModel(BaseChatModel):
         run_manager: Any,
         kwargs: dict[str, Any],
     ) -> AsyncGenerator[ChatGenerationChunk, None]:
+        relay = Relay.start(self._rt.clock, kwargs.get("tiered_structured_output"))
         req = self._request(messages, stop, kwargs, run_manager, stream=True)
         sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
         head, rest = sel.result
-        relay = Relay(head)
+        relay.opened(head)
         try:
             for chunk in head:
                 yield relay.wrap(chunk)
@@ -457,6 +498,21 @@ class TieredChatModel(BaseChatModel):
             raise
         meta = await adrive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
         yield relay.final(meta)
+
+
+def _binder(rt: Runtime, own: dict[str, Any], tools: Any) -> Any:
+    """Per-tier runnables: the structured-output spec's, or the bound tools'."""
+    spec = own.get("tiered_structured_output")
+    if isinstance(spec, StructuredSpec):
+        return spec.binder(rt.models)
+    return rt.tools.binder(rt.models, tools, own.get("tool_choice"))
+
+
+def _openai_tools(rt: Runtime, own: dict[str, Any], tools: Any) -> tuple[dict[str, Any], ...]:
+    spec = own.get("tiered_structured_output")
+    if isinstance(spec, StructuredSpec):
+        return spec.openai_tools()
+    return rt.tools.openai_tools(tools)
 
 
 class _MetadataOnly:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from typing_extensions import NotRequired
+
 __all__ = ["AttemptInfo", "SkipInfo", "TieredMetadata"]
 
 
@@ -101,3 +103,12 @@ class TieredMetadata(TypedDict):
     ledger_error: str | None
     """Why the ledger could not record this call's spend, if it failed (the answer is
     returned anyway; the reservation stays held until it expires)."""
+    latency_s: NotRequired[float]
+    """Seconds from the call's start (routing, retries, fallbacks included) to settlement."""
+    ttft_s: NotRequired[float]
+    """Streams: seconds from the call's start to the first chunk with content."""
+    structured_output_method: NotRequired[str]
+    """``with_structured_output``: the method asked for (``json_schema``, ``json_mode``,
+    ``function_calling``)."""
+    structured_output_note: NotRequired[str]
+    """Why the answering tier was asked with function calling instead, when it was."""

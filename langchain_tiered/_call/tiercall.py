@@ -127,6 +127,8 @@ def direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, An
         return None  # a model with its own invoke logic must go through it
     if not _serves_nothing(target):
         return None
+    if "ls_structured_output_format" in kwargs:  # LangChain's generate() would pop it
+        kwargs = {k: v for k, v in kwargs.items() if k != "ls_structured_output_format"}
     return target, kwargs
 
 
