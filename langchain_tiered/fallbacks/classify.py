@@ -47,10 +47,17 @@ __all__ = [
 
 
 _INVALID_REQUEST_STATUSES = frozenset({400, 413, 422})
-_OVERLOAD_STATUSES = frozenset({503, 529})
-_TIMEOUT_STATUSES = frozenset({408, 504})
-_RETRYABLE_STATUSES = frozenset({409, 425})  # conflict, too early
-_HTTP_OK, _HTTP_TOO_MANY, _HTTP_ERRORS = 200, 429, range(400, 600)
+_STATUS_CAUSES: dict[int, ErrorCause] = {
+    402: ErrorCause.QUOTA,  # DeepSeek "Insufficient Balance", OpenRouter, Anthropic billing
+    408: ErrorCause.TIMEOUT,
+    409: ErrorCause.SERVER_ERROR,  # conflict: retry
+    425: ErrorCause.SERVER_ERROR,  # too early: retry
+    429: ErrorCause.RATE_LIMIT,
+    503: ErrorCause.OVERLOADED,
+    504: ErrorCause.TIMEOUT,
+    529: ErrorCause.OVERLOADED,  # Anthropic
+}
+_HTTP_OK, _HTTP_ERRORS = 200, range(400, 600)
 # Transport failures, matched by class name within SDK packages so neither httpx, httpx2 nor
 # any provider SDK has to be importable. Names cover base classes (NetworkError, TimeoutException).
 _SDK_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "openai", "anthropic", "google"})
@@ -142,15 +149,9 @@ def _by_status(_exc: BaseException, status: int | None) -> ErrorCause | None:
     # A 200 says nothing: the error arrived inside the body (an SSE error event).
     if status is None or status == _HTTP_OK:
         return None
-    if status == _HTTP_TOO_MANY:
-        return ErrorCause.RATE_LIMIT
-    if status in _OVERLOAD_STATUSES:
-        return ErrorCause.OVERLOADED
-    if status in _TIMEOUT_STATUSES:
-        return ErrorCause.TIMEOUT
-    if status >= 500 or status in _RETRYABLE_STATUSES:  # noqa: PLR2004 - any 5xx
-        return ErrorCause.SERVER_ERROR
-    return ErrorCause.REJECTED
+    if status in _STATUS_CAUSES:
+        return _STATUS_CAUSES[status]
+    return ErrorCause.SERVER_ERROR if status >= 500 else ErrorCause.REJECTED  # noqa: PLR2004
 
 
 def _by_sdk_type(exc: BaseException, _status: int | None) -> ErrorCause | None:
@@ -181,6 +182,8 @@ def _by_body(exc: BaseException, status: int | None) -> ErrorCause | None:
         text = " ".join([*_body_messages(body), str(exc)]).lower()
         if any(phrase in text for phrase in shapes.CONTEXT_PHRASES):
             return ErrorCause.CONTEXT_OVERFLOW
+        if any(phrase in text for phrase in shapes.QUOTA_PHRASES):
+            return ErrorCause.QUOTA
     if status in (None, _HTTP_OK):  # an in-stream error body with only a numeric code
         numeric = _numeric_code(body)
         return _by_status(exc, numeric) if numeric is not None else None

@@ -15,6 +15,7 @@ __all__ = [
     "INVALID_REQUEST_CODES",
     "OVERLOAD_CODES",
     "QUOTA_CODES",
+    "QUOTA_PHRASES",
     "RATE_LIMIT_CODES",
     "REFUSAL_CODES",
     "REFUSAL_FINISH_REASONS",
@@ -85,6 +86,12 @@ CONTEXT_PHRASES = (
     "is too long and exceeds limit",  # vLLM v1
     "exceeds the maximum number of tokens allowed",  # Google Gemini
 )
+
+QUOTA_PHRASES = (
+    "credit balance is too low",  # Anthropic sends it as a 400 invalid_request_error
+    "insufficient balance",  # DeepSeek (HTTP 402)
+)
+"""Wordings of an exhausted account in invalid-request errors that carry no quota code."""
 
 REFUSAL_FINISH_REASONS = frozenset(
     {

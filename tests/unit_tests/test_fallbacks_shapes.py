@@ -258,3 +258,36 @@ def test_in_stream_error_objects_of_self_hosted_servers(
     exc.body = body  # the openai SDK passes data["error"] of the SSE event
     info = classify_error(exc)
     assert (info.kind, info.cause) == (kind, cause)
+
+
+def test_empty_accounts_in_each_providers_shape_fall_back_without_retry() -> None:
+    import anthropic
+    import httpx2
+    import openai
+
+    request = httpx2.Request("POST", "https://api.example/v1/messages")
+
+    def response(status: int) -> httpx2.Response:
+        return httpx2.Response(status, request=request)
+
+    low_credit = {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "Your credit balance is too low to access the Anthropic API.",
+        },
+    }
+    shapes = [
+        anthropic.BadRequestError("credit", response=response(400), body=low_credit),
+        # DeepSeek: HTTP 402 {"error": {"message": "Insufficient Balance", ...}}
+        openai.APIStatusError(
+            "Insufficient Balance",
+            response=response(402),
+            body={"message": "Insufficient Balance", "type": "unknown_error"},
+        ),
+    ]
+    for exc in shapes:
+        info = classify_error(exc)
+        assert (info.kind, info.cause, info.retry_same_tier) == (R, ErrorCause.QUOTA, False)
+    bad = anthropic.BadRequestError("bad", response=response(400), body={"error": {}})
+    assert classify_error(bad).kind is F  # other 400s stay fatal
