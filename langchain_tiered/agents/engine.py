@@ -34,10 +34,6 @@ def _prompt(rt: Runtime, req: CallRequest, profile: TierProfile) -> int:
     return counted.estimate
 
 
-def _moved(decision: RouteDecision, tier: str, note: str) -> RouteDecision:
-    return dataclasses.replace(decision, tier=tier, reason=f"{decision.reason}; {note}")
-
-
 def stick(rt: Runtime, req: CallRequest, decision: RouteDecision) -> RouteDecision:
     """The routing decision for a call on a thread: stay on the thread's tier, or move.
 
@@ -45,23 +41,28 @@ def stick(rt: Runtime, req: CallRequest, decision: RouteDecision) -> RouteDecisi
     keep the router's decision. A thread's tier that the pre-flight then rules out (context,
     caps, budget) is skipped by the plan like any routed tier.
     """
-    mode = rt.settings.sticky
-    if mode == "never" or req.thread is None or req.override is not None or rt.threads is None:
+    if rt.settings.sticky == "never" or req.thread is None or req.override is not None:
         return decision
-    state = rt.threads.get(req.thread)
+    state = rt.threads.get(req.thread) if rt.threads is not None else None
     if state is None or state.tier not in rt.by_name:
         return decision
-    here, there = rt.by_name[state.tier], rt.by_name[decision.tier]
+    tier, note = _choose(rt, req, state, rt.by_name[state.tier], rt.by_name[decision.tier])
+    return dataclasses.replace(decision, tier=tier, reason=f"{decision.reason}; {note}")
+
+
+def _choose(
+    rt: Runtime, req: CallRequest, state: ThreadState, here: TierProfile, there: TierProfile
+) -> tuple[str, str]:
+    """``(tier, why)`` for a thread on ``here`` that the router sends to ``there``."""
     prompt = _prompt(rt, req, here)
     cached = likely_cached(here.price, state.input_tokens, prompt)
     output = state.output_tokens or _DEFAULT_OUTPUT
     expected = step_cost(here.price, prompt, output, cached=cached)
     cache_note = f"~{cached} tokens likely cached, expected ~${expected:.6f}"
     if here.name == there.name:
-        return _moved(decision, here.name, f"thread stays on {here.name!r} ({cache_note})")
-    if mode == "always":
-        note = f"sticky='always': thread stays on {here.name!r} ({cache_note})"
-        return _moved(decision, here.name, note)
+        return here.name, f"thread stays on {here.name!r} ({cache_note})"
+    if rt.settings.sticky == "always":
+        return here.name, f"sticky='always': thread stays on {here.name!r} ({cache_note})"
     switch = price_switch(
         here.price,
         there.price,
@@ -76,13 +77,11 @@ def stick(rt: Runtime, req: CallRequest, decision: RouteDecision) -> RouteDecisi
         f"cache loss ~${switch.cache_loss_usd:.6f}"
     )
     if there.index < here.index:  # quality first: the router asks for a more capable tier
-        return _moved(decision, there.name, f"thread moves up from {here.name!r} ({money})")
+        return there.name, f"thread moves up from {here.name!r} ({money})"
     if switch.worth_it:
-        return _moved(decision, there.name, f"thread switches from {here.name!r} ({money})")
-    note = (
-        f"thread stays on {here.name!r}: switch to {there.name!r} refused ({money}; {cache_note})"
-    )
-    return _moved(decision, here.name, note)
+        return there.name, f"thread switches from {here.name!r} ({money})"
+    refused = f"switch to {there.name!r} refused ({money}; {cache_note})"
+    return here.name, f"thread stays on {here.name!r}: {refused}"
 
 
 def _writes(req: CallRequest, profile: TierProfile) -> bool:

@@ -62,6 +62,8 @@ class TieredBudgetMiddleware(AgentMiddleware[Any, Any]):
         meta: dict[str, Any] = {
             "error": type(error).__name__,
             "limit_usd": error.limit_usd,
+            "remaining_usd": error.remaining_usd,
+            "estimated_cost_usd": error.estimated_cost_usd,
             "scope": error.scope,
         }
         if isinstance(error, RunBudgetExceededError):
