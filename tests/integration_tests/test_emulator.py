@@ -332,7 +332,7 @@ def test_reset_stats_and_no_key_in_reprs(emu: OpenAICompatibleEmulator) -> None:
 
 async def test_200_concurrent_requests_complete(emu: OpenAICompatibleEmulator) -> None:
     # Throughput is measured by benchmarks/, not printed into the test output.
-    prompts = [f"request number {i}" for i in range(200)]
+    prompts: list[Any] = [f"request number {i}" for i in range(200)]
     replies = await chat(emu).abatch(prompts)
 
     assert [r.content for r in replies] == [f"Echo: {p}" for p in prompts]
