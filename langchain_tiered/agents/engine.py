@@ -18,6 +18,8 @@ from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.pricing import cache_writes_for
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from langchain_core.messages import BaseMessage
 
     from langchain_tiered._call.state import CallRequest, Runtime, Selected
@@ -113,7 +115,7 @@ def observe(rt: Runtime, sel: Selected, tokens: dict[str, int], cost_usd: float)
     )
 
 
-def describe_step(messages: list[BaseMessage]) -> str:
+def describe_step(messages: Sequence[BaseMessage]) -> str:
     """What a call is about to do, in words, from the last message of its history."""
     if not messages:
         return "an empty call"
