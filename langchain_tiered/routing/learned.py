@@ -203,7 +203,7 @@ class LearnedRouter:
         for fold in range(folds):
             test = fold_of == fold
             params = _fit_arrays(xp, x[~test], gains[~test], kind=kind, alpha=alpha, k=k)
-            predicted[test] = [_predict(xp, params, row) for row in x[test]]
+            predicted[test] = _predict_many(xp, params, x[test])
         return evaluate_scores(
             predicted.tolist(),
             examples,
@@ -373,9 +373,24 @@ def _predict(xp: Any, params: Mapping[str, Any], vector: np.ndarray) -> float:
     return float(gains[nearest].mean())
 
 
+def _predict_many(xp: Any, params: Mapping[str, Any], rows: np.ndarray) -> Any:
+    """:func:`_predict` for many rows at once (matrix products, in chunks for kNN)."""
+    if params["kind"] == "ridge":
+        return params["bias"] + (rows - params["mean"]) @ params["weights"]
+    vectors, gains = params["vectors"], params["gains"]
+    k = min(int(params["k"]), len(gains))
+    norms = xp.maximum(xp.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    out = xp.empty(len(rows))
+    for start in range(0, len(rows), 512):  # bounds the similarity matrix to 512 x n_train
+        similarity = (rows[start : start + 512] / norms[start : start + 512]) @ vectors.T
+        nearest = xp.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        out[start : start + 512] = gains[nearest].mean(axis=1)
+    return out
+
+
 def _set_score_mapping(xp: Any, router: LearnedRouter, x: np.ndarray) -> None:
     """Centre the logistic on the median training prediction, scaled by their spread."""
-    predictions = xp.array([_predict(xp, router.params, row) for row in x])
+    predictions = _predict_many(xp, router.params, x)
     router.params["center"] = float(xp.median(predictions))
     router.params["scale"] = max(float(predictions.std()), 1e-6)
 
