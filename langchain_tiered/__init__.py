@@ -9,6 +9,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_tiered.alerts import BudgetAlert
     from langchain_tiered.batch import BatchResult, arun_batch, run_batch
     from langchain_tiered.budget import Budget
     from langchain_tiered.callbacks import TieredCostCallbackHandler, get_tiered_cost_callback
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from langchain_tiered.errors import (
         AllTiersFailedError,
         BudgetExceededError,
+        BudgetKeyRequiredError,
         InvalidRequestError,
         NoTierFitsError,
         PricingError,
@@ -76,7 +78,9 @@ _EXPORTS: dict[str, str] = {
     "AllTiersFailedError": "errors",
     "BatchResult": "batch",
     "Budget": "budget",
+    "BudgetAlert": "alerts",
     "BudgetExceededError": "errors",
+    "BudgetKeyRequiredError": "errors",
     "Cascade": "cascade",
     "CascadeRejectedError": "cascade",
     "CascadeRequest": "cascade",
@@ -137,7 +141,9 @@ __all__ = [
     "AllTiersFailedError",
     "BatchResult",
     "Budget",
+    "BudgetAlert",
     "BudgetExceededError",
+    "BudgetKeyRequiredError",
     "Cascade",
     "CascadeRejectedError",
     "CascadeRequest",

@@ -9,16 +9,25 @@ must share one ledger (see :func:`shared_ledger`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from langchain_tiered.errors import BudgetKeyRequiredError
 from langchain_tiered.ledger import InMemoryLedger, Ledger
 from langchain_tiered.ledger.base import as_utc
 
-__all__ = ["Budget", "budget_limits", "shared_ledger"]
+__all__ = ["Budget", "BudgetKeyWarning", "budget_limits", "shared_ledger", "shortfall"]
+
+
+class BudgetKeyWarning(UserWarning):
+    """A per-``budget_key`` budget saw a call without a key (warned once per budget)."""
+
+
+_WARNED: set[int] = set()  # ids of budgets that warned about a missing key
 
 _LIFETIME = "all"
 
@@ -57,6 +66,18 @@ class Budget(BaseModel):
 
     name: str = Field(default="budget", min_length=1)
     """Prefix of this budget's ledger keys; give budgets sharing a ledger distinct names."""
+
+    require_key: bool = False
+    """``scope="budget_key"`` only: refuse a call without a ``budget_key`` in its metadata
+    (``BudgetKeyRequiredError``) instead of letting it through unlimited (with a warning)."""
+
+    alert_at: tuple[float, ...] = Field(default=(0.5, 0.8, 1.0))
+    """Fractions of ``limit_usd`` whose crossing raises a budget alert (once per period and
+    key); ``()`` for none. See :mod:`langchain_tiered.alerts`."""
+
+    on_alert: Callable[[Any], None] | None = Field(default=None, exclude=True)
+    """Called with each :class:`~langchain_tiered.alerts.BudgetAlert` (in the caller's
+    thread, after the call settled); the ``tiered.budget_alert`` event goes to callbacks."""
 
     def key(self, metadata: Mapping[str, Any] | None, now: datetime) -> str | None:
         """The ledger key this budget charges a call to.
@@ -130,6 +151,8 @@ def budget_limits(
     for budget in budgets:
         key = budget.key(metadata, now)
         if key is None:
+            if budget.scope == "budget_key":
+                _missing_key(budget)
             continue
         if key in limits:
             msg = (
@@ -140,6 +163,64 @@ def budget_limits(
             raise ValueError(msg)
         limits[key] = budget.limit_usd
     return limits
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:.4f}" if abs(amount) >= 0.001 else f"${amount:.6f}"  # noqa: PLR2004
+
+
+def shortfall(
+    what: str,
+    needed_usd: float,
+    left_usd: float,
+    limit_usd: float,
+    *,
+    capping: bool,
+    min_output_tokens: int,
+    left_label: str = "left",
+) -> str:
+    """Why a tier was skipped for money: what it needed, what was left, and what to change.
+
+    A worst case above the whole limit can never fit, however little was spent: that
+    suggests ``cap_output_to_budget`` (or a lower ``max_tokens``), or says capping already
+    hit its floor.
+
+    Args:
+        what: The limit, e.g. ``"budget 'user:u1:day:2026-11-30'"`` or ``"max_cost_per_call"``.
+        needed_usd: The tier's worst-case cost.
+        left_usd: Room left under the limit.
+        limit_usd: The limit itself.
+        capping: Whether ``cap_output_to_budget`` is on.
+        min_output_tokens: Its floor.
+        left_label: How to call the room (``"allowed"`` for a per-call cap).
+    """
+    text = f"{what}: needs {_usd(needed_usd)} worst case, {_usd(left_usd)} {left_label}"
+    if needed_usd <= limit_usd:
+        return text
+    if capping:
+        return f"{text}; does not fit {_usd(limit_usd)} even at {min_output_tokens} output tokens"
+    return (
+        f"{text}; can never fit the {_usd(limit_usd)} limit: set cap_output_to_budget=True "
+        "or lower max_tokens"
+    )
+
+
+def _missing_key(budget: Budget) -> None:
+    """A per-key budget met a call without a key: refuse it, or warn once that it is free."""
+    if budget.require_key:
+        msg = (
+            f"Budget {budget.name!r} (scope='budget_key', require_key=True) refuses a call "
+            "without a key: pass config={'metadata': {'budget_key': ...}}"
+        )
+        raise BudgetKeyRequiredError(msg)
+    if id(budget) in _WARNED:
+        return
+    _WARNED.add(id(budget))
+    msg = (
+        f"Budget {budget.name!r} (scope='budget_key') does not limit calls without "
+        "config['metadata']['budget_key']; pass a key, or set require_key=True to refuse them"
+    )
+    warnings.warn(msg, BudgetKeyWarning, stacklevel=2)
 
 
 def shared_ledger(budgets: Sequence[Budget]) -> Ledger | None:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -25,8 +32,10 @@ from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
 from langchain_tiered._call.structured import METHODS, StructuredSpec, structured_runnable
+from langchain_tiered._call.tiercall import listeners
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.agents.threads import RUN_KEY, ThreadStore, call_identity
+from langchain_tiered.alerts import alerts_after_settle
 from langchain_tiered.budget import Budget
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.ledger import Ledger
@@ -342,6 +351,19 @@ class TieredChatModel(BaseChatModel):
         )
         return ChatResult(generations=[ChatGeneration(message=tagged)])
 
+    def _alerts(
+        self, meta: TieredMetadata, req: CallRequest, run_manager: Any
+    ) -> Generator[Any, Any, Any]:
+        """Budget alerts this call's spend set off (see :mod:`langchain_tiered.alerts`)."""
+        return alerts_after_settle(
+            self._rt.budgets,
+            meta["budget_keys"],
+            req.metadata,
+            self._rt.clock.now(),
+            meta["cost_usd"],
+            listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
+        )
+
     def _drive_kw(self, run_manager: Any) -> dict[str, Any]:
         return {"clock": self._rt.clock, "ledger": self._rt.ledger, "run_manager": run_manager}
 
@@ -420,6 +442,8 @@ class TieredChatModel(BaseChatModel):
             settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
             **self._drive_kw(run_manager),
         )
+        if self._rt.budgets:
+            drive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
         return self._result(sel.result, finish_meta(meta, self._rt.clock, started, spec))
 
     async def _agenerate(
@@ -436,6 +460,8 @@ class TieredChatModel(BaseChatModel):
             settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
             **self._drive_kw(run_manager),
         )
+        if self._rt.budgets:
+            await adrive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
         return self._result(sel.result, finish_meta(meta, self._rt.clock, started, spec))
 
     def _stream(
@@ -458,6 +484,8 @@ class TieredChatModel(BaseChatModel):
             drive(relay.interrupted(self._rt, sel, run_manager, exc), **self._drive_kw(run_manager))
             raise
         meta = drive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
+        if self._rt.budgets:
+            drive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
         yield relay.final(meta)
 
     async def _astream(
@@ -497,6 +525,8 @@ class TieredChatModel(BaseChatModel):
             )
             raise
         meta = await adrive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
+        if self._rt.budgets:
+            await adrive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
         yield relay.final(meta)
 
 

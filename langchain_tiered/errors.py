@@ -12,6 +12,7 @@ The hierarchy, rooted in LangChain's own exception type so a caller's existing
         ├── PricingError                    a tier's model has no known price (fail closed)
         ├── RateLimitExceededError          a local rate limit would need a longer wait than allowed
         ├── InvalidRequestError             the call cannot be sent as given (also a ValueError)
+        │   └── BudgetKeyRequiredError      a require_key budget met a call without budget_key
         └── RouterError                     the router returned no RouteDecision (also a TypeError)
 
 Every error says what to change in its message.
@@ -27,6 +28,7 @@ from langchain_core.exceptions import ContextOverflowError, LangChainException
 __all__ = [
     "AllTiersFailedError",
     "BudgetExceededError",
+    "BudgetKeyRequiredError",
     "InvalidRequestError",
     "NoTierFitsError",
     "PricingError",
@@ -137,6 +139,13 @@ class InvalidRequestError(TieredError, ValueError):
     """The call cannot be sent as given (no messages, or only tool results).
 
     Raised before any network call, so nothing was spent. Also a ``ValueError``.
+    """
+
+
+class BudgetKeyRequiredError(InvalidRequestError):
+    """A ``Budget(scope="budget_key", require_key=True)`` met a call without a ``budget_key``.
+
+    Raised before any network call, so nothing was spent.
     """
 
 

@@ -25,7 +25,13 @@ from langchain_tiered._call.actions import (
     Settle,
     Sleep,
 )
-from langchain_tiered._call.tiercall import acall_tier, call_tier, child_manager, has_content
+from langchain_tiered._call.tiercall import (
+    acall_tier,
+    call_tier,
+    child_manager,
+    has_content,
+    listeners,
+)
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -149,7 +155,7 @@ class _IO:
         return self._ledger
 
     def listening(self) -> bool:
-        return self.run_manager is not None and bool(self.run_manager.handlers)
+        return self.run_manager is not None and bool(listeners(self.run_manager.handlers))
 
 
 class _SyncIO(_IO):

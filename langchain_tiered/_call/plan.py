@@ -29,6 +29,7 @@ from langchain_tiered._call.refusal import settle_refusal
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
 from langchain_tiered._redact import redact
 from langchain_tiered.agents.engine import run_budget_error, stick
+from langchain_tiered.budget import shortfall
 from langchain_tiered.errors import (
     AllTiersFailedError,
     BudgetExceededError,
@@ -107,7 +108,8 @@ def _admit(rt: Runtime, st: _State, profile: TierProfile, req: CallRequest) -> P
         if rt.settings.on_budget_exceeded == "raise" and profile.name == st.decision.tier:
             raise error
         st.budget_errors.append(error)
-        detail = f"worst case ${pre.worst_case_usd:.6f} over max_cost_per_call"
+        cap = error.limit_usd
+        detail = _shortfall(rt, "over max_cost_per_call", pre, cap, cap, left_label="allowed")
         st.skip(profile.name, SkipReason.OVER_CALL_CAP, detail)
         return None
     return pre
@@ -130,7 +132,8 @@ def _reserve(
         if rt.settings.on_budget_exceeded == "raise" and profile.name == st.decision.tier:
             raise
         st.budget_errors.append(exc)
-        st.skip(profile.name, SkipReason.OVER_BUDGET, f"budget {exc.scope!r} has ${room:.6f} left")
+        detail = _shortfall(rt, f"budget {exc.scope!r}", pre, room, exc.limit_usd)
+        st.skip(profile.name, SkipReason.OVER_BUDGET, detail)
         return None
     return pre, reservation
 
@@ -209,7 +212,7 @@ def _rereserve(rt: Runtime, st: _State, tc: _TierCall) -> Generator[Action, Any,
     except BudgetExceededError as exc:
         room = exc.remaining_usd if exc.remaining_usd is not None else 0.0
         st.budget_errors.append(exc)
-        detail = f"budget {exc.scope!r} has ${room:.6f} left for a retry"
+        detail = _shortfall(rt, f"budget {exc.scope!r} (retry)", tc.pre, room, exc.limit_usd)
         st.skip(tc.profile.name, SkipReason.OVER_BUDGET, detail)
         return False
     return True
@@ -340,6 +343,22 @@ def _release(rt: Runtime, reservation: Reservation | None) -> Generator[Action, 
         # The hold expires with its TTL (conservative); the call's own outcome (a fallback,
         # its real error) matters more than the ledger's.
         ledger_failed(rt, exc)
+
+
+def _shortfall(
+    rt: Runtime, what: str, pre: Preflight, left: float, limit: float, *, left_label: str = "left"
+) -> str:
+    """A money skip's detail: needed, left, and what to change (``budget.shortfall``)."""
+    settings = rt.settings
+    return shortfall(
+        what,
+        pre.worst_case_usd,
+        left,
+        limit,
+        capping=settings.cap_output_to_budget,
+        min_output_tokens=settings.min_output_tokens,
+        left_label=left_label,
+    )
 
 
 def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict[str, Any]:

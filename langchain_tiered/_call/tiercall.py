@@ -44,6 +44,7 @@ __all__ = [
     "direct_target",
     "from_result",
     "has_content",
+    "listeners",
     "tier_handlers",
     "unwrap",
 ]
@@ -62,6 +63,15 @@ def tier_handlers(handlers: Sequence[Any]) -> list[Any]:
         if isinstance(h, BaseTracer)
         and not isinstance(h, (_StreamingCallbackHandler, _V2StreamingCallbackHandler))
     ]
+
+
+def listeners(handlers: Sequence[Any]) -> list[Any]:
+    """The handlers that want the call's events.
+
+    All but the package's own bookkeeping (``tiered_internal``, e.g. the agents' root-run
+    tracker attached to every run).
+    """
+    return [h for h in handlers if not getattr(h, "tiered_internal", False)]
 
 
 def child_manager(run_manager: Any, *, tier_call: bool = False) -> Any:

@@ -29,6 +29,8 @@ class RootTracker(BaseCallbackHandler):
 
     run_inline = True
     raise_error = False
+    tiered_internal = True
+    """Bookkeeping, not a listener: the engine emits no events and reads nothing for it."""
 
     def __init__(self, max_runs: int = _MAX_RUNS) -> None:
         self._roots: dict[UUID, UUID] = {}

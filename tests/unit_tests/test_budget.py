@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from langchain_tiered import Budget, InMemoryLedger
-from langchain_tiered.budget import budget_limits, shared_ledger
+from langchain_tiered.budget import BudgetKeyWarning, budget_limits, shared_ledger
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.testing import FakeClock
 
@@ -79,7 +79,8 @@ def test_budget_limits_skips_budgets_that_do_not_apply() -> None:
         Budget(limit_usd=100.0, period="month", ledger=ledger),
         Budget(limit_usd=1.0, period="day", scope="budget_key", name="user", ledger=ledger),
     ]
-    assert budget_limits(budgets, None, NOW) == {"budget:global:month:2026-11": 100.0}
+    with pytest.warns(BudgetKeyWarning):  # the per-user budget does not apply without a key
+        assert budget_limits(budgets, None, NOW) == {"budget:global:month:2026-11": 100.0}
     assert budget_limits(budgets, USER, NOW) == {
         "budget:global:month:2026-11": 100.0,
         "user:user-42:day:2026-11-28": 1.0,

@@ -22,6 +22,7 @@ from langchain_tiered import (
     TieredChatModel,
     count_tokens,
 )
+from langchain_tiered.budget import BudgetKeyWarning
 from langchain_tiered.testing import FakeClock
 from tests.unit_tests.fakes import PRICES, FakeTier, usage
 
@@ -153,8 +154,10 @@ def test_per_user_budget_key_from_metadata() -> None:
     assert len(meta["budget_keys"]) == 1
     assert "user-42" in meta["budget_keys"][0]
     assert ledger.spent(meta["budget_keys"][0]) == pytest.approx(meta["cost_usd"])
-    # a call without the key is not limited by the per-user budget
-    assert model.invoke(PROMPT, tier="budget").response_metadata["tiered"]["budget_keys"] == []
+    # a call without the key is not limited by the per-user budget (and says so, once)
+    with pytest.warns(BudgetKeyWarning, match="require_key=True"):
+        meta = model.invoke(PROMPT, tier="budget").response_metadata["tiered"]
+    assert meta["budget_keys"] == []
 
 
 def test_no_reservation_leaks_when_calls_fail() -> None:

@@ -1,0 +1,143 @@
+"""Budget alerts: a budget crossing 50 %, 80 %, 100 % of its limit, told once per period.
+
+After a call settles, each budget it was charged to is compared with its ``alert_at``
+fractions (``Budget(alert_at=(0.5, 0.8, 1.0))`` by default). A fraction crossed by this
+call's spend fires one :class:`BudgetAlert`, once per ledger key (a key names the period,
+so a new day or month alerts afresh) and per process: to ``Budget.on_alert`` if set, and
+as the LangChain custom event ``tiered.budget_alert`` to the call's callback handlers.
+Nothing is read from the ledger unless someone listens.
+
+Example:
+    ```python
+    def to_slack(alert: BudgetAlert) -> None:
+        post(f"{alert.budget} at {alert.fraction:.0%}: ${alert.spent_usd:.2f} "
+             f"of ${alert.limit_usd:.2f} ({alert.period})")
+
+    Budget(limit_usd=50, period="month", on_alert=to_slack)
+    ```
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from langchain_tiered._call.actions import Action, Emit
+
+if TYPE_CHECKING:
+    from langchain_tiered.budget import Budget
+
+__all__ = ["BudgetAlert", "alerts_after_settle", "crossed"]
+
+_REMEMBERED_KEYS = 10_000  # keys whose fired fractions are kept; oldest forgotten first
+
+
+@dataclass(frozen=True)
+class BudgetAlert:
+    """A budget crossed one of its alert fractions.
+
+    Attributes:
+        budget: The budget's ``name``.
+        key: The ledger key (budget, who, period), e.g. ``"user:user-42:day:2026-11-30"``.
+        budget_key: The call's ``budget_key`` for a per-key budget, else ``None``.
+        period: ``"day"``, ``"month"`` or ``None`` (a lifetime or per-run budget).
+        fraction: The fraction crossed (``0.8`` for 80 %).
+        spent_usd: Spend settled under the key after the call that crossed it.
+        limit_usd: The budget's limit.
+    """
+
+    budget: str
+    key: str
+    budget_key: str | None
+    period: str | None
+    fraction: float
+    spent_usd: float
+    limit_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert as plain JSON types (the ``tiered.budget_alert`` event's data)."""
+        return asdict(self)
+
+
+def crossed(before: float, after: float, limit: float, fractions: Sequence[float]) -> list[float]:
+    """Fractions of ``limit`` that spend passed going from ``before`` to ``after`` (pure)."""
+    if limit <= 0:
+        return [f for f in fractions if before <= 0 < after]
+    return [f for f in sorted(fractions) if before < f * limit <= after]
+
+
+class _Fired:
+    """Which fractions already fired per ledger key (bounded, thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[str, set[float]] = OrderedDict()
+
+    def first_time(self, key: str, fraction: float) -> bool:
+        with self._lock:
+            seen = self._keys.setdefault(key, set())
+            self._keys.move_to_end(key)
+            if len(self._keys) > _REMEMBERED_KEYS:
+                self._keys.popitem(last=False)
+            if fraction in seen:
+                return False
+            seen.add(fraction)
+            return True
+
+
+_FIRED: dict[int, _Fired] = {}
+_FIRED_LOCK = threading.Lock()
+
+
+def _fired(budget: Budget) -> _Fired:
+    with _FIRED_LOCK:  # per budget object: its name, limit and fractions are fixed
+        return _FIRED.setdefault(id(budget), _Fired())
+
+
+def alerts_after_settle(
+    budgets: Sequence[Budget],
+    budget_keys: Sequence[str],
+    metadata: Mapping[str, Any],
+    now: datetime,
+    cost_usd: float,
+    *,
+    listening: bool,
+) -> Generator[Action, Any, list[BudgetAlert]]:
+    """Check the budgets a settled call was charged to; emit and hand out new alerts.
+
+    ``listening``: whether the call has callback handlers (the event is then emitted).
+    Budgets with no ``on_alert`` are only read when someone listens.
+    """
+    alerts: list[BudgetAlert] = []
+    if cost_usd <= 0 or not budget_keys:
+        return alerts
+    charged = set(budget_keys)
+    for budget in budgets:
+        if not budget.alert_at or not (listening or budget.on_alert is not None):
+            continue
+        key = budget.key(metadata, now)
+        if key is None or key not in charged:
+            continue
+        after = budget.ledger.spent(key)
+        for fraction in crossed(after - cost_usd, after, budget.limit_usd, budget.alert_at):
+            if not _fired(budget).first_time(key, fraction):
+                continue
+            who = metadata.get("budget_key") if budget.scope == "budget_key" else None
+            alert = BudgetAlert(
+                budget=budget.name,
+                key=key,
+                budget_key=None if who is None else str(who),
+                period=budget.period if budget.scope != "run" else None,
+                fraction=fraction,
+                spent_usd=after,
+                limit_usd=budget.limit_usd,
+            )
+            alerts.append(alert)
+            if budget.on_alert is not None:
+                budget.on_alert(alert)
+            yield Emit("tiered.budget_alert", alert.to_dict())
+    return alerts
