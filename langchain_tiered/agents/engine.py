@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from langchain_tiered.agents.errors import RunBudgetExceededError
-from langchain_tiered.agents.sticky import likely_cached, price_switch, step_cost
+from langchain_tiered.agents.sticky import expected_stay, likely_cached, price_switch, step_cost
 from langchain_tiered.agents.threads import ThreadState
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.pricing import cache_writes_for
@@ -45,9 +45,12 @@ def stick(rt: Runtime, req: CallRequest, decision: RouteDecision) -> RouteDecisi
     """
     if rt.settings.sticky == "never" or req.thread is None or req.override is not None:
         return decision
-    state = rt.threads.get(req.thread) if rt.threads is not None else None
-    if state is None or state.tier not in rt.by_name:
+    store = rt.threads
+    state = store.get(req.thread) if store is not None else None
+    if store is None or state is None or state.tier not in rt.by_name:
         return decision
+    state = state.with_asked(decision.tier)
+    store.put(req.thread, state)
     tier, note = _choose(rt, req, state, rt.by_name[state.tier], rt.by_name[decision.tier])
     return dataclasses.replace(decision, tier=tier, reason=f"{decision.reason}; {note}")
 
@@ -65,21 +68,28 @@ def _choose(
         return here.name, f"thread stays on {here.name!r} ({cache_note})"
     if rt.settings.sticky == "always":
         return here.name, f"sticky='always': thread stays on {here.name!r} ({cache_note})"
+    remaining = rt.settings.thread_expected_steps - state.steps
+    more = {p.name for p in rt.profiles[: there.index]}
+    stay = expected_stay(dict(state.asked), more, remaining)
     switch = price_switch(
         here.price,
         there.price,
         prompt_tokens=prompt,
         cached_tokens=cached,
         output_tokens=output,
-        steps=rt.settings.thread_expected_steps - state.steps,
+        steps=stay,
         writes_there=_writes(req, there),
+        warm_there=likely_cached(there.price, state.prefix_on(there.name), prompt),
+        growth_tokens=max(0, prompt - state.input_tokens),
+        comes_back=stay < remaining,
     )
     money = (
         f"saving ~${switch.saving_usd:.6f} over {switch.steps} expected steps vs "
-        f"cache loss ~${switch.cache_loss_usd:.6f}"
+        f"cache loss ~${switch.cache_loss_usd:.6f} (~${switch.back_usd:.6f} of it coming back)"
     )
     if there.index < here.index:  # quality first: the router asks for a more capable tier
-        return there.name, f"thread moves up from {here.name!r} ({money})"
+        loss = f"cache loss ~${switch.cache_loss_usd:.6f} accepted"
+        return there.name, f"thread moves up from {here.name!r} (router asks for more; {loss})"
     if switch.worth_it:
         return there.name, f"thread switches from {here.name!r} ({money})"
     refused = f"switch to {there.name!r} refused ({money}; {cache_note})"
@@ -103,16 +113,10 @@ def observe(rt: Runtime, sel: Selected, tokens: dict[str, int], cost_usd: float)
     if sel.thread is None or rt.threads is None:
         return
     previous = rt.threads.get(sel.thread)
-    rt.threads.put(
-        sel.thread,
-        ThreadState(
-            tier=sel.profile.name,
-            input_tokens=tokens.get("input_tokens", 0),
-            cached_tokens=tokens.get("cached_tokens", 0),
-            output_tokens=tokens.get("output_tokens", 0),
-            steps=(previous.steps if previous is not None else 0) + 1,
-        ),
+    start = previous or ThreadState(
+        tier=sel.profile.name, input_tokens=0, cached_tokens=0, output_tokens=0, steps=0
     )
+    rt.threads.put(sel.thread, start.after_call(sel.profile.name, tokens))
 
 
 def describe_step(messages: Sequence[BaseMessage]) -> str:

@@ -15,6 +15,7 @@ therefore keep reserving the full-price worst case (see the README).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ __all__ = [
     "CACHE_MIN_TOKENS",
     "CACHE_STEP_TOKENS",
     "SwitchPrice",
+    "expected_stay",
     "likely_cached",
     "price_switch",
     "step_cost",
@@ -72,20 +74,44 @@ def step_cost(
     return price.cost(usage)
 
 
+def expected_stay(asked: Mapping[str, int], more_capable: Collection[str], remaining: int) -> int:
+    """Calls a thread is likely to stay on a cheaper tier before the router asks for more.
+
+    The router's decisions on this thread so far estimate how often it asks for a tier more
+    capable than the new one; a stay then lasts ``1 / p`` calls on average (Laplace-smoothed:
+    two calls with no history), never more than the ``remaining`` calls of the thread.
+
+    Args:
+        asked: Router decisions on this thread per tier.
+        more_capable: The tiers more capable than the one the thread would move to.
+        remaining: Calls the thread is still expected to make, this one included.
+
+    Returns:
+        The expected stay, at least 1 call.
+    """
+    total = sum(asked.values())
+    upward = sum(n for tier, n in asked.items() if tier in more_capable)
+    return max(1, min(remaining, (total + 2) // (upward + 1)))
+
+
 @dataclass(frozen=True)
 class SwitchPrice:
     """What moving a thread to another tier would save and lose (USD).
 
     Attributes:
         saving_usd: Cost per step here minus there (both cached), times ``steps``.
-        cache_loss_usd: The extra the first step there pays because its cache is cold.
-        steps: The expected remaining calls of the thread the saving was counted over.
+        cache_loss_usd: The extra the first step there pays because its cache is cold (the
+            part of the prefix not still cached there from an earlier stay).
+        back_usd: Of the cache loss, what coming back here is expected to cost (the history
+            added meanwhile, billed uncached here once).
+        steps: The calls the thread is expected to stay there (the saving counts them).
         cached_tokens: The prefix likely cached here (and re-billed there once).
         stay_step_usd: The expected cost of this call if the thread stays.
     """
 
     saving_usd: float
     cache_loss_usd: float
+    back_usd: float
     steps: int
     cached_tokens: int
     stay_step_usd: float
@@ -105,6 +131,9 @@ def price_switch(
     output_tokens: int,
     steps: int,
     writes_there: bool,
+    warm_there: int = 0,
+    growth_tokens: int = 0,
+    comes_back: bool = False,
 ) -> SwitchPrice:
     """Price moving a thread from ``here`` to ``there`` for its remaining ``steps`` calls.
 
@@ -117,6 +146,10 @@ def price_switch(
         steps: Expected remaining calls, this one included (at least 1).
         writes_there: Whether the first call there writes the cache (Anthropic
             ``cache_control``: a write premium on top of the full price).
+        warm_there: The part of the prefix still cached there from an earlier stay.
+        growth_tokens: Tokens the history grows by per call (the last call's addition).
+        comes_back: Whether the router is expected to ask for this tier again before the
+            thread ends: the history added meanwhile is then billed uncached here once.
 
     Returns:
         The saving and the cache loss.
@@ -125,12 +158,17 @@ def price_switch(
     stay = step_cost(here, prompt_tokens, output_tokens, cached=cached_tokens)
     # Later steps there find the prefix cached as it is here now.
     steady_there = step_cost(there, prompt_tokens, output_tokens, cached=cached_tokens)
+    warm = min(warm_there, cached_tokens)
+    cold = cached_tokens - warm
     first_there = step_cost(
-        there, prompt_tokens, output_tokens, written=cached_tokens if writes_there else 0
+        there, prompt_tokens, output_tokens, cached=warm, written=cold if writes_there else 0
     )
+    added = growth_tokens * steps if comes_back else 0
+    back = step_cost(here, added, 0) - step_cost(here, added, 0, cached=added)
     return SwitchPrice(
         saving_usd=(stay - steady_there) * steps,
-        cache_loss_usd=max(0.0, first_there - steady_there),
+        cache_loss_usd=max(0.0, first_there - steady_there) + back,
+        back_usd=back,
         steps=steps,
         cached_tokens=cached_tokens,
         stay_step_usd=stay,

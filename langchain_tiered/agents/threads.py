@@ -12,6 +12,7 @@ expire too: OpenAI's after minutes of inactivity, Anthropic's after 5 minutes or
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -48,6 +49,10 @@ class ThreadState:
         cached_tokens: Of those, the tokens the provider reported as read from its cache.
         output_tokens: Output tokens of the last call (the expected size of the next).
         steps: Calls answered on this thread so far.
+        prefixes: The last prompt size the thread sent to each tier it used: a tier it
+            returns to still holds that prefix in its cache (OpenAI-style prefix caching).
+        asked: How often the router asked for each tier on this thread (from its second
+            call on): how long a stay on a cheaper tier is likely to last.
     """
 
     tier: str
@@ -55,6 +60,32 @@ class ThreadState:
     cached_tokens: int
     output_tokens: int
     steps: int
+    prefixes: tuple[tuple[str, int], ...] = ()
+    asked: tuple[tuple[str, int], ...] = ()
+
+    def prefix_on(self, tier: str) -> int:
+        """The last prompt size the thread sent to ``tier`` (0 if never)."""
+        return dict(self.prefixes).get(tier, 0)
+
+    def with_asked(self, tier: str) -> ThreadState:
+        """This state with one more router decision for ``tier``."""
+        counts = dict(self.asked)
+        counts[tier] = counts.get(tier, 0) + 1
+        return dataclasses.replace(self, asked=tuple(counts.items()))
+
+    def after_call(self, tier: str, tokens: Mapping[str, int]) -> ThreadState:
+        """The state after a call answered on ``tier`` with usage ``tokens``."""
+        prefixes = dict(self.prefixes)
+        prefixes[tier] = tokens.get("input_tokens", 0)
+        return dataclasses.replace(
+            self,
+            tier=tier,
+            input_tokens=tokens.get("input_tokens", 0),
+            cached_tokens=tokens.get("cached_tokens", 0),
+            output_tokens=tokens.get("output_tokens", 0),
+            steps=self.steps + 1,
+            prefixes=tuple(prefixes.items()),
+        )
 
 
 @runtime_checkable

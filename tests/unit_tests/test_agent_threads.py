@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableLambda
 
 from langchain_tiered import ModelPrice, Tier, TieredChatModel
 from langchain_tiered.agents import InMemoryThreadStore, ThreadState
-from langchain_tiered.agents.sticky import likely_cached, price_switch
+from langchain_tiered.agents.sticky import expected_stay, likely_cached, price_switch
 from langchain_tiered.agents.threads import call_identity
 from langchain_tiered.routing import RouteDecision, RouteRequest
 from langchain_tiered.testing import FakeClock
@@ -172,3 +172,45 @@ def test_an_override_beats_the_thread() -> None:
     answer = model.invoke(history(), config=config, tier="mini")
     assert answer.response_metadata["tiered"]["tier"] == "mini"
     assert "thread" not in answer.response_metadata["tiered"]["reason"]
+
+
+def test_expected_stay_follows_how_often_the_router_asks_for_more() -> None:
+    more = {"top"}
+    assert expected_stay({}, more, remaining=10) == 2  # no history yet
+    assert expected_stay({"mini": 8}, more, remaining=10) == 10  # never asks for more
+    assert expected_stay({"mini": 8}, more, remaining=4) == 4  # never beyond the thread
+    assert expected_stay({"top": 4, "mini": 4}, more, remaining=10) == 2
+    assert expected_stay({"top": 9, "mini": 1}, more, remaining=10) == 1
+
+
+def test_a_warm_prefix_there_and_the_way_back_change_the_cache_loss() -> None:
+    terms: dict[str, Any] = {"prompt_tokens": 10_000, "cached_tokens": 9_984, "output_tokens": 100}
+    cold = price_switch(BIG, SMALL, steps=1, writes_there=False, **terms)
+    warm = price_switch(BIG, SMALL, steps=1, writes_there=False, warm_there=8_000, **terms)
+    # Only the 1,984 tokens not cached there yet are re-billed: 1,984 x (0.25 - 0.025).
+    assert warm.cache_loss_usd == pytest.approx(1984 * 0.225e-6)
+    assert warm.saving_usd == cold.saving_usd
+    back = price_switch(
+        BIG, SMALL, steps=2, writes_there=False, growth_tokens=500, comes_back=True, **terms
+    )
+    # Coming back bills the 2 x 500 tokens added meanwhile uncached here: 1,000 x 1.125.
+    assert back.back_usd == pytest.approx(1000 * 1.125e-6)
+    assert back.cache_loss_usd == pytest.approx(cold.cache_loss_usd + back.back_usd)
+
+
+def test_a_thread_moves_up_when_the_router_asks_for_a_more_capable_tier() -> None:
+    model = make_model(thread_expected_steps=2)
+    config: Any = {"metadata": {"tiered_thread": "up", "want": "mini"}}
+    model.invoke(history(), config=config)
+    config["metadata"]["want"] = "top"
+    meta = model.invoke(history(), config=config).response_metadata["tiered"]
+    assert meta["tier"] == "top"
+    assert "thread moves up from 'mini' (router asks for more; cache loss ~$" in meta["reason"]
+    store = model._rt.threads
+    assert store is not None
+    state = store.get("up")
+    assert state is not None
+    assert dict(state.asked) == {"top": 1}  # the router's decisions from the second call on
+    assert state.prefix_on("mini") > 8_000
+    assert state.prefix_on("top") > 8_000
+    assert state.steps == 2
