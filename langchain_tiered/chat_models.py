@@ -27,7 +27,14 @@ from langchain_tiered._call.drivers import adrive, drive
 from langchain_tiered._call.fallback_runnable import fallback_runnable
 from langchain_tiered._call.plan import plan_call, preview
 from langchain_tiered._call.relay import Relay, finish_meta, run_id_of
-from langchain_tiered._call.run_context import StreamRun, current_run, publish, stream_run
+from langchain_tiered._call.run_context import (
+    StreamRun,
+    current_run,
+    plain_generate,
+    publish,
+    stamp_ids,
+    stream_run,
+)
 from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
@@ -376,6 +383,8 @@ class TieredChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if plain_generate(self, run_manager, kwargs):  # LangChain would only call _generate
+            return stamp_ids(self._generate(messages, stop, run_manager, **kwargs), run_manager)
         with publish(self, run_manager):
             return super()._generate_with_cache(messages, stop, run_manager, **kwargs)
 
@@ -386,6 +395,9 @@ class TieredChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if plain_generate(self, run_manager, kwargs):
+            result = await self._agenerate(messages, stop, run_manager, **kwargs)
+            return stamp_ids(result, run_manager)
         with publish(self, run_manager):
             return await super()._agenerate_with_cache(messages, stop, run_manager, **kwargs)
 

@@ -23,8 +23,58 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
+from langchain_core.globals import get_llm_cache
+from langchain_core.outputs import ChatResult
+from langchain_core.tracers._streaming import _V2StreamingCallbackHandler
+from langchain_core.utils.utils import LC_ID_PREFIX
 
-__all__ = ["StreamRun", "current_run", "publish", "stream_run"]
+__all__ = ["StreamRun", "current_run", "plain_generate", "publish", "stamp_ids", "stream_run"]
+
+_STREAMS: dict[type, bool] = {}  # handler type -> whether it makes an invoke stream
+
+
+def _streams(handler: Any) -> bool:
+    """Whether ``handler`` makes LangChain stream an invoke (astream_events, LangGraph).
+
+    LangChain asks ``isinstance(h, _StreamingCallbackHandler)``, a runtime-checkable
+    ``Protocol``: slow on every call. Same answer, memoized per handler type.
+    """
+    kind = type(handler)
+    known = _STREAMS.get(kind)
+    if known is None:
+        known = hasattr(handler, "tap_output_iter") or isinstance(
+            handler, _V2StreamingCallbackHandler
+        )
+        _STREAMS[kind] = known
+    return known
+
+
+def plain_generate(model: Any, run_manager: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether ``_generate_with_cache`` would do nothing for ``model`` but call ``_generate``.
+
+    No cache (own or global), no rate limiter, no streaming asked for (``stream=``,
+    ``streaming=True``, a streaming handler such as ``astream_events``'), no v1 output.
+    Then the tiered model calls its ``_generate`` itself and skips LangChain's per-call
+    ``inspect.signature`` and protocol checks.
+    """
+    if model.rate_limiter is not None or "stream" in kwargs or model.streaming:
+        return False
+    if model.cache is not False and (model.cache is not None or get_llm_cache() is not None):
+        return False
+    if model.output_version == "v1":
+        return False
+    handlers = run_manager.handlers if run_manager is not None else ()
+    return not any(_streams(h) for h in handlers)
+
+
+def stamp_ids(result: ChatResult, run_manager: Any) -> ChatResult:
+    """Give each generation's message the id LangChain's ``_generate_with_cache`` would."""
+    if run_manager is not None:
+        for idx, generation in enumerate(result.generations):
+            if generation.message.id is None:
+                generation.message.id = f"{LC_ID_PREFIX}-{run_manager.run_id}-{idx}"
+    return result
+
 
 _CURRENT: ContextVar[tuple[int, Any] | None] = ContextVar("langchain_tiered_run", default=None)
 
