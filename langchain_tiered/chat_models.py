@@ -170,7 +170,8 @@ class TieredChatModel(BaseChatModel):
         params = LangSmithParams(ls_provider="tiered", ls_model_type="chat")
         model = kwargs.get("model")
         tier = kwargs.get("tier")
-        known = self._rt.by_name.get(tier) if isinstance(tier, str) else None
+        rt = self._rt
+        known = rt.by_name.get(tier) if isinstance(tier, str) else None
         if isinstance(model, str):
             params["ls_model_name"] = model
         elif known is not None:
@@ -178,7 +179,7 @@ class TieredChatModel(BaseChatModel):
         else:
             # The chosen tier is only known up front with an override; otherwise name the
             # tier set, which no tracer prices (the tier's own child run carries its model).
-            params["ls_model_name"] = self._rt.set_name
+            params["ls_model_name"] = rt.set_name
         temperature = kwargs.get("temperature", self.temperature)
         if isinstance(temperature, (int, float)):
             params["ls_temperature"] = temperature
@@ -303,7 +304,9 @@ class TieredChatModel(BaseChatModel):
         run_manager: Any,
         *,
         stream: bool,
+        rt: Runtime | None = None,
     ) -> CallRequest:
+        rt = rt if rt is not None else self._rt  # private attributes are slow: read once
         own = {k: kwargs.pop(k) for k in _OWN_KWARGS if k in kwargs}
         kwargs.pop("stream", None)
         self._apply_defaults(kwargs)
@@ -321,11 +324,11 @@ class TieredChatModel(BaseChatModel):
             stop=stop,
             kwargs=kwargs,
             metadata=metadata,
-            bind=_binder(self._rt, own, tools),
+            bind=_binder(rt, own, tools),
             stream=stream,
             override=override,
             run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
-            openai_tools=_openai_tools(self._rt, own, tools),
+            openai_tools=_openai_tools(rt, own, tools),
             structured_output=bool(own.get("tiered_structured_output")),
             thread=thread,
             run=run,
@@ -358,21 +361,23 @@ class TieredChatModel(BaseChatModel):
         )
         return ChatResult(generations=[ChatGeneration(message=tagged)])
 
+    @staticmethod
     def _alerts(
-        self, meta: TieredMetadata, req: CallRequest, run_manager: Any
+        rt: Runtime, meta: TieredMetadata, req: CallRequest, run_manager: Any
     ) -> Generator[Any, Any, Any]:
         """Budget alerts this call's spend set off (see :mod:`langchain_tiered.alerts`)."""
         return alerts_after_settle(
-            self._rt.budgets,
+            rt.budgets,
             meta["budget_keys"],
             req.metadata,
-            self._rt.clock.now(),
+            rt.clock.now(),
             meta["cost_usd"],
             listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
         )
 
-    def _drive_kw(self, run_manager: Any) -> dict[str, Any]:
-        return {"clock": self._rt.clock, "ledger": self._rt.ledger, "run_manager": run_manager}
+    @staticmethod
+    def _drive_kw(rt: Runtime, run_manager: Any) -> dict[str, Any]:
+        return {"clock": rt.clock, "ledger": rt.ledger, "run_manager": run_manager}
 
     # -- entry points that publish the run for _stream (see _run_context) --------------
 
@@ -447,16 +452,15 @@ class TieredChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        started, spec = self._rt.clock.monotonic(), kwargs.get("tiered_structured_output")
-        req = self._request(messages, stop, kwargs, run_manager, stream=False)
-        sel = drive(plan_call(self._rt, req), **self._drive_kw(run_manager))
-        meta = drive(
-            settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
-            **self._drive_kw(run_manager),
-        )
-        if self._rt.budgets:
-            drive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
-        return self._result(sel.result, finish_meta(meta, self._rt.clock, started, spec))
+        rt = self._rt
+        started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
+        req = self._request(messages, stop, kwargs, run_manager, stream=False, rt=rt)
+        kw = self._drive_kw(rt, run_manager)
+        sel = drive(plan_call(rt, req), **kw)
+        meta = drive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
+        if rt.budgets:
+            drive(self._alerts(rt, meta, req, run_manager), **kw)
+        return self._result(sel.result, finish_meta(meta, rt.clock, started, spec))
 
     async def _agenerate(
         self,
@@ -465,16 +469,15 @@ class TieredChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        started, spec = self._rt.clock.monotonic(), kwargs.get("tiered_structured_output")
-        req = self._request(messages, stop, kwargs, run_manager, stream=False)
-        sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
-        meta = await adrive(
-            settle_call(self._rt, sel, sel.result, run_id=run_id_of(run_manager)),
-            **self._drive_kw(run_manager),
-        )
-        if self._rt.budgets:
-            await adrive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
-        return self._result(sel.result, finish_meta(meta, self._rt.clock, started, spec))
+        rt = self._rt
+        started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
+        req = self._request(messages, stop, kwargs, run_manager, stream=False, rt=rt)
+        kw = self._drive_kw(rt, run_manager)
+        sel = await adrive(plan_call(rt, req), **kw)
+        meta = await adrive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
+        if rt.budgets:
+            await adrive(self._alerts(rt, meta, req, run_manager), **kw)
+        return self._result(sel.result, finish_meta(meta, rt.clock, started, spec))
 
     def _stream(
         self,
@@ -484,20 +487,22 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
-        relay = Relay.start(self._rt.clock, kwargs.get("tiered_structured_output"))
-        req = self._request(messages, stop, kwargs, run_manager, stream=True)
-        sel = drive(plan_call(self._rt, req), **self._drive_kw(run_manager))
+        rt = self._rt
+        kw = self._drive_kw(rt, run_manager)
+        relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
+        req = self._request(messages, stop, kwargs, run_manager, stream=True, rt=rt)
+        sel = drive(plan_call(rt, req), **kw)
         head, rest = sel.result
         relay.opened(head)
         try:
             for chunk in itertools.chain(head, rest):
                 yield relay.wrap(chunk)
         except BaseException as exc:  # cut by an error, or abandoned by the caller
-            drive(relay.interrupted(self._rt, sel, run_manager, exc), **self._drive_kw(run_manager))
+            drive(relay.interrupted(rt, sel, run_manager, exc), **kw)
             raise
-        meta = drive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
-        if self._rt.budgets:
-            drive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
+        meta = drive(relay.settle(rt, sel, run_manager), **kw)
+        if rt.budgets:
+            drive(self._alerts(rt, meta, req, run_manager), **kw)
         yield relay.final(meta)
 
     async def _astream(
@@ -521,9 +526,11 @@ class TieredChatModel(BaseChatModel):
         run_manager: Any,
         kwargs: dict[str, Any],
     ) -> AsyncGenerator[ChatGenerationChunk, None]:
-        relay = Relay.start(self._rt.clock, kwargs.get("tiered_structured_output"))
-        req = self._request(messages, stop, kwargs, run_manager, stream=True)
-        sel = await adrive(plan_call(self._rt, req), **self._drive_kw(run_manager))
+        rt = self._rt
+        kw = self._drive_kw(rt, run_manager)
+        relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
+        req = self._request(messages, stop, kwargs, run_manager, stream=True, rt=rt)
+        sel = await adrive(plan_call(rt, req), **kw)
         head, rest = sel.result
         relay.opened(head)
         try:
@@ -532,13 +539,11 @@ class TieredChatModel(BaseChatModel):
             async for chunk in rest:
                 yield relay.wrap(chunk)
         except BaseException as exc:  # cut by an error, or abandoned/cancelled by the caller
-            await adrive(
-                relay.interrupted(self._rt, sel, run_manager, exc), **self._drive_kw(run_manager)
-            )
+            await adrive(relay.interrupted(rt, sel, run_manager, exc), **kw)
             raise
-        meta = await adrive(relay.settle(self._rt, sel, run_manager), **self._drive_kw(run_manager))
-        if self._rt.budgets:
-            await adrive(self._alerts(meta, req, run_manager), **self._drive_kw(run_manager))
+        meta = await adrive(relay.settle(rt, sel, run_manager), **kw)
+        if rt.budgets:
+            await adrive(self._alerts(rt, meta, req, run_manager), **kw)
         yield relay.final(meta)
 
 
