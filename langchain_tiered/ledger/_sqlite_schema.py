@@ -191,15 +191,22 @@ def micros(value: datetime) -> int:
     return (as_utc(value) - _EPOCH) // _MICROSECOND
 
 
+_CONVERT: dict[str, Any] = {
+    "time": micros,
+    "budget_keys": lambda keys: json.dumps(list(keys)),
+    "fallback": int,
+    "cached_response": int,
+    "cost_is_estimate": int,
+}
+
+
 def record_row(record: SpendRecord) -> tuple[Any, ...]:
     """The ``records`` row for ``record``, in :data:`RECORD_COLUMNS` order."""
-    data = record.to_dict()
-    data["time"] = micros(record.time)
-    data["budget_keys"] = json.dumps(list(record.budget_keys))
-    data["fallback"] = int(record.fallback)
-    data["cached_response"] = int(record.cached_response)
-    data["cost_is_estimate"] = int(record.cost_is_estimate)
-    return tuple(data[c] for c in RECORD_COLUMNS)
+    # Read field by field: dataclasses.asdict deep-copies and cost a third of a settle.
+    return tuple(
+        _CONVERT[c](getattr(record, c)) if c in _CONVERT else getattr(record, c)
+        for c in RECORD_COLUMNS
+    )
 
 
 def row_record(row: tuple[Any, ...]) -> SpendRecord:
