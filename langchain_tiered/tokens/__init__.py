@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -136,6 +137,13 @@ def _freeze(value: Any) -> Hashable:
     return repr(value)
 
 
+def _key_bytes(value: Any) -> int:
+    """Memory a memo key holds, estimated: its strings and containers (``sys.getsizeof``)."""
+    if isinstance(value, tuple):
+        return sys.getsizeof(value) + sum(_key_bytes(v) for v in value)
+    return sys.getsizeof(value)
+
+
 def _message_key(message: BaseMessage) -> Hashable:
     # Read fields from __dict__: getattr() of a field a message type lacks (e.g. tool_calls on
     # a HumanMessage) goes through pydantic's slow __getattr__ and dominated the memo's cost.
@@ -188,14 +196,26 @@ class TokenCounter:
     provider's reported ``actual / raw`` ratios (see ``observe``).
 
     Args:
-        max_cached_messages: LRU bound on cached per-message counts (memory stays bounded).
+        max_cached_messages: LRU bound on the number of cached per-message counts.
+        max_cached_bytes: LRU bound on the memory their keys (the message texts) hold,
+            estimated with ``sys.getsizeof``; the default keeps the memo under ~64 MB
+            whatever the message sizes (50,000 entries of 20k-character messages would
+            otherwise hold ~1 GB).
     """
 
-    def __init__(self, *, max_cached_messages: int = 50_000) -> None:
-        if max_cached_messages < 0:
-            msg = f"max_cached_messages must be >= 0, got {max_cached_messages}"
+    def __init__(
+        self, *, max_cached_messages: int = 50_000, max_cached_bytes: int = 64 * 2**20
+    ) -> None:
+        if max_cached_messages < 0 or max_cached_bytes < 0:
+            msg = (
+                f"max_cached_messages and max_cached_bytes must be >= 0, got "
+                f"{max_cached_messages} and {max_cached_bytes}"
+            )
             raise ValueError(msg)
         self._max = max_cached_messages
+        self._max_bytes = max_cached_bytes
+        self._bytes = 0
+        self._sizes: dict[tuple[int, Hashable], int] = {}
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[int, Hashable], int] = OrderedDict()
         self._profiles: dict[ModelEncoding, int] = {}
@@ -216,12 +236,17 @@ class TokenCounter:
         return found
 
     def _store(self, entries: list[tuple[tuple[int, Hashable], int]]) -> None:
+        sized = [(key, value, _key_bytes(key)) for key, value in entries]  # outside the lock
         with self._lock:
-            for key, value in entries:
+            for key, value, size in sized:
+                if key not in self._sizes:
+                    self._sizes[key] = size
+                    self._bytes += size
                 self._cache[key] = value
                 self._cache.move_to_end(key)
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+            while self._cache and (len(self._cache) > self._max or self._bytes > self._max_bytes):
+                old, _ = self._cache.popitem(last=False)
+                self._bytes -= self._sizes.pop(old, 0)
 
     @staticmethod
     def _reusable_prefix(messages: Sequence[BaseMessage], snapshot: _Snapshot) -> int:

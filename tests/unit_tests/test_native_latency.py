@@ -138,3 +138,22 @@ def test_tier_that_only_calls_tools_is_noted_when_json_schema_was_asked() -> Non
     meta = result["raw"].response_metadata["tiered"]
     assert meta["structured_output_method"] == "json_schema"
     assert "used function_calling" in meta["structured_output_note"]
+
+
+def test_token_memo_is_bounded_by_bytes_not_only_entries() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from langchain_tiered.tokens import TokenCounter
+
+    counter = TokenCounter(max_cached_messages=50_000, max_cached_bytes=200_000)
+    big = [HumanMessage(f"{i} " + "x" * 20_000) for i in range(30)]  # ~20 KB of text each
+    for message in big:
+        counter.count([message], model="gpt-4o")
+    assert counter._bytes <= 200_000
+    assert 5 <= len(counter._cache) <= 10  # ~20 KB per entry, far below the entry bound
+    assert counter._bytes == sum(counter._sizes.values())
+    assert set(counter._sizes) == set(counter._cache)
+    fresh = TokenCounter(max_cached_bytes=200_000)
+    assert (
+        counter.count([big[-1]], model="gpt-4o").raw == fresh.count([big[-1]], model="gpt-4o").raw
+    )
