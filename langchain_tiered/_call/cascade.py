@@ -13,7 +13,7 @@ Streaming lives in :mod:`langchain_tiered._call.cascade_stream`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +22,7 @@ from langchain_core.messages import AIMessage
 from langchain_tiered._call.actions import Action, Emit, Record, Settle
 from langchain_tiered._call.plan import decide, plan_call
 from langchain_tiered._call.settle import settle_call
+from langchain_tiered.alerts import alerts_after_settle
 from langchain_tiered.cascade.base import (
     Ask,
     Cascade,
@@ -131,6 +132,18 @@ def _no_baseline(record: Any) -> Any:
     return dataclasses.replace(record, baseline_cost_usd=0.0)
 
 
+def _alerts(run: CascadeRun, meta: Mapping[str, Any]) -> Generator[Action, Any, None]:
+    """Budget alerts a settled step (or judge call) set off, as for any settled call."""
+    if run.rt.budgets:
+        now = run.rt.clock.now()
+        keys, cost = meta["budget_keys"], meta["cost_usd"]
+        # listening=True: the driver drops the event when nobody listens; budgets without
+        # alert fractions are not read either way.
+        yield from alerts_after_settle(
+            run.rt.budgets, keys, run.req.metadata, now, cost, listening=True
+        )
+
+
 def _ask(run: CascadeRun, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, float]]:
     """Perform a validator's :class:`Ask` as an engine call; return the answer and its cost."""
     tier = ask.tier or run.rt.names[-1]
@@ -148,6 +161,7 @@ def _ask(run: CascadeRun, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, f
     step_rt = _step_runtime(run, tier, [])  # a judge that cannot run rejects; no detours
     sel = yield from plan_call(step_rt, req)
     meta = yield from _as_overhead(settle_call(step_rt, sel, sel.result, run_id=run.run_id))
+    yield from _alerts(run, meta)
     run.spent += meta["cost_usd"]
     run.estimated += meta["estimated_cost_usd"]
     return sel.result, meta["cost_usd"]
@@ -213,6 +227,7 @@ def _record(
     interrupted: bool = False,
 ) -> Generator[Action, Any, None]:
     unchecked = "stream interrupted, not validated" if interrupted else "last step, not validated"
+    yield from _alerts(run, meta)
     run.spent += meta["cost_usd"]
     run.estimated += meta["estimated_cost_usd"]
     run.attempts += meta["attempts"]

@@ -13,24 +13,25 @@ import dataclasses
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_tiered._call.cascade import CascadeRun, answer_step, take_steps
 from langchain_tiered._call.drivers import adrive, drive
-from langchain_tiered._call.relay import Relay, run_id_of
+from langchain_tiered._call.relay import Relay, finish_meta, run_id_of
 from langchain_tiered._call.run_context import StreamRun
 
 if TYPE_CHECKING:
     from langchain_tiered._call.state import CallRequest, Runtime
     from langchain_tiered.cascade import Cascade
+    from langchain_tiered.metadata import TieredMetadata
 
 __all__ = ["acascade_stream", "cascade_stream"]
 
 
-def _whole(message: AIMessage, meta: dict[str, Any]) -> ChatGenerationChunk:
+def _whole(message: AIMessage, meta: TieredMetadata) -> ChatGenerationChunk:
     """An accepted, already validated answer as one stream chunk carrying the metadata."""
     calls: list[tuple[str | None, str | None, str | None]]
     calls = [(c["name"], json.dumps(c["args"]), c["id"]) for c in message.tool_calls]
@@ -88,21 +89,22 @@ def _quiet(drive_kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def cascade_stream(
-    rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any]
+    rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any], relay: Relay
 ) -> Iterator[ChatGenerationChunk]:
     """Stream a cascade: validated earlier steps as one chunk, the last step live.
 
-    ``drive_kw`` are the keyword arguments of :func:`~langchain_tiered._call.drivers.drive`.
+    ``drive_kw`` are the keyword arguments of :func:`~langchain_tiered._call.drivers.drive`;
+    ``relay`` was started with the call (its clock times the whole cascade).
     """
     run = CascadeRun(rt, req, cascade, run_id_of(drive_kw["run_manager"]))
     kw = _quiet(drive_kw)
     kind, a, b = drive(take_steps(run), **kw)
     if kind == "done":
-        yield _whole(a, b)
+        yield _whole(a, finish_meta(b, rt.clock, relay.started, relay.spec))
         return
     step_rt, sel = a, b
     head, rest = sel.result
-    relay = Relay(head)
+    relay.opened(head)
     try:
         for chunk in itertools.chain(head, rest):
             yield relay.wrap(chunk)
@@ -111,22 +113,22 @@ def cascade_stream(
         raise
     meta, _ = drive(answer_step(run, step_rt, sel, _merged(relay)), **kw)
     assert meta is not None  # the last step always ends the cascade
-    yield relay.final(meta)
+    yield relay.final(cast("TieredMetadata", meta))
 
 
 async def acascade_stream(
-    rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any]
+    rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any], relay: Relay
 ) -> AsyncIterator[ChatGenerationChunk]:
     """Async twin of :func:`cascade_stream`."""
     run = CascadeRun(rt, req, cascade, run_id_of(drive_kw["run_manager"]))
     kw = _quiet(drive_kw)
     kind, a, b = await adrive(take_steps(run), **kw)
     if kind == "done":
-        yield _whole(a, b)
+        yield _whole(a, finish_meta(b, rt.clock, relay.started, relay.spec))
         return
     step_rt, sel = a, b
     head, rest = sel.result
-    relay = Relay(head)
+    relay.opened(head)
     try:
         for chunk in head:
             yield relay.wrap(chunk)
@@ -137,4 +139,4 @@ async def acascade_stream(
         raise
     meta, _ = await adrive(answer_step(run, step_rt, sel, _merged(relay)), **kw)
     assert meta is not None  # the last step always ends the cascade
-    yield relay.final(meta)
+    yield relay.final(cast("TieredMetadata", meta))
