@@ -206,23 +206,20 @@ def run_calibrate(
         raise CliError(msg)
     cfg = load_config(config)
     n = len(cfg.tiers)
+    if shares is not None and len(shares) != n:
+        msg = f"--shares has {len(shares)} values but {config} has {n} tiers"
+        raise CliError(msg)
     texts = [item.text for item in read_prompts(prompts).items]
     prices = _tier_prices(cfg)
     try:
         if shares is not None:
-            if len(shares) != n:
-                msg = f"--shares has {len(shares)} values but {config} has {n} tiers"
-                raise CliError(msg)
             router = calibrate(ComplexityRouter(), texts, shares=shares)
         else:
-            assert usd_per_1k is not None  # checked above
+            target = float(usd_per_1k or 0.0)
             router = calibrate_for_cost(
-                ComplexityRouter(),
-                texts,
-                prices=prices,
-                usd_per_1k_calls=usd_per_1k,
+                ComplexityRouter(), texts, prices=prices, usd_per_1k_calls=target,
                 output_tokens=output_tokens,
-            )
+            )  # fmt: skip
     except ValueError as exc:
         raise CliError(str(exc)) from None
     cuts = tuple(round(t, 4) for t in router.thresholds or ())

@@ -10,8 +10,7 @@ within a few points of those shares (the router's score is continuous, so quanti
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from langchain_core.messages import HumanMessage
@@ -196,31 +195,39 @@ def calibrate_for_cost(
             (the message gives that floor).
     """
     price_list = list(prices.values()) if isinstance(prices, Mapping) else list(prices)
-    n = len(price_list)
     prompts = list(prompts)
     scores = _scores(router, prompts)
     costs = _per_prompt_costs(prompts, price_list, output_tokens)
+    n = len(price_list)
 
     def cost_at(up: float) -> tuple[float, tuple[float, ...]]:
         cuts = thresholds_for_shares(scores, [up / (n - 1)] * (n - 1) + [1.0 - up])
         total = sum(c[tier_index(s, cuts)] for s, c in zip(scores, costs, strict=True))
         return 1000 * total / len(costs), cuts
 
+    return router.with_thresholds(_largest_within(cost_at, usd_per_1k_calls))
+
+
+def _largest_within(
+    cost_at: Callable[[float], tuple[float, tuple[float, ...]]], target: float
+) -> tuple[float, ...]:
+    """Cut-offs of the largest share sent up (bisection, 30 steps) whose cost is <= target."""
     floor, cuts = cost_at(0.0)
-    if floor > usd_per_1k_calls:
+    if floor > target:
         msg = (
             f"even the cheapest tier costs ${floor:.4f} per 1,000 such calls, above the target "
-            f"${usd_per_1k_calls:.4f}: raise usd_per_1k_calls or lower output_tokens"
+            f"${target:.4f}: raise usd_per_1k_calls or lower output_tokens"
         )
         raise ValueError(msg)
+    top_cost, top_cuts = cost_at(1.0)
+    if top_cost <= target:
+        return top_cuts
     low, high = 0.0, 1.0
     for _ in range(30):
         mid = (low + high) / 2
         cost, mid_cuts = cost_at(mid)
-        if cost <= usd_per_1k_calls:
+        if cost <= target:
             low, cuts = mid, mid_cuts
         else:
             high = mid
-    if math.isclose(low, 1.0, abs_tol=1e-6):
-        cuts = cost_at(1.0)[1]
-    return router.with_thresholds(cuts)
+    return cuts

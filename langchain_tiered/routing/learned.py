@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from langchain_tiered.routing._fit import KINDS, fit_arrays, predict, predict_many, score_mapping
 from langchain_tiered.routing.base import (
     RouteDecision,
     RouteRequest,
@@ -32,7 +33,6 @@ from langchain_tiered.routing.base import (
 from langchain_tiered.routing.evaluate import RouterReport, RoutingExample, evaluate_scores
 
 if TYPE_CHECKING:
-    import numpy as np
     from langchain_core.embeddings import Embeddings
 
     from langchain_tiered.ledger.base import FeedbackStore, Ledger
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["LearnedRouter"]
 
 _FORMAT = "langchain-tiered/learned-router/1"
-_KINDS = ("ridge", "knn")
 
 
 def _np() -> Any:
@@ -78,8 +77,8 @@ class LearnedRouter:
             thresholds: Descending score cut-offs, one fewer than tiers; ``None`` = even.
             cache_size: How many prompt embeddings to keep (per text, least recently used out).
         """
-        if params.get("kind") not in _KINDS:
-            msg = f"unknown LearnedRouter kind {params.get('kind')!r}; expected one of {_KINDS}"
+        if params.get("kind") not in KINDS:
+            msg = f"unknown LearnedRouter kind {params.get('kind')!r}; expected one of {KINDS}"
             raise ValueError(msg)
         self.embeddings = embeddings
         self.params = dict(params)
@@ -130,10 +129,9 @@ class LearnedRouter:
         xp = _np()
         gains = xp.array([_gain(e, strong, weak) for e in examples], dtype=xp.float64)
         x = xp.array(embeddings.embed_documents([e.prompt for e in examples]), dtype=xp.float64)
-        params = _fit_arrays(xp, x, gains, kind=kind, alpha=alpha, k=k)
-        router = cls(embeddings, params, thresholds=thresholds)
-        _set_score_mapping(xp, router, x)
-        return router
+        params = fit_arrays(xp, x, gains, kind=kind, alpha=alpha, k=k)
+        params |= score_mapping(xp, params, x)
+        return cls(embeddings, params, thresholds=thresholds)
 
     @classmethod
     def fit_from_ledger(
@@ -202,8 +200,8 @@ class LearnedRouter:
         predicted = xp.zeros(len(examples))
         for fold in range(folds):
             test = fold_of == fold
-            params = _fit_arrays(xp, x[~test], gains[~test], kind=kind, alpha=alpha, k=k)
-            predicted[test] = _predict_many(xp, params, x[test])
+            params = fit_arrays(xp, x[~test], gains[~test], kind=kind, alpha=alpha, k=k)
+            predicted[test] = predict_many(xp, params, x[test])
         return evaluate_scores(
             predicted.tolist(),
             examples,
@@ -230,7 +228,7 @@ class LearnedRouter:
 
     def predict_gain(self, text: str) -> float:
         """Predicted ``quality[strong] - quality[weak]`` for ``text``."""
-        return _predict(_np(), self.params, self._embed(text))
+        return predict(_np(), self.params, self._embed(text))
 
     def score(self, request: RouteRequest) -> float:
         """Score in ``(0, 1)``: the predicted gain through the fitted logistic."""
@@ -333,66 +331,6 @@ def _gain(example: RoutingExample, strong: str, weak: str) -> float:
             "pass strong=/weak= naming keys every example has"
         )
         raise ValueError(msg) from None
-
-
-def _fit_arrays(
-    xp: Any, x: np.ndarray, y: np.ndarray, *, kind: str, alpha: float, k: int
-) -> dict[str, Any]:
-    base = {"kind": kind, "n_train": len(y), "bias": float(y.mean())}
-    if kind == "ridge":
-        mean = x.mean(axis=0)
-        xc = x - mean
-        # Closed form through the smaller Gram matrix (n x n when n < d): w = X'(XX' + aI)^-1 y.
-        yc = y - y.mean()
-        if len(y) < x.shape[1]:
-            weights = xc.T @ xp.linalg.solve(xc @ xc.T + alpha * xp.eye(len(y)), yc)
-        else:
-            weights = xp.linalg.solve(xc.T @ xc + alpha * xp.eye(x.shape[1]), xc.T @ yc)
-        return base | {"weights": weights, "mean": mean}
-    if kind == "knn":
-        if k < 1:
-            msg = f"k must be at least 1, got {k}"
-            raise ValueError(msg)
-        norms = xp.linalg.norm(x, axis=1, keepdims=True)
-        return base | {
-            "k": int(k),
-            "vectors": (x / xp.maximum(norms, 1e-12)).astype(xp.float32),
-            "gains": y,
-        }
-    msg = f"kind must be one of {_KINDS}, got {kind!r}"
-    raise ValueError(msg)
-
-
-def _predict(xp: Any, params: Mapping[str, Any], vector: np.ndarray) -> float:
-    if params["kind"] == "ridge":
-        return float(params["bias"] + (vector - params["mean"]) @ params["weights"])
-    vectors, gains = params["vectors"], params["gains"]
-    k = min(int(params["k"]), len(gains))
-    similarity = vectors @ (vector / max(float(xp.linalg.norm(vector)), 1e-12))
-    nearest = xp.argpartition(-similarity, k - 1)[:k]
-    return float(gains[nearest].mean())
-
-
-def _predict_many(xp: Any, params: Mapping[str, Any], rows: np.ndarray) -> Any:
-    """:func:`_predict` for many rows at once (matrix products, in chunks for kNN)."""
-    if params["kind"] == "ridge":
-        return params["bias"] + (rows - params["mean"]) @ params["weights"]
-    vectors, gains = params["vectors"], params["gains"]
-    k = min(int(params["k"]), len(gains))
-    norms = xp.maximum(xp.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    out = xp.empty(len(rows))
-    for start in range(0, len(rows), 512):  # bounds the similarity matrix to 512 x n_train
-        similarity = (rows[start : start + 512] / norms[start : start + 512]) @ vectors.T
-        nearest = xp.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        out[start : start + 512] = gains[nearest].mean(axis=1)
-    return out
-
-
-def _set_score_mapping(xp: Any, router: LearnedRouter, x: np.ndarray) -> None:
-    """Centre the logistic on the median training prediction, scaled by their spread."""
-    predictions = _predict_many(xp, router.params, x)
-    router.params["center"] = float(xp.median(predictions))
-    router.params["scale"] = max(float(predictions.std()), 1e-6)
 
 
 def examples_from_ledger(
