@@ -15,6 +15,7 @@ Imports nothing of ours: every router module builds on this one.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -90,6 +91,50 @@ def _content_text(content: str | list[str | dict[Any, Any]]) -> str:
     return "\n".join(t for t in texts if t)
 
 
+_CONTENT = operator.attrgetter("content")
+
+
+@dataclass(frozen=True)
+class _Lengths:
+    """The last conversation's text length, kept so a resent prefix is not measured again."""
+
+    messages: tuple[BaseMessage, ...]
+    contents: tuple[Any, ...]
+    total: int  # characters of the system and human texts
+    parts: int  # how many of them (joined with parts - 1 newlines)
+
+
+_LAST_LENGTHS = [_Lengths((), (), 0, 0)]
+
+
+def _text_length(messages: tuple[BaseMessage, ...]) -> int:
+    """``len`` of the joined system and human texts, as a running total.
+
+    An agent loop resends the same message objects plus new ones every turn: the total of
+    an unchanged prefix (same objects, same contents; compared in C) is reused, so the cost
+    stays flat as the history grows instead of joining the whole history per call.
+    """
+    old = _LAST_LENGTHS[0]  # one read: concurrent requests each work from their own copy
+    n = len(old.messages)
+    total = parts = start = 0
+    contents: tuple[Any, ...] = ()
+    if (
+        n
+        and len(messages) >= n
+        and messages[:n] == old.messages
+        and tuple(map(_CONTENT, messages[:n])) == old.contents
+    ):
+        total, parts, start, contents = old.total, old.parts, n, old.contents
+    new = messages[start:]
+    for message in new:
+        if isinstance(message, (HumanMessage, SystemMessage)):
+            total += len(_content_text(message.content))
+            parts += 1
+    contents += tuple(map(_CONTENT, new))
+    _LAST_LENGTHS[0] = _Lengths(messages, contents, total, parts)
+    return total + max(parts - 1, 0)
+
+
 @dataclass(frozen=True)
 class RouteRequest:
     """Everything a router may look at. Built by the chat model for every call."""
@@ -134,11 +179,16 @@ class RouteRequest:
         )
 
     @_memo
+    def text_length(self) -> int:
+        """``len(full_text)``, without joining the history (a running total per prefix)."""
+        return _text_length(self.messages)
+
+    @_memo
     def approx_tokens(self) -> int:
         """``token_count`` if known, else ``len(full_text) / 4`` rounded up."""
         if self.token_count is not None:
             return self.token_count
-        return -(-len(self.full_text) // _CHARS_PER_TOKEN)
+        return -(-self.text_length // _CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True)

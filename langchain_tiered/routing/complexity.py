@@ -115,7 +115,7 @@ class ComplexityRouter:
         tokens = (
             float(request.token_count)
             if request.token_count is not None
-            else len(request.full_text) / _CHARS_PER_TOKEN
+            else request.text_length / _CHARS_PER_TOKEN
         )
         parts = matcher.words(hits) + matcher.structure(
             text,
