@@ -107,7 +107,7 @@ _COMPLEX = SignalGroup(
 )  # fmt: skip
 
 _EXPLAIN = SignalGroup(
-    weight=0.3,
+    weight=0.55,
     repeat_weight=0.1,
     max_repeats=2,
     task="explain",

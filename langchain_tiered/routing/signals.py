@@ -103,7 +103,7 @@ class SignalSet:
     """Prompt length (tokens) at which length adds nothing."""
     length_cap: float = 1.0
     """Upper bound the length contribution approaches (smoothly) for long prompts."""
-    length_floor: float = 0.45
+    length_floor: float = 0.25
     """Most that length takes away from short prompts: a terse request may still be hard."""
     center: float = 0.5
     """Raw sum that maps to score 0.5; ``score = (1 + tanh(slope * (raw - center))) / 2``."""
