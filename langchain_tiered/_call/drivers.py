@@ -27,8 +27,9 @@ from langchain_tiered._call.actions import (
 )
 from langchain_tiered._call.tiercall import (
     acall_tier,
+    aemit,
     call_tier,
-    child_manager,
+    emit,
     has_content,
     listeners,
 )
@@ -170,9 +171,7 @@ class _SyncIO(_IO):
 
     def emit(self, a: Emit) -> None:
         if self.listening():
-            child_manager(self.run_manager).on_custom_event(
-                a.name, a.data, run_id=self.run_manager.run_id
-            )
+            emit(self.run_manager, a.name, a.data)
 
     def reserve(self, a: Reserve) -> Any:
         return self.ledger.reserve(a.limits, a.amount_usd, ttl_seconds=a.ttl_seconds, tier=a.tier)
@@ -199,9 +198,7 @@ class _AsyncIO(_IO):
 
     async def emit(self, a: Emit) -> None:
         if self.listening():
-            await child_manager(self.run_manager).on_custom_event(
-                a.name, a.data, run_id=self.run_manager.run_id
-            )
+            await aemit(self.run_manager, a.name, a.data)
 
     async def reserve(self, a: Reserve) -> Any:
         task, cancelled = await _run_through_cancel(

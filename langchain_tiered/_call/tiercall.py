@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
-from langchain_core.callbacks.manager import AsyncRunManager
+from langchain_core.callbacks.manager import AsyncRunManager, ahandle_event, handle_event
 from langchain_core.globals import get_llm_cache
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableBinding
@@ -39,9 +39,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "acall_tier",
+    "aemit",
     "call_tier",
     "child_manager",
     "direct_target",
+    "emit",
     "from_result",
     "has_content",
     "listeners",
@@ -72,6 +74,40 @@ def listeners(handlers: Sequence[Any]) -> list[Any]:
     tracker attached to every run).
     """
     return [h for h in handlers if not getattr(h, "tiered_internal", False)]
+
+
+def _event_args(run_manager: Any, name: str, data: Any) -> tuple[list[Any], tuple[Any, ...]]:
+    handlers = listeners(run_manager.inheritable_handlers)
+    return handlers, ("on_custom_event", "ignore_custom_event", name, data)
+
+
+def emit(run_manager: Any, name: str, data: Any) -> None:
+    """Dispatch a custom event of our run to its listeners.
+
+    What ``CallbackManager.on_custom_event`` does, without building a manager per event.
+    """
+    handlers, args = _event_args(run_manager, name, data)
+    if handlers:
+        handle_event(
+            handlers,
+            *args,
+            run_id=run_manager.run_id,
+            tags=run_manager.inheritable_tags,
+            metadata=run_manager.inheritable_metadata,
+        )
+
+
+async def aemit(run_manager: Any, name: str, data: Any) -> None:
+    """Async twin of :func:`emit`."""
+    handlers, args = _event_args(run_manager, name, data)
+    if handlers:
+        await ahandle_event(
+            handlers,
+            *args,
+            run_id=run_manager.run_id,
+            tags=run_manager.inheritable_tags,
+            metadata=run_manager.inheritable_metadata,
+        )
 
 
 def child_manager(run_manager: Any, *, tier_call: bool = False) -> Any:
