@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -117,6 +118,7 @@ def demo_lines(
     """The demo's output, line by line (no colour, no timing: the same on every run)."""
     from langchain_tiered._clock import FakeClock  # noqa: PLC0415
     from langchain_tiered.batch import run_batch  # noqa: PLC0415
+    from langchain_tiered.budget import BudgetKeyWarning  # noqa: PLC0415
     from langchain_tiered.callbacks import TieredCostCallbackHandler  # noqa: PLC0415
     from langchain_tiered.fallbacks import RetryPolicy  # noqa: PLC0415
     from langchain_tiered.ledger import InMemoryLedger  # noqa: PLC0415
@@ -133,9 +135,13 @@ def demo_lines(
             cfg, emulator_url=emu.base_url, ledger=ledger, retry=retry, seed=_SEED, clock=clock
         )
         yield from _setup(model, down, cheap, rate_limits, concurrency)
-        result = run_batch(
-            model, _inputs(), max_concurrency=concurrency, config={"callbacks": [handler]}
-        )
+        with warnings.catch_warnings():
+            # The per-user budget is meant for the one trial user; the other prompts carry no
+            # key on purpose, which is what BudgetKeyWarning would point out.
+            warnings.simplefilter("ignore", BudgetKeyWarning)
+            result = run_batch(
+                model, _inputs(), max_concurrency=concurrency, config={"callbacks": [handler]}
+            )
         requests = Counter(r.model for r in emu.requests)
     yield from _routing(result)
     yield from _fallbacks(result)
