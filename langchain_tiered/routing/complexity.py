@@ -33,14 +33,15 @@ class ComplexityRouter:
 
     Every signal that fires adds a signed amount to a raw sum (see :class:`SignalSet`): math,
     reasoning and code words and code blocks push up most; analysis, explanation, several
-    questions, many numbers and bound tools push up; lookups, translation, classification,
-    extraction, role play, short creative writing and "briefly" pull down; and length adds or
-    takes away up to ``length_cap`` on a log scale. The score is
+    questions and bound tools push up; lookups, translation, classification, extraction, role
+    play, short creative writing and "briefly" pull down; and length, on a log scale, adds up
+    to ``length_cap`` or takes away up to ``length_floor``. The score is
     ``(1 + tanh(slope * (raw - center))) / 2``, in ``(0, 1)`` and continuous in the length, so
     prompts rarely tie and :func:`~langchain_tiered.routing.calibrate` can hit any tier share.
     Tier ``i`` is chosen for the first threshold ``thresholds[i]`` the score reaches; below
-    all, the cheapest. With the even default cut-offs a math, reasoning or code request lands
-    two tiers above the cheapest of four; a lookup or translation on the cheapest.
+    all, the cheapest. With the even default cut-offs most math, reasoning and code requests
+    land in the top two of four tiers, a short explanation in the middle of three, and a
+    lookup or translation on the cheapest.
 
     Example:
         ``ComplexityRouter(signals=DEFAULT_SIGNALS.extend(complex=["durchleucht"]))``
