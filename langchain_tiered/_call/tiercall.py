@@ -207,7 +207,8 @@ def _muted_context() -> contextvars.Context | None:
     muted = [
         var
         for var, _inheritable, _cls, _env in hooks
-        if (h := var.get()) is not None and not tier_handlers([h])
+        # bookkeeping handlers (tiered_internal) count nothing: left on, no context copy
+        if (h := var.get()) is not None and not tier_handlers([h]) and listeners([h])
     ]
     if not muted:
         return None
