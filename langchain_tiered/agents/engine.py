@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from langchain_tiered.agents.errors import RunBudgetExceededError
-from langchain_tiered.agents.sticky import expected_stay, likely_cached, price_switch, step_cost
+from langchain_tiered.agents.sticky import likely_cached, price_switch, router_share, step_cost
 from langchain_tiered.agents.threads import ThreadState
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.pricing import cache_writes_for
@@ -68,24 +68,21 @@ def _choose(
         return here.name, f"thread stays on {here.name!r} ({cache_note})"
     if rt.settings.sticky == "always":
         return here.name, f"sticky='always': thread stays on {here.name!r} ({cache_note})"
-    remaining = rt.settings.thread_expected_steps - state.steps
-    more = {p.name for p in rt.profiles[: there.index]}
-    stay = expected_stay(dict(state.asked), more, remaining)
     switch = price_switch(
         here.price,
         there.price,
         prompt_tokens=prompt,
         cached_tokens=cached,
         output_tokens=output,
-        steps=stay,
-        writes_there=_writes(req, there),
-        warm_there=likely_cached(there.price, state.prefix_on(there.name), prompt),
         growth_tokens=max(0, prompt - state.input_tokens),
-        comes_back=stay < remaining,
+        share=router_share(dict(state.asked), {p.name for p in rt.profiles[there.index :]}),
+        steps=rt.settings.thread_expected_steps - state.steps,
+        warm_there=likely_cached(there.price, state.prefix_on(there.name), prompt),
+        writes_there=_writes(req, there),
     )
     money = (
-        f"saving ~${switch.saving_usd:.6f} over {switch.steps} expected steps vs "
-        f"cache loss ~${switch.cache_loss_usd:.6f} (~${switch.back_usd:.6f} of it coming back)"
+        f"saving ~${switch.saving_usd:.6f} over {switch.steps} remaining steps "
+        f"({switch.share:.0%} routed there) vs cache loss ~${switch.cache_loss_usd:.6f}"
     )
     if there.index < here.index:  # quality first: the router asks for a more capable tier
         loss = f"cache loss ~${switch.cache_loss_usd:.6f} accepted"

@@ -1,16 +1,21 @@
 """Pricing a thread's tier change against its prompt cache (pure functions).
 
-A thread that stays on its tier pays the cached price for the part of the prompt it sent
-before; a thread that moves pays the full (and, on Anthropic, the cache-write) price for
-that prefix once on the new tier, and the cached price there afterwards. Over the ``steps``
-calls the thread is still expected to make, moving is worth it when::
+A thread that stays on its tier pays the cached price for the history it sent before and the
+full price for what each step adds. A thread that follows the router between tiers pays, on
+every visit to a tier, the full price for what the history gained since its last visit there
+(on Anthropic, the cache-write price). Over the ``steps`` calls a thread is still expected to
+make, with the router sending a share ``q`` of them to the cheaper tier and the history
+growing by ``g`` tokens per call, following the router beats staying when::
 
-    steps x (cost per step here - cost per step there, both cached)  >  cache loss
-    cache loss = first step there uncached - a cached step there
+    saving     = steps x q x (a fully cached step here - a fully cached step there)
+    cache loss = steps x g x (uncached - cached price there)        # re-billed on each visit
+               + what the cheaper tier lacks now beyond that steady gap (a cold start)
+    saving > cache loss
 
-Every figure is an *estimate* for a decision: which tokens a provider really reads from its
-cache is known only from the answer's usage, and a cache miss bills the full price. Budgets
-therefore keep reserving the full-price worst case (see the README).
+(The returns to this tier cost the same as staying here would: either way the growth is billed
+here at the full price once.) Every figure is an *estimate* for a decision: which tokens a
+provider really reads from its cache is known only from the answer's usage, and a cache miss
+bills the full price. Budgets therefore keep reserving the full-price worst case.
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ __all__ = [
     "CACHE_MIN_TOKENS",
     "CACHE_STEP_TOKENS",
     "SwitchPrice",
-    "expected_stay",
     "likely_cached",
     "price_switch",
+    "router_share",
     "step_cost",
 ]
 
@@ -36,6 +41,7 @@ CACHE_MIN_TOKENS = 1024
 """Shortest prefix providers cache (OpenAI, Anthropic)."""
 CACHE_STEP_TOKENS = 128
 """OpenAI reports cached tokens in steps of 128 past the minimum."""
+_MTOK = 1_000_000
 
 
 def likely_cached(price: ModelPrice, last_input_tokens: int, prompt_tokens: int) -> int:
@@ -74,52 +80,72 @@ def step_cost(
     return price.cost(usage)
 
 
-def expected_stay(asked: Mapping[str, int], more_capable: Collection[str], remaining: int) -> int:
-    """Calls a thread is likely to stay on a cheaper tier before the router asks for more.
-
-    The router's decisions on this thread so far estimate how often it asks for a tier more
-    capable than the new one; a stay then lasts ``1 / p`` calls on average (Laplace-smoothed:
-    two calls with no history), never more than the ``remaining`` calls of the thread.
+def router_share(asked: Mapping[str, int], cheaper: Collection[str]) -> float:
+    """Share of a thread's calls the router sends to ``cheaper`` tiers (Laplace-smoothed).
 
     Args:
-        asked: Router decisions on this thread per tier.
-        more_capable: The tiers more capable than the one the thread would move to.
-        remaining: Calls the thread is still expected to make, this one included.
+        asked: The router's decisions on this thread so far, per tier.
+        cheaper: The tier the thread would move to and any cheaper ones.
 
     Returns:
-        The expected stay, at least 1 call.
+        The estimated share, strictly between 0 and 1.
     """
     total = sum(asked.values())
-    upward = sum(n for tier, n in asked.items() if tier in more_capable)
-    return max(1, min(remaining, (total + 2) // (upward + 1)))
+    down = sum(n for tier, n in asked.items() if tier in cheaper)
+    return (down + 1) / (total + 2)
 
 
 @dataclass(frozen=True)
 class SwitchPrice:
-    """What moving a thread to another tier would save and lose (USD).
+    """Staying on a thread's tier versus following the router, over the remaining steps (USD).
 
     Attributes:
-        saving_usd: Cost per step here minus there (both cached), times ``steps``.
-        cache_loss_usd: The extra the first step there pays because its cache is cold (the
-            part of the prefix not still cached there from an earlier stay).
-        back_usd: Of the cache loss, what coming back here is expected to cost (the history
-            added meanwhile, billed uncached here once).
-        steps: The calls the thread is expected to stay there (the saving counts them).
-        cached_tokens: The prefix likely cached here (and re-billed there once).
-        stay_step_usd: The expected cost of this call if the thread stays.
+        saving_usd: What following the router saves at cached prices (every step's prompt
+            read from the cache, outputs included).
+        cache_loss_usd: What following costs extra because caches are cold: history sent
+            uncached (or written) to a tier that has not seen it, minus the same for staying.
+        steps: The remaining calls the figures cover.
+        share: The share of them the router is expected to send to the cheaper tier.
+        cached_tokens: The prefix likely cached on the thread's tier now.
     """
 
     saving_usd: float
     cache_loss_usd: float
-    back_usd: float
     steps: int
+    share: float
     cached_tokens: int
-    stay_step_usd: float
 
     @property
     def worth_it(self) -> bool:
         """Whether the saving over the remaining steps outweighs the cache loss."""
         return self.saving_usd > self.cache_loss_usd
+
+
+def _visits(share: float, steps: int) -> list[bool]:
+    """Which of the remaining steps the router sends there: this one, then evenly at ``share``."""
+    out, acc = [True], 0.5
+    for _ in range(steps - 1):
+        acc += share
+        out.append(acc >= 1)
+        acc -= 1 if acc >= 1 else 0
+    return out
+
+
+def _parts(
+    price: ModelPrice, prompt: int, uncached: int, output: int, *, writes: bool
+) -> tuple[float, float]:
+    """``(cost if fully cached, extra for the uncached part)`` of one step.
+
+    Plain arithmetic on the flat price that bills a prompt of this size (the same rates as
+    :meth:`ModelPrice.cost`; per-request fees are the same for both courses and left out).
+    """
+    flat = price.resolve(prompt)
+    read = flat.cached_input_per_mtok
+    read = flat.input_per_mtok if read is None else read
+    write = flat.cache_write_per_mtok if writes else None
+    sent = flat.input_per_mtok if write is None else write
+    cached = prompt * read + output * flat.output_per_mtok
+    return cached / _MTOK, uncached * (sent - read) / _MTOK
 
 
 def price_switch(
@@ -129,13 +155,18 @@ def price_switch(
     prompt_tokens: int,
     cached_tokens: int,
     output_tokens: int,
+    growth_tokens: int,
+    share: float,
     steps: int,
-    writes_there: bool,
     warm_there: int = 0,
-    growth_tokens: int = 0,
-    comes_back: bool = False,
+    writes_there: bool = False,
 ) -> SwitchPrice:
-    """Price moving a thread from ``here`` to ``there`` for its remaining ``steps`` calls.
+    """Price following the router from ``here`` to ``there`` against staying ``here``.
+
+    Both courses are played out over the remaining ``steps``: the history grows by
+    ``growth_tokens`` per call; staying reads all but the newest part from ``here``'s cache;
+    following sends this call and a ``share`` of the later ones ``there``, each visit to a
+    tier billing uncached what that tier has not seen yet.
 
     Args:
         here: The price of the tier the thread is on (its cache is warm there).
@@ -143,33 +174,26 @@ def price_switch(
         prompt_tokens: This call's prompt.
         cached_tokens: The prefix likely cached here (:func:`likely_cached`).
         output_tokens: Expected output per step (the thread's last answer).
-        steps: Expected remaining calls, this one included (at least 1).
-        writes_there: Whether the first call there writes the cache (Anthropic
-            ``cache_control``: a write premium on top of the full price).
-        warm_there: The part of the prefix still cached there from an earlier stay.
         growth_tokens: Tokens the history grows by per call (the last call's addition).
-        comes_back: Whether the router is expected to ask for this tier again before the
-            thread ends: the history added meanwhile is then billed uncached here once.
+        share: The share of calls the router sends there (:func:`router_share`).
+        steps: Remaining calls, this one included (at least 1).
+        warm_there: The part of the prefix still cached there from an earlier stay.
+        writes_there: Whether sending there writes the cache (Anthropic ``cache_control``:
+            a write premium on top of the full price).
 
     Returns:
-        The saving and the cache loss.
+        The saving at cached prices and the cache loss.
     """
     steps = max(1, steps)
-    stay = step_cost(here, prompt_tokens, output_tokens, cached=cached_tokens)
-    # Later steps there find the prefix cached as it is here now.
-    steady_there = step_cost(there, prompt_tokens, output_tokens, cached=cached_tokens)
-    warm = min(warm_there, cached_tokens)
-    cold = cached_tokens - warm
-    first_there = step_cost(
-        there, prompt_tokens, output_tokens, cached=warm, written=cold if writes_there else 0
-    )
-    added = growth_tokens * steps if comes_back else 0
-    back = step_cost(here, added, 0) - step_cost(here, added, 0, cached=added)
-    return SwitchPrice(
-        saving_usd=(stay - steady_there) * steps,
-        cache_loss_usd=max(0.0, first_there - steady_there) + back,
-        back_usd=back,
-        steps=steps,
-        cached_tokens=cached_tokens,
-        stay_step_usd=stay,
-    )
+    seen = {True: min(warm_there, prompt_tokens), False: cached_tokens}  # True: there
+    stay_seen = cached_tokens
+    saving = loss = 0.0
+    for i, go in enumerate(_visits(share, steps)):
+        prompt = prompt_tokens + i * growth_tokens
+        price, writes = (there, writes_there) if go else (here, False)
+        s_cached, s_extra = _parts(here, prompt, prompt - stay_seen, output_tokens, writes=False)
+        f_cached, f_extra = _parts(price, prompt, prompt - seen[go], output_tokens, writes=writes)
+        saving += s_cached - f_cached
+        loss += f_extra - s_extra
+        stay_seen = seen[go] = prompt
+    return SwitchPrice(saving, loss, steps, share, cached_tokens)

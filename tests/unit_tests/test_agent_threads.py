@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableLambda
 
 from langchain_tiered import ModelPrice, Tier, TieredChatModel
 from langchain_tiered.agents import InMemoryThreadStore, ThreadState
-from langchain_tiered.agents.sticky import expected_stay, likely_cached, price_switch
+from langchain_tiered.agents.sticky import likely_cached, price_switch, router_share
 from langchain_tiered.agents.threads import call_identity
 from langchain_tiered.routing import RouteDecision, RouteRequest
 from langchain_tiered.testing import FakeClock
@@ -25,29 +25,55 @@ HAIKU = ModelPrice(
 LONG = "You are an agent. " + " ".join(f"rule-{i} holds." for i in range(1500))
 
 
-def test_price_switch_counts_saving_over_the_remaining_steps_against_the_cache_loss() -> None:
-    terms: dict[str, Any] = {"prompt_tokens": 10_000, "cached_tokens": 9_984, "output_tokens": 100}
-    one = price_switch(BIG, SMALL, steps=1, writes_there=False, **terms)
-    # stay: 9,984 x 0.125 + 16 x 1.25 + 100 x 10 = 2,268 micro-USD; cached there: 453.6;
-    # first step there, cold: 10,000 x 0.25 + 100 x 2 = 2,700.
-    assert one.stay_step_usd == pytest.approx(2268e-6)
-    assert one.saving_usd == pytest.approx(1814.4e-6)
-    assert one.cache_loss_usd == pytest.approx(2246.4e-6)
+def switch(there: ModelPrice = SMALL, **kwargs: Any) -> Any:
+    terms: dict[str, Any] = {
+        "prompt_tokens": 10_000,
+        "cached_tokens": 9_984,
+        "output_tokens": 100,
+        "growth_tokens": 0,
+        "share": 0.5,
+        "steps": 1,
+    }
+    return price_switch(BIG, there, **{**terms, **kwargs})
+
+
+def test_one_step_on_a_cold_cheaper_tier_loses_more_than_it_saves() -> None:
+    one = switch()
+    # Cached prices: 10,000 x 0.125 + 100 x 10 = 2,250 here, 10,000 x 0.025 + 100 x 2 = 450
+    # there (micro-USD). Cold there: 10,000 x (0.25 - 0.025) = 2,250 extra, against the 16
+    # uncached tokens here: 16 x 1.125 = 18.
+    assert one.saving_usd == pytest.approx(1800e-6)
+    assert one.cache_loss_usd == pytest.approx(2232e-6)
     assert not one.worth_it
-    two = price_switch(BIG, SMALL, steps=2, writes_there=False, **terms)
-    assert two.saving_usd == pytest.approx(3628.8e-6)
+    two = switch(steps=2)  # the router sends the next call there too: the cache pays back
+    assert two.saving_usd == pytest.approx(3600e-6)
+    assert two.cache_loss_usd == pytest.approx(2232e-6)
     assert two.worth_it
-    assert price_switch(BIG, SMALL, steps=0, writes_there=False, **terms).steps == 1
+    assert switch(steps=0).steps == 1
 
 
-def test_an_anthropic_cache_write_premium_is_part_of_the_cache_loss() -> None:
-    terms: dict[str, Any] = {"prompt_tokens": 10_000, "cached_tokens": 9_984, "output_tokens": 100}
-    plain = price_switch(BIG, HAIKU, steps=3, writes_there=False, **terms)
-    written = price_switch(BIG, HAIKU, steps=3, writes_there=True, **terms)
-    # 9,984 tokens written at 1.25 instead of read at 0.1: 11,481.6 micro-USD lost.
-    assert written.cache_loss_usd == pytest.approx(11481.6e-6)
-    assert plain.cache_loss_usd == pytest.approx(9984 * 0.9e-6)
-    assert written.saving_usd == plain.saving_usd
+def test_coming_back_re_bills_only_what_this_tier_has_not_seen() -> None:
+    # This call there, the next two here; the history grows by 1,000 tokens per call.
+    trip = switch(steps=3, share=0.2, growth_tokens=1_000)
+    # Back here, the first call re-bills 1,016 tokens (the 16 never cached plus the growth)
+    # where staying re-bills 1,000: 16 x 1.125 = 18 more.
+    assert trip.saving_usd == pytest.approx(1800e-6)
+    assert trip.cache_loss_usd == pytest.approx((2232 + 18) * 1e-6)
+
+
+def test_a_warm_prefix_there_and_an_anthropic_write_change_the_cache_loss() -> None:
+    # 8,000 tokens still cached there: only 2,000 x 0.225 = 450 re-billed.
+    assert switch(warm_there=8_000).cache_loss_usd == pytest.approx((450 - 18) * 1e-6)
+    written = switch(HAIKU, writes_there=True)
+    # 10,000 tokens written at 1.25 instead of read at 0.1: 11,500 extra.
+    assert written.cache_loss_usd == pytest.approx((11_500 - 18) * 1e-6)
+    assert written.saving_usd == pytest.approx((2250 - 1500) * 1e-6)
+
+
+def test_router_share_is_laplace_smoothed() -> None:
+    assert router_share({}, {"mini"}) == 0.5
+    assert router_share({"mini": 8}, {"mini"}) == 0.9
+    assert router_share({"top": 4, "mini": 4}, {"mini"}) == 0.5
 
 
 def test_likely_cached_follows_the_providers_prefix_steps() -> None:
@@ -172,30 +198,6 @@ def test_an_override_beats_the_thread() -> None:
     answer = model.invoke(history(), config=config, tier="mini")
     assert answer.response_metadata["tiered"]["tier"] == "mini"
     assert "thread" not in answer.response_metadata["tiered"]["reason"]
-
-
-def test_expected_stay_follows_how_often_the_router_asks_for_more() -> None:
-    more = {"top"}
-    assert expected_stay({}, more, remaining=10) == 2  # no history yet
-    assert expected_stay({"mini": 8}, more, remaining=10) == 10  # never asks for more
-    assert expected_stay({"mini": 8}, more, remaining=4) == 4  # never beyond the thread
-    assert expected_stay({"top": 4, "mini": 4}, more, remaining=10) == 2
-    assert expected_stay({"top": 9, "mini": 1}, more, remaining=10) == 1
-
-
-def test_a_warm_prefix_there_and_the_way_back_change_the_cache_loss() -> None:
-    terms: dict[str, Any] = {"prompt_tokens": 10_000, "cached_tokens": 9_984, "output_tokens": 100}
-    cold = price_switch(BIG, SMALL, steps=1, writes_there=False, **terms)
-    warm = price_switch(BIG, SMALL, steps=1, writes_there=False, warm_there=8_000, **terms)
-    # Only the 1,984 tokens not cached there yet are re-billed: 1,984 x (0.25 - 0.025).
-    assert warm.cache_loss_usd == pytest.approx(1984 * 0.225e-6)
-    assert warm.saving_usd == cold.saving_usd
-    back = price_switch(
-        BIG, SMALL, steps=2, writes_there=False, growth_tokens=500, comes_back=True, **terms
-    )
-    # Coming back bills the 2 x 500 tokens added meanwhile uncached here: 1,000 x 1.125.
-    assert back.back_usd == pytest.approx(1000 * 1.125e-6)
-    assert back.cache_loss_usd == pytest.approx(cold.cache_loss_usd + back.back_usd)
 
 
 def test_a_thread_moves_up_when_the_router_asks_for_a_more_capable_tier() -> None:
