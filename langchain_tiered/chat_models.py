@@ -38,7 +38,7 @@ from langchain_tiered._call.run_context import (
 from langchain_tiered._call.runtime import build_runtime
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.state import CallRequest, Runtime
-from langchain_tiered._call.structured import METHODS, StructuredSpec, structured_runnable
+from langchain_tiered._call.structured import request_tools, structured_output, tier_binder
 from langchain_tiered._call.tiercall import listeners
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.agents.threads import RUN_KEY, ThreadStore, call_identity
@@ -231,19 +231,9 @@ class TieredChatModel(BaseChatModel):
             ValueError: An unknown ``method``, extra arguments, or no schema for a method
                 that needs one.
         """
-        if kwargs:
-            msg = f"unsupported arguments {sorted(kwargs)}; pass schema, method, strict only"
-            raise ValueError(msg)
-        if method not in METHODS:
-            msg = f"method={method!r} is not one of {', '.join(METHODS)}"
-            raise ValueError(msg)
-        if schema is None and method != "json_mode":
-            msg = f"method={method!r} needs a schema (only json_mode works without one)"
-            raise ValueError(msg)
-        spec = StructuredSpec(schema, method, strict)
-        structured = {"ls_structured_output_format": spec.ls_format()}
-        bound = self.bind(tiered_structured_output=spec, **structured)
-        return structured_runnable(bound, schema, include_raw=include_raw)
+        return structured_output(
+            self, schema, include_raw=include_raw, method=method, strict=strict, extra=kwargs
+        )
 
     # -- planning without calling -------------------------------------------------------
 
@@ -324,11 +314,11 @@ class TieredChatModel(BaseChatModel):
             stop=stop,
             kwargs=kwargs,
             metadata=metadata,
-            bind=_binder(rt, own, tools),
+            bind=tier_binder(rt, own, tools),
             stream=stream,
             override=override,
             run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
-            openai_tools=_openai_tools(rt, own, tools),
+            openai_tools=request_tools(rt, own, tools),
             structured_output=bool(own.get("tiered_structured_output")),
             thread=thread,
             run=run,
@@ -545,21 +535,6 @@ class TieredChatModel(BaseChatModel):
         if rt.budgets:
             await adrive(self._alerts(rt, meta, req, run_manager), **kw)
         yield relay.final(meta)
-
-
-def _binder(rt: Runtime, own: dict[str, Any], tools: Any) -> Any:
-    """Per-tier runnables: the structured-output spec's, or the bound tools'."""
-    spec = own.get("tiered_structured_output")
-    if isinstance(spec, StructuredSpec):
-        return spec.binder(rt.models)
-    return rt.tools.binder(rt.models, tools, own.get("tool_choice"))
-
-
-def _openai_tools(rt: Runtime, own: dict[str, Any], tools: Any) -> tuple[dict[str, Any], ...]:
-    spec = own.get("tiered_structured_output")
-    if isinstance(spec, StructuredSpec):
-        return spec.openai_tools()
-    return rt.tools.openai_tools(tools)
 
 
 class _MetadataOnly:

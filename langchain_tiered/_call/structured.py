@@ -36,9 +36,18 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from langchain_tiered._call.state import Runtime
     from langchain_tiered._call.tools import Binder
 
-__all__ = ["METHODS", "Method", "StructuredSpec", "structured_runnable"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "StructuredSpec",
+    "request_tools",
+    "structured_output",
+    "structured_runnable",
+    "tier_binder",
+]
 
 Method = Literal["function_calling", "json_mode", "json_schema"]
 METHODS: tuple[str, ...] = ("function_calling", "json_mode", "json_schema")
@@ -207,3 +216,44 @@ def structured_runnable(
     parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
     with_fallback = parser_assign.with_fallbacks([parser_none], exception_key="parsing_error")
     return RunnableMap(raw=bound) | with_fallback
+
+
+def structured_output(
+    model: Runnable[Any, AIMessage],
+    schema: Any,
+    *,
+    include_raw: bool,
+    method: str,
+    strict: bool | None,
+    extra: Mapping[str, Any],
+) -> Runnable[Any, Any]:
+    """``TieredChatModel.with_structured_output``: validate, bind a spec, add the parser."""
+    if extra:
+        msg = f"unsupported arguments {sorted(extra)}; pass schema, method, strict only"
+        raise ValueError(msg)
+    if method not in METHODS:
+        msg = f"method={method!r} is not one of {', '.join(METHODS)}"
+        raise ValueError(msg)
+    if schema is None and method != "json_mode":
+        msg = f"method={method!r} needs a schema (only json_mode works without one)"
+        raise ValueError(msg)
+    spec = StructuredSpec(schema, method, strict)
+    structured = {"ls_structured_output_format": spec.ls_format()}
+    bound = model.bind(tiered_structured_output=spec, **structured)
+    return structured_runnable(bound, schema, include_raw=include_raw)
+
+
+def tier_binder(rt: Runtime, own: Mapping[str, Any], tools: Any) -> Binder:
+    """Per-tier runnables of a call: the structured-output spec's, or the bound tools'."""
+    spec = own.get("tiered_structured_output")
+    if isinstance(spec, StructuredSpec):
+        return spec.binder(rt.models)
+    return rt.tools.binder(rt.models, tools, own.get("tool_choice"))
+
+
+def request_tools(rt: Runtime, own: Mapping[str, Any], tools: Any) -> tuple[dict[str, Any], ...]:
+    """The call's tools in OpenAI form (routing, counting): the schema for structured output."""
+    spec = own.get("tiered_structured_output")
+    if isinstance(spec, StructuredSpec):
+        return spec.openai_tools()
+    return rt.tools.openai_tools(tools)
