@@ -264,7 +264,10 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
     def _add_tiered(self, meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> None:
         tier = str(meta.get("tier") or "")
         model = str(meta.get("model_name") or tier)
-        tokens = usage_tokens(message.usage_metadata)
+        tokens = meta.get("billed_tokens")
+        if meta.get("cost_is_estimate") or not isinstance(tokens, Mapping):
+            # Settled from real usage, the engine hands its reading over; else read it here.
+            tokens = usage_tokens(message.usage_metadata, message.response_metadata)
         self.calls += 1
         cost = float(meta.get("cost_usd") or 0.0)
         if is_cache_hit(meta, message, run_id):

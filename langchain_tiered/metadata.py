@@ -103,6 +103,11 @@ class TieredMetadata(TypedDict):
     ledger_error: str | None
     """Why the ledger could not record this call's spend, if it failed (the answer is
     returned anyway; the reservation stays held until it expires)."""
+    billed_tokens: NotRequired[dict[str, int]]
+    """The usage the cost was computed from: ``input_tokens``, ``output_tokens``,
+    ``cached_tokens`` and ``reasoning_tokens`` (raw provider usage included, e.g. DeepSeek
+    cache hits; tokenizer estimates when ``cost_is_estimate``). The cost callback reads it
+    instead of parsing the usage again."""
     latency_s: NotRequired[float]
     """Seconds from the call's start (routing, retries, fallbacks included) to settlement."""
     ttft_s: NotRequired[float]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._call.actions import Action, Emit
 from langchain_tiered._call.outcome import commit, spend_record
 from langchain_tiered._redact import redact
 from langchain_tiered.agents.engine import observe
-from langchain_tiered.pricing import usage_tokens
+from langchain_tiered.pricing.usage import BilledUsage, billed_usage, tokens_of
 from langchain_tiered.tokens import get_encoding
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from langchain_tiered.metadata import TieredMetadata
 
 __all__ = ["settle_call"]
+
+_NO_USAGE = BilledUsage()
 
 
 def _output_text(message: BaseMessage) -> str:
@@ -30,22 +33,26 @@ def _output_text(message: BaseMessage) -> str:
 
 def _cost(
     rt: Runtime, sel: Selected, message: BaseMessage | None
-) -> tuple[float, bool, dict[str, int]]:
-    """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer."""
+) -> tuple[float, bool, dict[str, int], BilledUsage | None]:
+    """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer.
+
+    Also returns the usage as billed (``None`` without usage), read once for the baseline.
+    """
     usage = getattr(message, "usage_metadata", None) if message is not None else None
     price = sel.profile.price
     # Raw provider usage (DeepSeek cache hits, Anthropic write TTLs, the service tier) and the
     # clock (off-peak prices) complete what usage_metadata says.
     raw = getattr(message, "response_metadata", None) or {}
     at = rt.clock.now()
-    if usage and not usage.get("input_tokens") and sel.pre.prompt_tokens > 0:
-        # A prompt is never free: an integration lost the input count (langchain-anthropic
-        # streams from older API versions report input tokens only in message_start). Bill the
-        # pre-flight estimate for the input, keep the reported output, and say so.
-        patched = {**usage, "input_tokens": sel.pre.prompt_tokens}
-        return price.cost(patched, response_metadata=raw, at=at), True, usage_tokens(patched, raw)
     if usage:
-        return price.cost(usage, response_metadata=raw, at=at), False, usage_tokens(usage, raw)
+        billed = billed_usage(usage, raw)
+        if not usage.get("input_tokens") and sel.pre.prompt_tokens > 0:
+            # A prompt is never free: an integration lost the input count (langchain-anthropic
+            # streams from older API versions report input tokens only in message_start).
+            # Bill the pre-flight estimate for the input, keep the reported output, say so.
+            patched = replace(billed, input_tokens=sel.pre.prompt_tokens)
+            return price.billed_cost(patched, at=at), True, tokens_of(patched), billed
+        return price.billed_cost(billed, at=at), False, tokens_of(billed), billed
     text = _output_text(message) if message is not None else ""
     out = len(get_encoding("o200k_base").encode(text, disallowed_special=())) if text else 0
     tokens = {
@@ -55,7 +62,8 @@ def _cost(
         "reasoning_tokens": 0,
     }
     # An estimate of what was billed, not a bound: no cache-write premium is assumed.
-    return price.worst_case(sel.pre.prompt_tokens, out, cache_writes="none"), True, tokens
+    cost = price.worst_case(sel.pre.prompt_tokens, out, cache_writes="none")
+    return cost, True, tokens, None
 
 
 def _learn(rt: Runtime, sel: Selected, tokens: dict[str, int], estimated: bool) -> None:
@@ -90,7 +98,7 @@ def settle_call(
     cannot reach the caller in an answer, so it is also emitted as ``tiered.settled``.
     A ledger failure never raises here: the answer was paid for (see ``outcome.commit``).
     """
-    cost, estimated, tokens = _cost(rt, sel, message)
+    cost, estimated, tokens, billed = _cost(rt, sel, message)
     _learn(rt, sel, tokens, estimated)
     observe(rt, sel, tokens, cost)  # the thread's tier and usage, the run's step
     error_text = None
@@ -98,7 +106,7 @@ def settle_call(
         error_text = redact(f"{type(error).__name__}: {error}", rt.secrets)
         if rt.settings.unknown_outcome == "charge" and cost < sel.pre.worst_case_usd:
             cost, estimated = sel.pre.worst_case_usd, True
-    baseline_cost = _baseline(rt, sel, message, tokens, cost, estimated=estimated)
+    baseline_cost = _baseline(rt, sel, billed, tokens, cost, estimated=estimated)
     fallback = sel.profile.name != sel.routed
     ledger_error = None
     if sel.reservation is not None or rt.ledger is not None:
@@ -139,6 +147,7 @@ def settle_call(
         "overspend_usd": overspend,
         "unknown_outcome_usd": sel.unknown_outcome_usd,
         "ledger_error": ledger_error,
+        "billed_tokens": tokens,
     }
     if overspend > 0:
         # A provider billed more than the price book allows for the reserved worst case
@@ -167,7 +176,7 @@ def _overspend_event(
 def _baseline(
     rt: Runtime,
     sel: Selected,
-    message: BaseMessage | None,
+    billed: BilledUsage | None,
     tokens: dict[str, int],
     cost: float,
     *,
@@ -179,8 +188,7 @@ def _baseline(
     top = rt.profiles[0].price
     if estimated:
         return top.worst_case(tokens["input_tokens"], tokens["output_tokens"], cache_writes="none")
-    raw = getattr(message, "response_metadata", None) or {}
-    return top.cost(getattr(message, "usage_metadata", None) or {}, response_metadata=raw)
+    return top.billed_cost(billed or _NO_USAGE)
 
 
 def _reason(sel: Selected) -> str:

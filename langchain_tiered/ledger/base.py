@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_tiered._redact import redact
@@ -281,6 +282,7 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+@lru_cache(maxsize=1024)  # pure; limits and the same worst cases repeat on every call
 def _to_nanos(usd: float, what: str, rounding: str) -> int:
     if not math.isfinite(usd) or usd < 0:
         msg = f"{what} must be a finite amount >= 0 USD, got {usd!r}"

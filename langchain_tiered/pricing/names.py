@@ -8,6 +8,7 @@ from it (a fine-tune is counted like its base model, see ``tokens.models``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["normalize_model_name"]
 
@@ -31,6 +32,7 @@ _BEDROCK_ANTHROPIC = re.compile(r"^(?:(?:us|eu|apac|au|jp|global|us-gov)\.)?anth
 _DIGIT_DOT = re.compile(r"(?<=\d)\.(?=\d)")
 
 
+@lru_cache(maxsize=4096)  # pure; the engine asks for the same few names on every call
 def normalize_model_name(name: str) -> str:
     """Reduce a model identifier to the bare, lowercase model name used as a price key.
 

@@ -192,7 +192,17 @@ class ModelPrice(BaseModel):
         Returns:
             The cost in USD.
         """
-        billed = billed_usage(usage, response_metadata)
+        return self.billed_cost(
+            billed_usage(usage, response_metadata), at=at, service_tier=service_tier
+        )
+
+    def billed_cost(
+        self, billed: BilledUsage, *, at: datetime | None = None, service_tier: str | None = None
+    ) -> float:
+        """Return the USD cost of usage already read by ``billed_usage`` (see ``cost``).
+
+        The call engine reads a call's usage once and prices it on several tiers with this.
+        """
         tier = service_tier or billed.service_tier
         return self.resolve(billed.input_tokens, service_tier=tier, at=at)._flat_cost(billed)
 
@@ -239,16 +249,24 @@ class ModelPrice(BaseModel):
         Returns:
             A flat ``ModelPrice`` with only input, output and per-request prices set.
         """
+        rate_in, rate_out, per_request = self._worst_rates(input_tokens, service_tier, cache_writes)
+        return ModelPrice(
+            input_per_mtok=rate_in, output_per_mtok=rate_out, per_request_usd=per_request
+        )
+
+    def _worst_rates(
+        self, input_tokens: int, service_tier: str | None, cache_writes: CacheWrites
+    ) -> tuple[float, float, float]:
+        # The rates of ``worst_case_price`` without building a (validated) ModelPrice: the
+        # pre-flight runs this on every call.
         base = self._for_tier(service_tier)
         candidates = [base, *(p for t, p in base.long_context.items() if input_tokens > t)]
         if base is self and self.off_peak is not None:
             candidates.append(self.off_peak)
-        return ModelPrice(
-            input_per_mtok=max(p._worst_input_rate(cache_writes) for p in candidates),
-            output_per_mtok=max(
-                max(p.output_per_mtok, _or(p.reasoning_per_mtok, 0.0)) for p in candidates
-            ),
-            per_request_usd=max(p.per_request_usd for p in candidates),
+        return (
+            max(p._worst_input_rate(cache_writes) for p in candidates),
+            max(max(p.output_per_mtok, _or(p.reasoning_per_mtok, 0.0)) for p in candidates),
+            max(p.per_request_usd for p in candidates),
         )
 
     def _worst_input_rate(self, cache_writes: CacheWrites) -> float:
@@ -287,13 +305,9 @@ class ModelPrice(BaseModel):
                 f"input_tokens={input_tokens}, max_output_tokens={max_output_tokens}"
             )
             raise ValueError(msg)
-        flat = self.worst_case_price(
-            input_tokens, service_tier=service_tier, cache_writes=cache_writes
-        )
+        rate_in, rate_out, per_request = self._worst_rates(input_tokens, service_tier, cache_writes)
         return (
-            (input_tokens * flat.input_per_mtok) / _MTOK
-            + (max_output_tokens * flat.output_per_mtok) / _MTOK
-            + flat.per_request_usd
+            (input_tokens * rate_in) / _MTOK + (max_output_tokens * rate_out) / _MTOK + per_request
         )
 
     def output_rate(self, input_tokens: int, *, service_tier: str | None = None) -> float:

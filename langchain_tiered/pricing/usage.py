@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BilledUsage", "billed_usage", "usage_tokens"]
+__all__ = ["BilledUsage", "billed_usage", "tokens_of", "usage_tokens"]
 
 # Service tiers that answer at the standard price.
 _STANDARD_TIERS = frozenset({"", "default", "auto", "standard", "on_demand"})
@@ -143,6 +143,18 @@ def billed_usage(
     """
     usage = usage or {}
     metadata = response_metadata or {}
+    if not (
+        usage.get("input_token_details")
+        or usage.get("output_token_details")
+        or metadata.get("token_usage")
+        or metadata.get("usage")
+        or metadata.get("service_tier")
+    ):
+        # Nothing but the two counts (the common case of a plain answer): no detail to read.
+        return BilledUsage(
+            input_tokens=_count(usage.get("input_tokens")),
+            output_tokens=_count(usage.get("output_tokens")),
+        )
     details = _mapping(usage.get("input_token_details"))
     out_details = _mapping(usage.get("output_token_details"))
     raw = _raw_usages(metadata)
@@ -175,7 +187,11 @@ def usage_tokens(
     Returns:
         ``input_tokens``, ``output_tokens``, ``cached_tokens`` and ``reasoning_tokens``.
     """
-    billed = billed_usage(usage, response_metadata)
+    return tokens_of(billed_usage(usage, response_metadata))
+
+
+def tokens_of(billed: BilledUsage) -> dict[str, int]:
+    """``usage_tokens`` of usage already read by ``billed_usage``."""
     return {
         "input_tokens": billed.input_tokens,
         "output_tokens": billed.output_tokens,

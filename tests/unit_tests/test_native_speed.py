@@ -6,9 +6,15 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
+import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
+from langchain_tiered import ModelPrice, Tier, TieredChatModel, TieredCostCallbackHandler
+from langchain_tiered.pricing import BilledUsage, billed_usage
 from langchain_tiered.routing import ComplexityRouter, RouteRequest
 
 
@@ -46,3 +52,87 @@ def test_router_decision_unchanged_by_the_running_length() -> None:
         running = router(request)  # reuses the previous turn's total
         fresh = RouteRequest(messages=tuple(m.model_copy() for m in history), tiers=("a", "b", "c"))
         assert running == router(fresh)  # new objects: measured from scratch
+
+
+class _DeepSeekLike(BaseChatModel):
+    """Answers with DeepSeek's raw cache-hit usage, which usage_metadata does not map."""
+
+    model_name: str = "deepseek-chat"
+
+    @property
+    def _llm_type(self) -> str:
+        return "deepseek-like"
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        message = AIMessage(
+            content="ok",
+            usage_metadata={"input_tokens": 1000, "output_tokens": 10, "total_tokens": 1010},
+            response_metadata={
+                "model_name": self.model_name,
+                "token_usage": {"prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 200},
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def test_usage_read_once_prices_like_the_long_way_and_reaches_the_callback() -> None:
+    top = ModelPrice(input_per_mtok=10.0, output_per_mtok=40.0, cached_input_per_mtok=1.0)
+    low = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0, cached_input_per_mtok=0.1)
+    model = TieredChatModel(
+        tiers=[
+            Tier(name="top", model=_DeepSeekLike(), price=top),
+            Tier(name="low", model=_DeepSeekLike(), price=low),
+        ]
+    )
+    handler = TieredCostCallbackHandler()
+    answer = model.invoke("hi", config={"callbacks": [handler]}, tier="low")
+    meta = answer.response_metadata["tiered"]
+    # 200 uncached at $1, 800 cache hits at $0.1, 10 output at $2 (per million).
+    assert meta["cost_usd"] == pytest.approx((200 * 1.0 + 800 * 0.1 + 10 * 2.0) / 1e6)
+    assert meta["baseline_cost_usd"] == pytest.approx((200 * 10.0 + 800 * 1.0 + 10 * 40.0) / 1e6)
+    assert meta["cost_usd"] == pytest.approx(
+        low.cost(answer.usage_metadata or {}, response_metadata=answer.response_metadata)
+    )
+    assert meta["billed_tokens"] == {
+        "input_tokens": 1000,
+        "output_tokens": 10,
+        "cached_tokens": 800,
+        "reasoning_tokens": 0,
+    }
+    stats = handler.by_tier["low"]
+    assert (stats.input_tokens, stats.cached_tokens) == (1000, 800)
+    assert handler.total_cost_usd == pytest.approx(meta["cost_usd"])
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"service_tier": "default"}, {"service_tier": ""}, {"token_usage": {}}, {"model": "m"}],
+)
+def test_billed_usage_shortcut_equals_the_full_reading(metadata: dict[str, Any]) -> None:
+    usage = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
+    assert billed_usage(usage, metadata) == BilledUsage(input_tokens=7, output_tokens=3)
+    # Any detail still takes the full reading.
+    flex = billed_usage(usage, {**metadata, "service_tier": "flex"})
+    assert flex.service_tier == "flex"
+    hits = billed_usage(usage, {**metadata, "token_usage": {"prompt_cache_hit_tokens": 5}})
+    assert hits.cache_read == 5
+
+
+def test_worst_case_equals_the_worst_case_price() -> None:
+    flat = ModelPrice(input_per_mtok=2.0, output_per_mtok=8.0, per_request_usd=0.001)
+    price = ModelPrice(
+        input_per_mtok=1.0,
+        output_per_mtok=4.0,
+        cached_input_per_mtok=0.1,
+        cache_write_per_mtok=1.25,
+        cache_write_1h_per_mtok=2.0,
+        long_context={1000: flat},
+        service_tiers={"priority": flat},
+    )
+    for tokens in (10, 1000, 1001, 5000):
+        for tier in (None, "priority", "flex"):
+            for writes in ("none", "5m", "1h", "any"):
+                bound = price.worst_case_price(tokens, service_tier=tier, cache_writes=writes)
+                expected = bound.worst_case(tokens, 100)
+                got = price.worst_case(tokens, 100, service_tier=tier, cache_writes=writes)
+                assert got == expected
