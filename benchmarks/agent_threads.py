@@ -76,6 +76,7 @@ class Outcome:
     stopped: int = 0
     steps: int = 0
     seconds: float = 0.0
+    max_run: float = 0.0
 
 
 def tool_result(rng: random.Random, hard_share: float, scale: float) -> str:
@@ -89,6 +90,7 @@ def run_thread(
 ) -> None:
     history: list[BaseMessage] = [SystemMessage(SYSTEM), HumanMessage(f"Task {name}: audit.")]
     previous = None
+    spent = 0.0
     config: Any = {"metadata": {"tiered_thread": name, "tiered_run": name}}
     for _ in range(args.steps):
         try:
@@ -98,6 +100,8 @@ def run_thread(
             return
         assert isinstance(answer, AIMessage)
         tier = answer.response_metadata["tiered"]["tier"]
+        spent += answer.response_metadata["tiered"]["cost_usd"]
+        out.max_run = max(out.max_run, spent)
         out.switches += previous is not None and tier != previous
         previous = tier
         out.steps += 1
@@ -223,6 +227,7 @@ def main() -> None:
         f"tool results x{args.scale:g}, {output}, seed {args.seed}; prompt cache on"
     )
     print(table([base, routed, sticky, run, always], base, routed))
+    print(f"(d): the most expensive run spent ${run.max_run:.5f} of its ${limit:.5f}")
 
 
 if __name__ == "__main__":
