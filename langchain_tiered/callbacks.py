@@ -302,8 +302,8 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
         rm = message.response_metadata
         model = str(rm.get("model_name") or rm.get("model") or hint or "unknown")
         usage = message.usage_metadata
-        tokens = usage_tokens(usage)
-        cost = self._price(model, usage)
+        tokens = usage_tokens(usage, rm)
+        cost = self._price(model, usage, rm)
         self.calls += 1
         if is_replay(usage):
             self.cache_hits += 1
@@ -317,13 +317,17 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             self.total_cost_usd += cost
         self._model(model).add(tokens, cost)
 
-    def _price(self, model: str, usage: Mapping[str, Any] | None) -> float | None:
+    def _price(
+        self, model: str, usage: Mapping[str, Any] | None, raw: Mapping[str, Any]
+    ) -> float | None:
         if not usage:
             return None  # without usage the cost is unknown, not zero
         if self._book is None:
             self._book = PriceBook.default()
         info = self._book.lookup(model)
-        return None if info is None else info.price.cost(usage)
+        # Raw provider usage (DeepSeek cache hits) and the service tier (flex/priority) in
+        # response_metadata complete what usage_metadata says, as for tiered calls.
+        return None if info is None else info.price.cost(usage, response_metadata=raw)
 
     def _tier(self, name: str) -> CostStats:
         return self.by_tier.setdefault(name, CostStats())

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from langchain_core.caches import InMemoryCache
 from langchain_core.exceptions import ModelRateLimitError
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableParallel
 from langchain_core.tools import tool
@@ -365,3 +367,40 @@ def test_nested_blocks_each_count_their_own_calls() -> None:
 
 def test_handler_runs_inline() -> None:
     assert TieredCostCallbackHandler.run_inline is True
+
+
+class _RawUsageModel(BaseChatModel):
+    """A plain chat model whose raw usage lives only in ``response_metadata``."""
+
+    model_name: str
+    raw: dict[str, Any]
+
+    @property
+    def _llm_type(self) -> str:
+        return "raw-usage"
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        message = AIMessage(
+            content="ok",
+            usage_metadata=usage(1000, 100),
+            response_metadata={"model_name": self.model_name, **self.raw},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def test_plain_deepseek_cache_hits_are_priced_from_raw_usage() -> None:
+    raw = {"token_usage": {"prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 200}}
+    with get_tiered_cost_callback() as cb:
+        _RawUsageModel(model_name="deepseek-chat", raw=raw).invoke("hi")
+    # deepseek-chat: $0.28 per million uncached input, $0.028 cache hits, $0.42 output.
+    expected = (200 * 0.28 + 800 * 0.028 + 100 * 0.42) / 1e6
+    assert cb.total_cost_usd == pytest.approx(expected)
+    assert cb.by_model["deepseek-chat"].cached_tokens == 800
+
+
+def test_plain_flex_service_tier_is_priced_at_the_flex_rate() -> None:
+    with get_tiered_cost_callback() as cb:
+        _RawUsageModel(model_name="gpt-5-mini", raw={"service_tier": "flex"}).invoke("hi")
+    flex = PriceBook.default().price_for("gpt-5-mini").service_tiers["flex"]
+    assert cb.total_cost_usd == pytest.approx(flex.cost(usage(1000, 100)))
+    assert cb.total_cost_usd == pytest.approx((1000 * 0.125 + 100 * 1.0) / 1e6)
