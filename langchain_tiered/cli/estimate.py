@@ -113,7 +113,17 @@ class _Expected:
     def usd(self, pre: Preflight) -> float:
         out = self.output_tokens(pre)
         tokens = pre.max_output_tokens if out is None else out
-        return float(self._prices[pre.tier].worst_case(pre.prompt_tokens, tokens))
+        # The pre-flight's own inputs: a call that may write the cache or asks for a service
+        # tier is priced with them, as its reserved worst case was.
+        price = self._prices[pre.tier]
+        return float(
+            price.worst_case(
+                pre.prompt_tokens,
+                tokens,
+                service_tier=pre.service_tier,
+                cache_writes=pre.cache_writes,
+            )
+        )
 
 
 def plan_prompts(

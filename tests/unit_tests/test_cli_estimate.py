@@ -166,3 +166,22 @@ def test_bad_inputs_are_one_line(files: tuple[Path, Path], tmp_path: Path) -> No
         run("estimate", prompts, "--config", config, "--ledger", foreign), "not a langchain-tiered"
     )
     assert foreign.read_bytes() == before
+
+
+def test_expected_is_priced_with_the_preflights_cache_writes(tmp_path: Path) -> None:
+    # gpt-4.1-mini caches prompts by itself, so its pre-flight bounds a cache write; at a
+    # write price above the input price the expected figure must use the same inputs.
+    config = tmp_path / "tiers.toml"
+    config.write_text(
+        TWO_TIERS.replace(
+            "{ input_per_mtok = 1.0, output_per_mtok = 2.0 }",
+            "{ input_per_mtok = 1.0, output_per_mtok = 2.0, cache_write_per_mtok = 3.0 }",
+        ),
+        encoding="utf-8",
+    )
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": SIMPLE_DE, "max_tokens": 100}) + "\n", "utf-8")
+    data = json.loads(run("estimate", prompts, "--config", config, "--format", "json").stdout)
+    # 15 prompt tokens at the $3 write price + 100 output tokens at $2 per Mtok
+    assert data["routed"]["worst_case_usd"] == 0.000245
+    assert data["routed"]["expected_usd"] == data["routed"]["worst_case_usd"]
