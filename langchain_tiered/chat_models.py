@@ -302,7 +302,11 @@ class TieredChatModel(BaseChatModel):
         self._apply_defaults(kwargs)
         stop = stop if stop is not None else self.stop
         metadata = dict(getattr(run_manager, "metadata", None) or {})
-        thread, run = call_identity(getattr(run_manager, "run_id", None), metadata)
+        thread, run = call_identity(
+            getattr(run_manager, "run_id", None),
+            getattr(run_manager, "parent_run_id", None),
+            metadata,
+        )
         if run is not None:
             metadata[RUN_KEY] = run
         override = own.get("tier", metadata.get("tier"))

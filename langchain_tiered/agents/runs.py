@@ -25,10 +25,40 @@ _MAX_RUNS = 200_000
 
 
 class RootTracker(BaseCallbackHandler):
-    """Maps every LangChain run in flight to the root run it descends from."""
+    """Maps every chain and tool run in flight to the root run it descends from.
+
+    Model runs are ignored (a model call finds its root through its parent run), so the
+    tracker adds nothing to the events of plain model calls.
+    """
 
     run_inline = True
     raise_error = False
+
+    @property
+    def ignore_llm(self) -> bool:
+        """Model runs are looked up through their parent."""
+        return True
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        """Model runs are looked up through their parent."""
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        """Retrievers start no model calls."""
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        """Retries change no run's parent."""
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        """Custom events change no run's parent."""
+        return True
+
     tiered_internal = True
     """Bookkeeping, not a listener: the engine emits no events and reads nothing for it."""
 
@@ -59,18 +89,6 @@ class RootTracker(BaseCallbackHandler):
         """Record a chain run's root."""
         self._start(run_id, parent_run_id)
 
-    def on_chat_model_start(
-        self, *args: Any, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
-        """Record a chat model run's root."""
-        self._start(run_id, parent_run_id)
-
-    def on_llm_start(
-        self, *args: Any, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
-        """Record an LLM run's root."""
-        self._start(run_id, parent_run_id)
-
     def on_tool_start(
         self, *args: Any, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
@@ -83,14 +101,6 @@ class RootTracker(BaseCallbackHandler):
 
     def on_chain_error(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
         """Forget a failed chain run."""
-        self._end(run_id)
-
-    def on_llm_end(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
-        """Forget a finished model run."""
-        self._end(run_id)
-
-    def on_llm_error(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
-        """Forget a failed model run."""
         self._end(run_id)
 
     def on_tool_end(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
@@ -122,12 +132,13 @@ def enable_root_tracking() -> None:
         _registered.append(True)
 
 
-def root_of(run_id: Any) -> str | None:
-    """The root run id of a run (as a string), or ``None`` when it was not tracked."""
-    if not isinstance(run_id, UUID):
+def root_of(parent_run_id: Any) -> str | None:
+    """The root run of a model call, from its parent run (``None`` for a top-level call)."""
+    if not isinstance(parent_run_id, UUID):
         return None
-    root = TRACKER.root_of(run_id)
-    return None if root is None else str(root)
+    root = TRACKER.root_of(parent_run_id)
+    # A parent started before tracking began (or not a chain or tool) is taken as the root.
+    return str(root if root is not None else parent_run_id)
 
 
 class RunLog:

@@ -161,23 +161,26 @@ def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def call_identity(run_id: Any, metadata: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """``(thread, run)`` of a call from its LangChain run id and config metadata.
+def call_identity(
+    run_id: Any, parent_run_id: Any, metadata: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """``(thread, run)`` of a call from its LangChain run ids and config metadata.
 
     Args:
         run_id: The call's own LangChain run id (``None`` outside a run).
+        parent_run_id: The run the call was made from (``None`` for a top-level call).
         metadata: The call's ``config["metadata"]`` (LangGraph adds ``thread_id`` to it).
 
     Returns:
         The thread (explicit key, LangGraph thread, else the root run when the call is nested)
-        and the run (explicit ``tiered_run``, else the root run, else ``None``).
+        and the run (explicit ``tiered_run``, else the root run, else the call itself).
     """
-    root = root_of(run_id)
-    run = _text(metadata.get(RUN_KEY)) or root
-    nested = root is not None and root != str(run_id)
+    root = root_of(parent_run_id)
+    own = None if run_id is None else str(run_id)
+    run = _text(metadata.get(RUN_KEY)) or root or own
     thread = (
         _text(metadata.get(THREAD_KEY))
         or _text(metadata.get("thread_id"))
-        or (f"run:{root}" if nested else None)
+        or (None if root is None else f"run:{root}")
     )
     return thread, run

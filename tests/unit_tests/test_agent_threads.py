@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -102,10 +103,14 @@ def test_thread_store_expires_and_evicts() -> None:
 
 
 def test_call_identity_precedence() -> None:
-    assert call_identity(None, {}) == (None, None)
+    own, parent = uuid4(), uuid4()
+    assert call_identity(None, None, {}) == (None, None)
+    assert call_identity(own, None, {}) == (None, str(own))  # a lone call is its own run
     explicit = {"tiered_thread": "t", "thread_id": "lg", "tiered_run": "r"}
-    assert call_identity(None, explicit) == ("t", "r")
-    assert call_identity(None, {"thread_id": "lg"}) == ("lg", None)
+    assert call_identity(own, parent, explicit) == ("t", "r")
+    assert call_identity(own, None, {"thread_id": "lg"}) == ("lg", str(own))
+    # A parent the tracker has not seen is taken as the root.
+    assert call_identity(own, parent, {}) == (f"run:{parent}", str(parent))
 
 
 def want(request: RouteRequest) -> RouteDecision:
