@@ -221,3 +221,13 @@ def test_a_thread_moves_up_when_the_router_asks_for_a_more_capable_tier() -> Non
     assert state.prefix_on("mini") > 8_000
     assert state.prefix_on("top") > 8_000
     assert state.steps == 2
+
+
+async def test_async_calls_keep_their_thread_too() -> None:
+    model = make_model(thread_expected_steps=2)
+    config: Any = {"metadata": {"tiered_thread": "async"}}
+    await model.ainvoke(history(), config=config)
+    config["metadata"]["want"] = "mini"
+    answer = await model.ainvoke(history(), config=config)
+    assert answer.response_metadata["tiered"]["tier"] == "top"
+    assert "switch to 'mini' refused" in answer.response_metadata["tiered"]["reason"]
