@@ -20,9 +20,11 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, InstanceOf, PrivateAttr, model_validator
 from typing_extensions import Self
 
+from langchain_tiered._call.cascade import cascade_call
+from langchain_tiered._call.cascade_stream import acascade_stream, cascade_stream
 from langchain_tiered._call.drivers import adrive, drive
 from langchain_tiered._call.fallback_runnable import fallback_runnable
 from langchain_tiered._call.plan import plan_call, preview
@@ -44,6 +46,7 @@ from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.agents.threads import RUN_KEY, ThreadStore, call_identity
 from langchain_tiered.alerts import alerts_after_settle
 from langchain_tiered.budget import Budget
+from langchain_tiered.cascade import Cascade
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.ledger import Ledger
 from langchain_tiered.metadata import TieredMetadata
@@ -138,6 +141,8 @@ class TieredChatModel(BaseChatModel):
     """Stream from the tier even on ``invoke`` (LangChain's standard flag)."""
     clock: Clock = Field(default_factory=SystemClock, exclude=True)
     """Time source for retries, cooldowns, rate limits and budget periods."""
+    cascade: InstanceOf[Cascade] | None = Field(default=None, exclude=True)
+    """Answer on a cheap tier first, escalate when a validator rejects (per call: ``cascade=``)."""
     sticky: Literal["priced", "always", "never"] = "priced"
     """Agent threads: stay on a thread's tier while its prompt cache pays (``"priced"``),
     whenever the pre-flight allows (``"always"``), or route every call afresh (``"never"``)."""
@@ -448,8 +453,13 @@ class TieredChatModel(BaseChatModel):
     ) -> ChatResult:
         rt = self._rt
         started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
+        cascade = kwargs.pop("cascade", self.cascade)
         req = self._request(messages, stop, kwargs, run_manager, stream=False, rt=rt)
         kw = self._drive_kw(rt, run_manager)
+        if cascade is not None:
+            run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
+            message, meta = drive(run, **kw)
+            return self._result(message, finish_meta(meta, rt.clock, started, spec))
         sel = drive(plan_call(rt, req), **kw)
         meta = drive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
         if rt.budgets:
@@ -465,8 +475,13 @@ class TieredChatModel(BaseChatModel):
     ) -> ChatResult:
         rt = self._rt
         started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
+        cascade = kwargs.pop("cascade", self.cascade)
         req = self._request(messages, stop, kwargs, run_manager, stream=False, rt=rt)
         kw = self._drive_kw(rt, run_manager)
+        if cascade is not None:
+            run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
+            message, meta = await adrive(run, **kw)
+            return self._result(message, finish_meta(meta, rt.clock, started, spec))
         sel = await adrive(plan_call(rt, req), **kw)
         meta = await adrive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
         if rt.budgets:
@@ -484,7 +499,11 @@ class TieredChatModel(BaseChatModel):
         rt = self._rt
         kw = self._drive_kw(rt, run_manager)
         relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
+        cascade = kwargs.pop("cascade", self.cascade)
         req = self._request(messages, stop, kwargs, run_manager, stream=True, rt=rt)
+        if cascade is not None:
+            yield from cascade_stream(rt, req, cascade, kw, relay)
+            return
         sel = drive(plan_call(rt, req), **kw)
         head, rest = sel.result
         relay.opened(head)
@@ -523,7 +542,12 @@ class TieredChatModel(BaseChatModel):
         rt = self._rt
         kw = self._drive_kw(rt, run_manager)
         relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
+        cascade = kwargs.pop("cascade", self.cascade)
         req = self._request(messages, stop, kwargs, run_manager, stream=True, rt=rt)
+        if cascade is not None:
+            async for chunk in acascade_stream(rt, req, cascade, kw, relay):
+                yield chunk
+            return
         sel = await adrive(plan_call(rt, req), **kw)
         head, rest = sel.result
         relay.opened(head)
