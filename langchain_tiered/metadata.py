@@ -38,6 +38,11 @@ class AttemptInfo(TypedDict):
     """The error text with credentials masked, ``None`` when the tier answered."""
     waited_s: float
     """Seconds waited after this attempt before retrying the same tier."""
+    cause: str | None
+    """Why it failed, finer than ``kind`` (``ErrorCause``): ``rate_limit`` (back off, it
+    passes), ``quota`` (credit or quota used up: it will not pass with time),
+    ``overloaded``, ``server_error``, ``timeout``, ``connection``, ``transient``,
+    ``context_overflow``, ``refusal`` or ``rejected``; ``None`` when the tier answered."""
 
 
 class SkipInfo(TypedDict):

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from langchain_tiered.fallbacks import ErrorInfo, ErrorKind
+    from langchain_tiered.fallbacks import ErrorCause, ErrorInfo, ErrorKind
     from langchain_tiered.metadata import AttemptInfo, SkipInfo
 
 __all__ = ["Attempt", "Skip", "SkipReason"]
@@ -60,11 +60,12 @@ class Attempt:
     message: str | None = None
     waited_s: float = 0.0
     error: BaseException | None = None
+    cause: ErrorCause | None = None
 
     @classmethod
     def failed(cls, tier: str, info: ErrorInfo, error: BaseException, message: str) -> Attempt:
         """The record of a failed request (``message`` already redacted)."""
-        return cls(tier, info.kind, info.error_type, info.status, message, 0.0, error)
+        return cls(tier, info.kind, info.error_type, info.status, message, 0.0, error, info.cause)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ class Attempt:
             "kind": "ok" if self.kind is None else self.kind.value,
             "message": self.message,
             "waited_s": self.waited_s,
+            "cause": None if self.cause is None else self.cause.value,
         }
 
     def to_error_dict(self) -> dict[str, Any]:

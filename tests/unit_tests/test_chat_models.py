@@ -82,6 +82,7 @@ def test_metadata_and_exact_cost_on_known_usage() -> None:
             "kind": "ok",
             "message": None,
             "waited_s": 0.0,
+            "cause": None,
         }
     ]
     # usage passes through unchanged, the tier's own metadata is kept

@@ -181,3 +181,22 @@ def test_refusal_answer_follows_fallback_on() -> None:
         ("budget", "refusal"),
         ("standard", "ok"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        (too_many(), "rate_limit"),
+        (too_many(code="insufficient_quota"), "quota"),
+        (ModelAPIError("500"), "server_error"),
+        (TimeoutError("read timed out"), "timeout"),
+    ],
+)
+def test_attempts_say_why_each_request_failed(failure: Exception, cause: str) -> None:
+    model, _ = make([failure, OK])
+    meta = model.invoke(ASK, tier="budget").response_metadata["tiered"]
+    # A rate limit and an exhausted quota are both "retryable" kinds; the cause tells them apart.
+    assert [(a["tier"], a["kind"], a["cause"]) for a in meta["attempts"]] == [
+        ("budget", "retryable", cause),
+        ("standard", "ok", None),
+    ]
