@@ -392,3 +392,23 @@ def _route(tier: str) -> Any:
     from langchain_tiered import RouteDecision
 
     return RouteDecision(tier=tier, reason=f"test: always {tier}")
+
+
+@pytest.mark.parametrize("method", ["json_schema", "json_mode"])
+def test_structured_output_as_json_text_escalates(
+    emu: OpenAICompatibleEmulator, method: str
+) -> None:
+    # A JSON-schema dict: with a pydantic class ChatOpenAI's json_schema path has the OpenAI
+    # SDK parse the answer itself, which raises inside the tier call instead of answering.
+    schema = {"title": "Weather", **Weather.model_json_schema()}
+    emu.script("small-model", Reply(content='{"city": "Berlin", "days": "two"}'))
+    emu.script("big-model", Reply(content='{"city": "Berlin", "days": 2}'))
+    model = tiered(emu, cheapest_first(ValidStructuredOutput()))
+
+    structured = model.with_structured_output(schema, method=method, include_raw=True)
+    result = structured.invoke("Weather in Berlin for two days? Answer in JSON.")
+
+    assert result["parsed"] == {"city": "Berlin", "days": 2}
+    steps = meta_of(result["raw"])["steps"]
+    assert [(s["tier"], s["verdict"]) for s in steps] == [("small", "reject"), ("big", "accept")]
+    assert "expected integer, got str" in steps[0]["reason"]
