@@ -179,3 +179,24 @@ def test_langgraph_thread_id_in_metadata_names_the_thread(
         answer = model.invoke(history, config={"metadata": {"thread_id": "lg-1", "want": want}})
         history += [answer, HumanMessage("And the next rule?")]
     assert tiered(answer)["tier"] == "top"
+
+
+def test_create_agent_threads_follow_langgraph_thread_id(emu: OpenAICompatibleEmulator) -> None:
+    from langchain.agents import create_agent
+    from langchain_core.tools import tool
+
+    @tool
+    def rules(number: int) -> str:
+        """Look a rule up."""
+        return LONG_SYSTEM
+
+    model = make_model(emu)
+    agent = create_agent(model, [rules])
+    config: Any = {"configurable": {"thread_id": "lg-agent"}}
+    agent.invoke({"messages": [("user", "What is rule 7?")]}, config)  # tool call, answer
+    store = model._rt.threads
+    assert store is not None
+    state = store.get("lg-agent")
+    assert state is not None
+    assert (state.tier, state.steps) == ("top", 2)
+    assert state.input_tokens > 6_000  # the second call carried the tool's long result
