@@ -10,7 +10,7 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.structured import StructuredSpec
-from langchain_tiered._call.tiercall import has_content
+from langchain_tiered._call.tiercall import has_content, stream_error
 
 if TYPE_CHECKING:
     from langchain_tiered._call.actions import Action
@@ -79,6 +79,9 @@ class Relay:
         if self.ttft is None and self.clock is not None and has_content(chunk):
             self.ttft = self.clock.monotonic() - self.started
         self.chunks.append(chunk)
+        failure = stream_error(chunk)
+        if failure is not None:  # kept for settlement: its usage, if any, is billed
+            raise failure
         return ChatGenerationChunk(message=chunk)
 
     def settle(

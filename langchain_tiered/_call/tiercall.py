@@ -31,6 +31,8 @@ from langchain_core.tracers._streaming import (
 )
 from langchain_core.tracers.base import BaseTracer
 
+from langchain_tiered.fallbacks import StreamError, response_failure
+
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessage, AIMessageChunk
     from langchain_core.outputs import ChatResult
@@ -47,6 +49,7 @@ __all__ = [
     "from_result",
     "has_content",
     "listeners",
+    "stream_error",
     "tier_handlers",
     "unwrap",
 ]
@@ -227,6 +230,10 @@ def _open_stream(a: CallTier, run_manager: Any) -> tuple[list[AIMessageChunk], I
     it = iter(runnable.stream(a.messages, _child_config(run_manager), stop=a.stop, **kwargs))
     head: list[Any] = []
     for chunk in it:  # errors up to the first content chunk may still fall back
+        failure = stream_error(chunk)
+        if failure is not None:
+            getattr(it, "close", lambda: None)()
+            raise failure
         head.append(chunk)
         if has_content(chunk):
             break
@@ -257,6 +264,12 @@ async def _aopen_stream(
     ait = ait.__aiter__()
     head: list[Any] = []
     async for chunk in ait:  # errors up to the first content chunk may still fall back
+        failure = stream_error(chunk)
+        if failure is not None:
+            aclose = getattr(ait, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            raise failure
         head.append(chunk)
         if has_content(chunk):
             break
@@ -289,3 +302,17 @@ def has_content(chunk: Any) -> bool:
     the first chunk the caller could have shown.
     """
     return bool(chunk.content) or bool(getattr(chunk, "tool_call_chunks", None))
+
+
+def stream_error(chunk: Any) -> StreamError | None:
+    """The failure of a chunk that ends the stream with ``finish_reason: "error"``.
+
+    OpenAI-compatible servers may send it without an error object, so the SDK raises
+    nothing and the stream would just end: the engine raises this instead (before the
+    first content chunk the call falls back; after it the caller gets the error).
+    """
+    meta = getattr(chunk, "response_metadata", None)
+    if not meta or ("finish_reason" not in meta and "stop_reason" not in meta):
+        return None
+    failure = response_failure(chunk)
+    return failure if isinstance(failure, StreamError) else None

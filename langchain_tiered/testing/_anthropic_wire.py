@@ -46,6 +46,7 @@ _FAULTS: dict[str, tuple[int, str, str]] = {
     "api_error_in_stream": (500, "api_error", "Internal server error"),
     "server_error_on_200": (500, "api_error", "Internal server error"),
     "finish_error_in_stream": (500, "api_error", "Internal server error"),
+    "finish_error_bare": (500, "api_error", "Internal server error"),
     "overloaded": (529, "overloaded_error", "Overloaded"),
     "overloaded_in_stream": (529, "overloaded_error", "Overloaded"),
     "server_busy": (529, "overloaded_error", "Overloaded"),

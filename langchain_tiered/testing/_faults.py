@@ -42,6 +42,7 @@ FaultKind = Literal[
     "rate_limit_in_stream",
     "api_error_in_stream",
     "finish_error_in_stream",
+    "finish_error_bare",
     "refusal",
     "stall",
 ]
@@ -49,7 +50,7 @@ FaultKind = Literal[
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 IN_STREAM_KINDS: frozenset[str] = frozenset(
     {"overloaded_in_stream", "rate_limit_in_stream", "api_error_in_stream"}
-    | {"finish_error_in_stream", "server_error_on_200"}
+    | {"finish_error_in_stream", "finish_error_bare", "server_error_on_200"}
 )
 """Faults sent inside an HTTP 200 answer (an SSE error event, or an error body on 200)."""
 BODY_KINDS: frozenset[str] = IN_STREAM_KINDS | {"stream_break", "latency", "refusal", "stall"}
@@ -92,6 +93,8 @@ class Fault:
       OpenAI wire). Without streaming, the equivalent HTTP error.
     * ``finish_error_in_stream``: OpenRouter's mid-stream failure, a chunk with an ``error``
       object and ``finish_reason: "error"``.
+    * ``finish_error_bare``: a chunk with ``finish_reason: "error"`` and no error object (the
+      SDK raises nothing; the stream just ends). Without streaming, a 500.
     * ``refusal``: a 200 answer withheld (OpenAI ``finish_reason: "content_filter"``,
       Anthropic ``stop_reason: "refusal"``).
     * ``stream_break`` (cut after ``break_after_chunks`` events, or half a JSON body),
@@ -244,6 +247,7 @@ _AUTH = (
 _HTTP_ERRORS: dict[str, tuple[int, str, str | None, str | None, str | None]] = {
     "server_error": (500, _SERVER_ERROR, "server_error", None, None),
     "api_error_in_stream": (500, _SERVER_ERROR, "server_error", None, None),
+    "finish_error_bare": (500, _SERVER_ERROR, "server_error", None, None),
     "overloaded": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
     "overloaded_in_stream": (503, _OVERLOADED, "overloaded_error", None, "overloaded"),
     "server_busy": (503, _SERVER_BUSY, "server_busy", None, None),
@@ -320,6 +324,7 @@ def in_stream_error(fault: Fault) -> dict[str, Any]:
         "api_error_in_stream": (_SERVER_ERROR, "server_error", None),
         "server_error_on_200": (_SERVER_ERROR, "server_error", None),
         "finish_error_in_stream": (_MID_STREAM, None, "server_error"),
+        "finish_error_bare": (_MID_STREAM, None, "server_error"),
     }
     text, type_, code = table[fault.kind]
     error: dict[str, Any] = {"message": fault.message or text, "code": code}

@@ -214,7 +214,9 @@ class ChatHandler:
             error = in_stream_error(fault)
             if not body.get("stream"):  # an error object in a 200 JSON body
                 return json_response(200, {"error": error})
-            event = error_chunk(completion, error, finish=fault.kind == "finish_error_in_stream")
+            finish = fault.kind in ("finish_error_in_stream", "finish_error_bare")
+            bare = fault.kind == "finish_error_bare"  # finish_reason "error", no error object
+            event = error_chunk(completion, None if bare else error, finish=finish)
             start = 0 if fault.kind == "server_error_on_200" else _IN_STREAM_AFTER
             stop = start if after is None else after
             return await self._stream(request, body, completion, stop_after=stop, then=[event])

@@ -234,12 +234,12 @@ def stream_events(completion: Completion, *, include_usage: bool) -> Iterator[by
     yield b"data: [DONE]\n\n"
 
 
-def error_chunk(completion: Completion, error: Mapping[str, Any], *, finish: bool) -> bytes:
+def error_chunk(completion: Completion, error: Mapping[str, Any] | None, *, finish: bool) -> bytes:
     """An SSE event carrying an error object inside a 200 stream.
 
     Args:
         completion: The completion the stream belonged to (for the chunk's id and model).
-        error: The error object.
+        error: The error object; ``None`` sends none (only with ``finish``).
         finish: Send it as OpenRouter does, inside a chunk whose choice ends with
             ``finish_reason: "error"``; otherwise as a bare ``{"error": ...}`` event
             (OpenAI, vLLM, LiteLLM proxy).
@@ -248,9 +248,10 @@ def error_chunk(completion: Completion, error: Mapping[str, Any], *, finish: boo
         The encoded event.
     """
     if not finish:
-        return _event({"error": dict(error)})
+        return _event({"error": dict(error or {})})
     choice = {"index": 0, "delta": {"content": ""}, "logprobs": None, "finish_reason": "error"}
-    return _event({**_chunk_head(completion), "error": dict(error), "choices": [choice]})
+    extra = {} if error is None else {"error": dict(error)}
+    return _event({**_chunk_head(completion), **extra, "choices": [choice]})
 
 
 def _chunk_head(completion: Completion) -> dict[str, Any]:
