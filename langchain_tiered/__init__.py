@@ -9,8 +9,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_tiered.agents import RunBudgetExceededError
     from langchain_tiered.alerts import BudgetAlert
-    from langchain_tiered.batch import BatchResult, arun_batch, run_batch
+    from langchain_tiered.batch import (
+        BatchOutputError,
+        BatchResult,
+        BatchWriteError,
+        OutcomeUnknownError,
+        arun_batch,
+        run_batch,
+    )
     from langchain_tiered.budget import Budget
     from langchain_tiered.callbacks import TieredCostCallbackHandler, get_tiered_cost_callback
     from langchain_tiered.cascade import (
@@ -41,9 +49,12 @@ if TYPE_CHECKING:
         RouterError,
         TieredError,
     )
-    from langchain_tiered.fallbacks import RetryPolicy
+    from langchain_tiered.fallbacks import RetryPolicy, StreamError
     from langchain_tiered.ledger import (
         InMemoryLedger,
+        LedgerError,
+        LedgerReadOnlyError,
+        NotALedgerError,
         PostgresLedger,
         RedisLedger,
         SQLiteLedger,
@@ -76,7 +87,9 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "AllTiersFailedError": "errors",
+    "BatchOutputError": "batch",
     "BatchResult": "batch",
+    "BatchWriteError": "batch",
     "Budget": "budget",
     "BudgetAlert": "alerts",
     "BudgetExceededError": "errors",
@@ -91,13 +104,17 @@ _EXPORTS: dict[str, str] = {
     "InvalidRequestError": "errors",
     "Judge": "cascade",
     "LearnedRouter": "routing",
+    "LedgerError": "ledger",
+    "LedgerReadOnlyError": "ledger",
     "LogprobConfidence": "cascade",
     "Matches": "cascade",
     "ModelPrice": "pricing",
     "NoTierFitsError": "errors",
+    "NotALedgerError": "ledger",
     "NotEmpty": "cascade",
     "NotRefusal": "cascade",
     "NotTruncated": "cascade",
+    "OutcomeUnknownError": "batch",
     "PostgresLedger": "ledger",
     "Predicate": "cascade",
     "PriceBook": "pricing",
@@ -113,9 +130,11 @@ _EXPORTS: dict[str, str] = {
     "RoutingExample": "routing",
     "Rule": "routing",
     "RuleRouter": "routing",
+    "RunBudgetExceededError": "agents",
     "SQLiteLedger": "ledger",
     "SharedStateUnavailableError": "shared",
     "SignalGroup": "routing",
+    "StreamError": "fallbacks",
     "Tier": "tiers",
     "TieredChatModel": "chat_models",
     "TieredCostCallbackHandler": "callbacks",
@@ -139,7 +158,9 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AllTiersFailedError",
+    "BatchOutputError",
     "BatchResult",
+    "BatchWriteError",
     "Budget",
     "BudgetAlert",
     "BudgetExceededError",
@@ -154,13 +175,17 @@ __all__ = [
     "InvalidRequestError",
     "Judge",
     "LearnedRouter",
+    "LedgerError",
+    "LedgerReadOnlyError",
     "LogprobConfidence",
     "Matches",
     "ModelPrice",
     "NoTierFitsError",
+    "NotALedgerError",
     "NotEmpty",
     "NotRefusal",
     "NotTruncated",
+    "OutcomeUnknownError",
     "PostgresLedger",
     "Predicate",
     "PriceBook",
@@ -176,9 +201,11 @@ __all__ = [
     "RoutingExample",
     "Rule",
     "RuleRouter",
+    "RunBudgetExceededError",
     "SQLiteLedger",
     "SharedStateUnavailableError",
     "SignalGroup",
+    "StreamError",
     "Tier",
     "TieredChatModel",
     "TieredCostCallbackHandler",

@@ -4,18 +4,34 @@ The hierarchy, rooted in LangChain's own exception type so a caller's existing
 ``except LangChainException`` keeps working::
 
     LangChainException                       (langchain_core.exceptions)
-    └── TieredError
-        ├── BudgetExceededError             worst-case cost above a cap or a budget, pre-flight
-        ├── NoTierFitsError                 prompt larger than every usable context window
-        │                                   (also a langchain_core ContextOverflowError)
-        ├── AllTiersFailedError             every tier tried failed; keeps each attempt
-        ├── PricingError                    a tier's model has no known price (fail closed)
-        ├── RateLimitExceededError          a local rate limit would need a longer wait than allowed
-        ├── InvalidRequestError             the call cannot be sent as given (also a ValueError)
-        │   └── BudgetKeyRequiredError      a require_key budget met a call without budget_key
-        └── RouterError                     the router returned no RouteDecision (also a TypeError)
+    ├── TieredError
+    │   ├── BudgetExceededError             worst-case cost above a cap or a budget, pre-flight
+    │   │   └── RunBudgetExceededError      an agent run's budget is spent (agents.errors)
+    │   ├── NoTierFitsError                 prompt larger than every usable context window
+    │   │                                   (also a langchain_core ContextOverflowError)
+    │   ├── AllTiersFailedError             every tier tried failed; keeps each attempt
+    │   ├── PricingError                    a tier's model has no known price (fail closed)
+    │   ├── RateLimitExceededError          a local rate limit would need a longer wait than allowed
+    │   ├── InvalidRequestError             the call cannot be sent as given (also a ValueError)
+    │   │   └── BudgetKeyRequiredError      a require_key budget met a call without budget_key
+    │   ├── RouterError                     the router returned no RouteDecision (also a TypeError)
+    │   ├── LedgerError                     a ledger file or store cannot be used (ledger.base)
+    │   │   ├── NotALedgerError             not a langchain-tiered ledger (also a ValueError)
+    │   │   └── LedgerReadOnlyError         a write to a ledger opened read-only
+    │   ├── SharedStateUnavailableError     Redis/PostgreSQL unreachable, nothing spent
+    │   │                                   (shared.errors)
+    │   ├── CascadeRejectedError            every cascade step rejected, on_rejected="raise"
+    │   │                                   (cascade.base)
+    │   ├── BatchOutputError                a batch's output file cannot be used (batch.errors)
+    │   │   └── BatchWriteError             writing the output failed mid-batch
+    │   └── OutcomeUnknownError             a batch item sent by an earlier run, answer unrecorded
+    └── ModelError                           (langchain_core.exceptions)
+        └── StreamError                     a failure sent as an answer: finish_reason "error"
+                                            inside a stream (fallbacks.info; classified and
+                                            retried like the HTTP error it stands for)
 
-Every error says what to change in its message.
+Everything named here is importable from ``langchain_tiered``. Every error says what to
+change in its message.
 """
 
 from __future__ import annotations

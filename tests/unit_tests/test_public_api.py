@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,9 @@ import langchain_tiered
 
 EXPECTED = [
     "AllTiersFailedError",
+    "BatchOutputError",
     "BatchResult",
+    "BatchWriteError",
     "Budget",
     "BudgetAlert",
     "BudgetExceededError",
@@ -24,13 +27,17 @@ EXPECTED = [
     "InvalidRequestError",
     "Judge",
     "LearnedRouter",
+    "LedgerError",
+    "LedgerReadOnlyError",
     "LogprobConfidence",
     "Matches",
     "ModelPrice",
     "NoTierFitsError",
+    "NotALedgerError",
     "NotEmpty",
     "NotRefusal",
     "NotTruncated",
+    "OutcomeUnknownError",
     "PostgresLedger",
     "Predicate",
     "PriceBook",
@@ -46,9 +53,11 @@ EXPECTED = [
     "RoutingExample",
     "Rule",
     "RuleRouter",
+    "RunBudgetExceededError",
     "SQLiteLedger",
     "SharedStateUnavailableError",
     "SignalGroup",
+    "StreamError",
     "Tier",
     "TieredChatModel",
     "TieredCostCallbackHandler",
@@ -100,3 +109,44 @@ def test_error_hierarchy() -> None:
     assert issubclass(NoTierFitsError, ContextOverflowError)
     for name in ("BudgetExceededError", "AllTiersFailedError", "PricingError", "NoTierFitsError"):
         assert issubclass(getattr(langchain_tiered, name), TieredError)
+
+
+def test_the_error_tree_in_errors_py_is_true_and_complete() -> None:
+    """Every error class in the package is drawn in errors.py's tree under its real base."""
+    import inspect
+    import pkgutil
+    from importlib import import_module
+
+    from langchain_tiered import errors
+
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in (errors.__doc__ or "").splitlines():
+        found = re.search(r"(?:── )?([A-Z]\w*(?:Error|Exception))\b", line)
+        if found is None or ("──" not in line and "LangChainException" not in line):
+            continue
+        depth = found.start(1)
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            parents[found.group(1)] = stack[-1][1]
+        stack.append((depth, found.group(1)))
+    core = import_module("langchain_core.exceptions")
+
+    def resolve(name: str) -> type:
+        # Ours are importable from the package itself; the roots are LangChain's.
+        return getattr(core, name) if hasattr(core, name) else getattr(langchain_tiered, name)
+
+    for child, parent in parents.items():
+        assert issubclass(resolve(child), resolve(parent)), (child, parent)
+    # ... and no public error class of the package is missing from the tree.
+    drawn = set(parents)
+    for info in pkgutil.walk_packages(langchain_tiered.__path__, "langchain_tiered."):
+        # The emulator and the command line (click's own errors) are not library API.
+        if any(part in info.name for part in (".testing", ".cli", "__main__")):
+            continue
+        module = import_module(info.name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            public = not name.startswith("_") and cls.__module__ == module.__name__
+            if public and issubclass(cls, Exception) and name.endswith("Error"):
+                assert name in drawn, f"{info.name}.{name} is not in errors.py's tree"
