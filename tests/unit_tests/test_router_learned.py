@@ -233,3 +233,32 @@ def test_bundled_multilingual_embeddings_when_installed() -> None:
     assert len(de) == 384
     dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
     assert dot(de, en) > dot(de, other)  # same question across languages is closer
+
+
+async def test_a_learned_router_routes_a_tiered_chat_model_and_its_feedback_trains_the_next() -> (
+    None
+):
+    from langchain_tiered import Tier, TieredChatModel
+    from tests.unit_tests.fakes import PRICES, FakeTier
+
+    ledger = InMemoryLedger()
+    router = LearnedRouter.fit(labelled(60), embeddings=HashingEmbeddings())
+    model = TieredChatModel(
+        tiers=[
+            Tier(name=name, model=FakeTier(model_name=name), price=PRICES[name])
+            for name in ("critical", "budget")
+        ],
+        router=router,
+        ledger=ledger,
+    )
+    hard, easy = "prove the theorem by recursion", "hello, a poem about the weather"
+    run_id = uuid.uuid4()
+    first = model.invoke(hard, config={"run_id": run_id})
+    assert first.response_metadata["tiered"]["tier"] == "critical"
+    assert first.response_metadata["tiered"]["reason"].startswith("learned ridge score")
+    second = await model.ainvoke(easy)
+    assert second.response_metadata["tiered"]["tier"] == "budget"
+    # The outcome of a past call is attached by its run id, next to its spend record.
+    ledger.record_feedback(str(run_id), 1.0, prompt=hard)
+    [record] = [r for r in ledger.records() if r.run_id == str(run_id)]
+    assert record.tier == "critical"
