@@ -157,7 +157,11 @@ class TestTieredChatModelIntegration(ChatModelIntegrationTests):
     # would check what a real model does with the input, not the wire protocol.
     @property
     def supports_json_mode(self) -> bool:
-        return False  # test_json_mode: needs a model that writes the joke JSON the prompt asks for
+        # test_json_mode: the emulator answers json_object with {"answer": "Echo: ..."}, a
+        # valid JSON object, but the test needs the 'setup'/'punchline' keys its prompt asks
+        # for in words, which only a model that reads the prompt writes (checked: it fails
+        # with "the answer does not fit Joke").
+        return False
 
     @property
     def supports_image_inputs(self) -> bool:
