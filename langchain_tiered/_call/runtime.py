@@ -169,6 +169,7 @@ def build_runtime(model: TieredChatModel) -> Runtime:
     book = model.price_book if model.price_book is not None else PriceBook.default()
     budgets, ledger = _budgets(model)
     router = _router(model, names)
+    retry = _retry(model)
     identity = {
         "tiers": [{"name": t.name, "model": t.model_name} for t in model.tiers],
         "router": type(router).__name__,
@@ -184,12 +185,14 @@ def build_runtime(model: TieredChatModel) -> Runtime:
         breaker=CircuitBreaker(
             failure_threshold=model.cooldown_failures,
             cooldown_seconds=model.cooldown_seconds,
+            rate_limit_backoff=retry.rate_limit_backoff,
+            rate_limit_max_backoff=retry.rate_limit_max_backoff,
             clock=model.clock,
         ),
         limiters=_limiters(model.tiers, model.clock),
         budgets=budgets,
         ledger=ledger,
-        retry=_retry(model),
+        retry=retry,
         fallback_on=_fallback_on(model, names),
         fallback_overrides={t.name: t.fallbacks for t in model.tiers if t.fallbacks is not None},
         rng=random.Random(model.seed),  # noqa: S311 - retry jitter, not cryptography

@@ -32,6 +32,11 @@ class RetryPolicy:
     """Time budget for one call across its retries, waits included."""
     jitter: bool = True
     """Full jitter: draw each delay uniformly from ``[0, ceiling]``."""
+    rate_limit_backoff: float = 1.0
+    """Seconds a tier backs off after a 429 without Retry-After; doubles with each 429 in a
+    row (the tier is skipped meanwhile; a retry of the same tier waits it out)."""
+    rate_limit_max_backoff: float = 8.0
+    """Ceiling of that doubling back-off, in seconds."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -40,6 +45,10 @@ class RetryPolicy:
         for name in ("base_delay", "max_delay", "max_total_seconds"):
             if not getattr(self, name) >= 0:
                 msg = f"{name} must be a non-negative number of seconds"
+                raise ValueError(msg)
+        for name in ("rate_limit_backoff", "rate_limit_max_backoff"):
+            if not 0 <= getattr(self, name) < math.inf:
+                msg = f"{name} must be a finite, non-negative number of seconds"
                 raise ValueError(msg)
 
     def delay(

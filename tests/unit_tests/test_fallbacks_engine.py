@@ -200,3 +200,33 @@ def test_attempts_say_why_each_request_failed(failure: Exception, cause: str) ->
         ("budget", "retryable", cause),
         ("standard", "ok", None),
     ]
+
+
+def test_rate_limit_backoff_is_set_through_the_retry_policy() -> None:
+    clock = FakeClock()
+    tiers = [
+        Tier(
+            name=name,
+            model=FakeTier(
+                model_name=name, script=[too_many()] * 4 + [OK] if name == "budget" else []
+            ),
+            price=PRICES[name],
+        )
+        for name in ("critical", "standard", "budget")
+    ]
+    policy = RetryPolicy(max_attempts=1, rate_limit_backoff=0.5, rate_limit_max_backoff=2.0)
+    model = TieredChatModel(tiers=tiers, clock=clock, seed=0, retry=policy)
+    for pause in (0.5, 1.0, 2.0, 2.0):  # doubling from 0.5 s, capped at 2 s
+        assert answered_by(model) == "standard"  # the 429: fall back now
+        clock.advance(pause - 0.01)
+        assert answered_by(model) == "standard"  # still backed off: no request
+        clock.advance(0.01)
+    assert budget_calls(model) == 4
+    assert answered_by(model) == "budget"
+
+
+@pytest.mark.parametrize("field", ["rate_limit_backoff", "rate_limit_max_backoff"])
+@pytest.mark.parametrize("value", [-1.0, float("inf"), float("nan")])
+def test_rate_limit_backoff_must_be_finite_seconds(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        RetryPolicy(**{field: value})
