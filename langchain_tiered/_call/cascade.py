@@ -157,6 +157,7 @@ def _ask(run: CascadeRun, ask: Ask) -> Generator[Action, Any, tuple[AIMessage, f
         openai_tools=(),
         structured_output=False,
         bind=run.rt.tools.binder(run.rt.models, None, None),
+        thread=None,  # a grading call is not an agent step: it must not move the thread's tier
     )
     step_rt = _step_runtime(run, tier, [])  # a judge that cannot run rejects; no detours
     sel = yield from plan_call(step_rt, req)
