@@ -278,6 +278,12 @@ def _final(
 
 def _start(run: CascadeRun) -> str:
     rt, req = run.rt, run.req
+    for validator in run.cascade.validators:  # fail before anything is spent
+        tier = getattr(validator, "tier", None)
+        if isinstance(tier, str) and tier not in rt.by_name:
+            names = ", ".join(rt.names)
+            msg = f"{type(validator).__name__}(tier={tier!r}) names no tier; valid: {names}"
+            raise ValueError(msg)
     if run.cascade.start == "cheapest" and req.override is None:
         run.routed_reason = "cascade start: cheapest tier"
         run.start = rt.names[-1]

@@ -452,3 +452,16 @@ def test_budget_alert_fires_once_when_the_cascade_total_crosses_it() -> None:
     assert [(a.fraction, a.limit_usd) for a in fired] == [(0.05, 0.02)]
     total = cost("budget", BAD) + cost("standard", BAD) + cost("critical", GOOD)
     assert fired[0].spent_usd == pytest.approx(total, rel=1e-12)
+
+
+def test_judge_on_unknown_tier_fails_before_any_call() -> None:
+    from langchain_tiered.cascade import Judge
+
+    m, fakes = model(
+        {"critical": GOOD, "standard": GOOD, "budget": BAD},
+        Cascade(validators=[Judge(tier="cheap")], start="cheapest"),
+    )
+
+    with pytest.raises(ValueError, match=r"Judge\(tier='cheap'\) names no tier; valid: critical"):
+        m.invoke("What is 6 x 7?")
+    assert sum(called(fakes).values()) == 0
