@@ -294,6 +294,8 @@ class TokenCounter:
         if old is None or old.profile != profile:
             old = _EMPTY_SNAPSHOT
         reused = self._reusable_prefix(messages, old)
+        if reused == len(messages) == len(old.messages):
+            return sum(old.counts)  # the same conversation again: nothing new to remember
         new_messages = messages[reused:]
         counts = old.counts[:reused] + tuple(
             self._counts_by_key(new_messages, profile, model_encoding)

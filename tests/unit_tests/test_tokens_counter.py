@@ -174,6 +174,9 @@ def test_prefix_fast_path_notices_edits_and_interleaving() -> None:
     counter = TokenCounter()
     history = _conversation(12)
     assert counter.count(history, model="gpt-4o").raw == count_tokens(history, model="gpt-4o")
+    # The same conversation again (a retry, a fallback tier of the same family): the total
+    # is reused as it stands; the edit below must still be seen after that shortcut.
+    assert counter.count(history, model="gpt-4o").raw == count_tokens(history, model="gpt-4o")
     history[3].content = "this reply was edited in place and is much longer " * 5
     assert counter.count(history, model="gpt-4o").raw == count_tokens(history, model="gpt-4o")
     trimmed = history[:2] + history[5:]  # e.g. a summarizing middleware dropped messages
