@@ -19,6 +19,8 @@ from typing import TypedDict
 
 from typing_extensions import NotRequired
 
+from langchain_tiered.cascade.base import CascadeStep
+
 __all__ = ["AttemptInfo", "SkipInfo", "TieredMetadata"]
 
 
@@ -122,3 +124,9 @@ class TieredMetadata(TypedDict):
     ``function_calling``)."""
     structured_output_note: NotRequired[str]
     """Why the answering tier was asked with function calling instead, when it was."""
+    steps: NotRequired[list[CascadeStep]]
+    """Cascades: every step taken, in order (tier, cost, verdict, reason); ``cost_usd`` is
+    their total, ``estimated_cost_usd`` the sum of their reserved worst cases."""
+    cascade_accepted: NotRequired[bool]
+    """Cascades: whether a validator accepted the returned answer (``False``: every step
+    was rejected, or escalation was refused, and the last answer is returned marked)."""
