@@ -9,7 +9,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from langchain_tiered.agents import RunBudgetExceededError
+    from langchain_tiered.agents import (
+        InMemoryThreadStore,
+        RedisThreadStore,
+        RunBudgetExceededError,
+        ThreadStore,
+        TieredBudgetMiddleware,
+    )
     from langchain_tiered.alerts import BudgetAlert
     from langchain_tiered.batch import (
         BatchOutputError,
@@ -101,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "Deployment": "deployments",
     "Deployments": "deployments",
     "InMemoryLedger": "ledger",
+    "InMemoryThreadStore": "agents",
     "InvalidRequestError": "errors",
     "Judge": "cascade",
     "LearnedRouter": "routing",
@@ -122,6 +129,7 @@ _EXPORTS: dict[str, str] = {
     "RateLimitExceededError": "errors",
     "RedisLedger": "ledger",
     "RedisState": "shared",
+    "RedisThreadStore": "agents",
     "RetryPolicy": "fallbacks",
     "RouteDecision": "routing",
     "RouteRequest": "routing",
@@ -135,7 +143,9 @@ _EXPORTS: dict[str, str] = {
     "SharedStateUnavailableError": "shared",
     "SignalGroup": "routing",
     "StreamError": "fallbacks",
+    "ThreadStore": "agents",
     "Tier": "tiers",
+    "TieredBudgetMiddleware": "agents",
     "TieredChatModel": "chat_models",
     "TieredCostCallbackHandler": "callbacks",
     "TieredError": "errors",
@@ -172,6 +182,7 @@ __all__ = [
     "Deployment",
     "Deployments",
     "InMemoryLedger",
+    "InMemoryThreadStore",
     "InvalidRequestError",
     "Judge",
     "LearnedRouter",
@@ -193,6 +204,7 @@ __all__ = [
     "RateLimitExceededError",
     "RedisLedger",
     "RedisState",
+    "RedisThreadStore",
     "RetryPolicy",
     "RouteDecision",
     "RouteRequest",
@@ -206,7 +218,9 @@ __all__ = [
     "SharedStateUnavailableError",
     "SignalGroup",
     "StreamError",
+    "ThreadStore",
     "Tier",
+    "TieredBudgetMiddleware",
     "TieredChatModel",
     "TieredCostCallbackHandler",
     "TieredError",

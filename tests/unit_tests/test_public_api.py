@@ -24,6 +24,7 @@ EXPECTED = [
     "Deployment",
     "Deployments",
     "InMemoryLedger",
+    "InMemoryThreadStore",
     "InvalidRequestError",
     "Judge",
     "LearnedRouter",
@@ -45,6 +46,7 @@ EXPECTED = [
     "RateLimitExceededError",
     "RedisLedger",
     "RedisState",
+    "RedisThreadStore",
     "RetryPolicy",
     "RouteDecision",
     "RouteRequest",
@@ -58,7 +60,9 @@ EXPECTED = [
     "SharedStateUnavailableError",
     "SignalGroup",
     "StreamError",
+    "ThreadStore",
     "Tier",
+    "TieredBudgetMiddleware",
     "TieredChatModel",
     "TieredCostCallbackHandler",
     "TieredError",
@@ -135,7 +139,10 @@ def test_the_error_tree_in_errors_py_is_true_and_complete() -> None:
 
     def resolve(name: str) -> type:
         # Ours are importable from the package itself; the roots are LangChain's.
-        return getattr(core, name) if hasattr(core, name) else getattr(langchain_tiered, name)
+        found: type = (
+            getattr(core, name) if hasattr(core, name) else getattr(langchain_tiered, name)
+        )
+        return found
 
     for child, parent in parents.items():
         assert issubclass(resolve(child), resolve(parent)), (child, parent)
