@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import Self
 
 from langchain_tiered.errors import BudgetKeyRequiredError
 from langchain_tiered.ledger import InMemoryLedger, Ledger
@@ -59,7 +60,8 @@ class Budget(BaseModel):
     """``"global"``: one budget for every call. ``"budget_key"``: one budget per value of
     ``config["metadata"]["budget_key"]`` (e.g. per user); calls without that key are not
     limited by this budget. ``"run"``: one budget per top-level invocation (an agent run:
-    the root LangChain run, or ``config["metadata"]["tiered_run"]``); ``period`` is ignored."""
+    the root LangChain run, or ``config["metadata"]["tiered_run"]``); it has no ``period``
+    (one is refused at construction)."""
 
     ledger: Ledger = Field(default_factory=InMemoryLedger)
     """Where spend is reserved and settled. Budgets applied together must share one."""
@@ -78,6 +80,18 @@ class Budget(BaseModel):
     on_alert: Callable[[Any], None] | None = Field(default=None, exclude=True)
     """Called with each :class:`~langchain_tiered.alerts.BudgetAlert` (in the caller's
     thread, after the call settled); the ``tiered.budget_alert`` event goes to callbacks."""
+
+    @model_validator(mode="after")
+    def _run_has_no_period(self) -> Self:
+        if self.scope == "run" and self.period is not None:
+            msg = (
+                f"Budget(scope='run', period={self.period!r}): a run budget has no period - it "
+                "bounds one top-level invocation (an agent run) and ends with it; drop period=, "
+                "or add a second Budget(scope='global' or 'budget_key', period=...) for a "
+                "per-day/month limit"
+            )
+            raise ValueError(msg)
+        return self
 
     def key(self, metadata: Mapping[str, Any] | None, now: datetime) -> str | None:
         """The ledger key this budget charges a call to.

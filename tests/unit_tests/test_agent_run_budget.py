@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableLambda
+from pydantic import ValidationError
 
 from langchain_tiered import Budget, BudgetExceededError, InMemoryLedger, Tier, TieredChatModel
 from langchain_tiered.agents import RunBudgetExceededError, TieredBudgetMiddleware
@@ -17,11 +18,18 @@ from tests.unit_tests.fakes import FakeTier
 NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
 
 
-def test_run_budget_key_is_per_run_and_ignores_periods() -> None:
-    budget = Budget(scope="run", limit_usd=0.2, period="day", name="agent")
+def test_run_budget_key_is_per_run() -> None:
+    budget = Budget(scope="run", limit_usd=0.2, name="agent")
     assert budget.key({"tiered_run": "r-1"}, NOW) == "agent:run:r-1"
     assert budget.key({}, NOW) is None
     assert budget.key({"tiered_run": ""}, NOW) is None
+
+
+@pytest.mark.parametrize("period", ["day", "month"])
+def test_run_budget_with_a_period_is_refused_at_construction(period: str) -> None:
+    # It used to be accepted and the period silently ignored.
+    with pytest.raises(ValidationError, match="a run budget has no period"):
+        Budget(scope="run", limit_usd=0.2, period=period)
 
 
 def make_model(budgets: list[Budget]) -> TieredChatModel:
