@@ -14,7 +14,14 @@ from uuid import UUID
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-__all__ = ["CostStats", "chat_answer", "is_cache_hit", "is_replay", "is_tiered_start"]
+__all__ = [
+    "CostStats",
+    "chat_answer",
+    "is_cache_hit",
+    "is_replay",
+    "is_tiered_start",
+    "step_shares",
+]
 
 _TIERED_TYPE = "tiered-chat-model"
 
@@ -122,3 +129,23 @@ def is_cache_hit(meta: Mapping[str, Any], message: AIMessage, run_id: UUID) -> b
 def is_replay(usage: Mapping[str, Any] | None) -> bool:
     # LangChain zeroes ``total_cost`` in the usage of every answer it serves from its cache.
     return usage is not None and "total_cost" in usage and usage["total_cost"] == 0
+
+
+def step_shares(
+    meta: Mapping[str, Any], tier: str, model: str, cost: float
+) -> list[tuple[str, str, float, bool]]:
+    """``(tier, model, cost, last)`` for each tier a tiered call paid, in order.
+
+    A plain call is one share. A cascade pays each step on the tier that answered it (its
+    judge calls on the step they graded, as ``steps`` reports them); the last step takes
+    what the earlier ones leave of ``cost``, so the shares add up to the call's total.
+    """
+    steps = meta.get("steps")
+    if not isinstance(steps, list) or not steps[:-1]:
+        return [(tier, model, cost, True)]
+    shares: list[tuple[str, str, float, bool]] = []
+    for step in steps[:-1]:
+        name = str(step.get("tier") or "")
+        shares.append((name, str(step.get("model_name") or name), float(step["cost_usd"]), False))
+    last = cost - sum(share[2] for share in shares)
+    return [*shares, (tier, model, last, True)]

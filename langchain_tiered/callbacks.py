@@ -34,6 +34,7 @@ from langchain_tiered._cost_tally import (
     is_cache_hit,
     is_replay,
     is_tiered_start,
+    step_shares,
 )
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.pricing import PriceBook, usage_tokens
@@ -285,10 +286,13 @@ class TieredCostCallbackHandler(BaseCallbackHandler):
             self._baseline_actual += cost
         fallback = bool(meta.get("fallback_triggered"))
         self.fallbacks += fallback
-        for stats in (self._tier(tier), self._model(model)):
-            stats.add(tokens, cost)
-            stats.fallbacks += fallback
-            stats.add_timing(meta)
+        # A cascade's steps each count on their own tier (billed tokens: the last step's).
+        for name, step_model, share, last in step_shares(meta, tier, model, cost):
+            for stats in (self._tier(name), self._model(step_model)):
+                stats.add(tokens if last else {}, share)
+                if last:
+                    stats.fallbacks += fallback
+                    stats.add_timing(meta)
 
     def _add_unknown(self, tier: str, cost: float) -> None:
         self.unknown_outcomes += 1
