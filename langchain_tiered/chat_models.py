@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Generator,
-    Iterator,
-    Sequence,
-)
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, InstanceOf, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from langchain_tiered._call.cascade import cascade_call
-from langchain_tiered._call.cascade_stream import acascade_stream, cascade_stream
-from langchain_tiered._call.drivers import adrive, drive
+from langchain_tiered._call import entry
+from langchain_tiered._call.decide import preview
 from langchain_tiered._call.fallback_runnable import fallback_runnable
-from langchain_tiered._call.plan import plan_call, preview
-from langchain_tiered._call.relay import Relay, finish_meta, run_id_of
+from langchain_tiered._call.request import MetadataOnly, build_request
 from langchain_tiered._call.run_context import (
     StreamRun,
     current_run,
@@ -38,27 +28,20 @@ from langchain_tiered._call.run_context import (
     stream_run,
 )
 from langchain_tiered._call.runtime import build_runtime
-from langchain_tiered._call.settle import settle_call
-from langchain_tiered._call.state import CallRequest, Runtime
-from langchain_tiered._call.structured import request_tools, structured_output, tier_binder
-from langchain_tiered._call.tiercall import listeners
+from langchain_tiered._call.state import Runtime
+from langchain_tiered._call.structured import structured_output
 from langchain_tiered._clock import Clock, SystemClock
-from langchain_tiered.agents.threads import RUN_KEY, ThreadStore, call_identity
-from langchain_tiered.alerts import alerts_after_settle
+from langchain_tiered.agents.threads import ThreadStore
 from langchain_tiered.budget import Budget
 from langchain_tiered.cascade import Cascade
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.ledger import Ledger
-from langchain_tiered.metadata import TieredMetadata
-from langchain_tiered.preflight import CallPlan, call_max_tokens
+from langchain_tiered.preflight import CallPlan
 from langchain_tiered.pricing import PriceBook
 from langchain_tiered.routing import RouteDecision, RouteRequest
 from langchain_tiered.tiers import Tier
 
 __all__ = ["TieredChatModel"]
-
-# Keyword arguments this model consumes itself; they never reach a tier.
-_OWN_KWARGS = ("tier", "tools", "tool_choice", "tiered_structured_output", "model")
 
 
 class TieredChatModel(BaseChatModel):
@@ -267,8 +250,9 @@ class TieredChatModel(BaseChatModel):
         call_kwargs = dict(kwargs)
         if tier is not None:
             call_kwargs["tier"] = tier
-        shim = _MetadataOnly(metadata or {})
-        req = self._request(messages, None, call_kwargs, shim, stream=False)
+        req = build_request(
+            self._rt, messages, None, call_kwargs, MetadataOnly(metadata or {}), stream=False
+        )
         return preview(self._rt, req)
 
     # -- LCEL composition ---------------------------------------------------------------
@@ -288,95 +272,6 @@ class TieredChatModel(BaseChatModel):
         routing, pre-flight checks, budgets or retries, and ``create_agent`` rejects it.
         """
         return fallback_runnable(self._rt, primary=primary, callbacks=callbacks)
-
-    # -- request assembly ---------------------------------------------------------------
-
-    def _request(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None,
-        kwargs: dict[str, Any],
-        run_manager: Any,
-        *,
-        stream: bool,
-        rt: Runtime | None = None,
-    ) -> CallRequest:
-        rt = rt if rt is not None else self._rt  # private attributes are slow: read once
-        own = {k: kwargs.pop(k) for k in _OWN_KWARGS if k in kwargs}
-        kwargs.pop("stream", None)
-        self._apply_defaults(kwargs)
-        stop = stop if stop is not None else self.stop
-        metadata = dict(getattr(run_manager, "metadata", None) or {})
-        thread, run = call_identity(
-            getattr(run_manager, "run_id", None),
-            getattr(run_manager, "parent_run_id", None),
-            metadata,
-        )
-        if run is not None:
-            metadata[RUN_KEY] = run
-        override = own.get("tier", metadata.get("tier"))
-        if override is None and own.get("model") is not None:
-            override = self._tier_of_model(own["model"])
-        tools = own.get("tools") or None
-        return CallRequest(
-            messages=messages,
-            stop=stop,
-            kwargs=kwargs,
-            metadata=metadata,
-            bind=tier_binder(rt, own, tools),
-            stream=stream,
-            override=override,
-            run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
-            openai_tools=request_tools(rt, own, tools),
-            structured_output=bool(own.get("tiered_structured_output")),
-            thread=thread,
-            run=run,
-        )
-
-    def _tier_of_model(self, model: str) -> str:
-        """The tier a LangChain-style per-call ``model=`` override names.
-
-        Passing ``model`` through to a tier would call a model the pre-flight never priced,
-        so it selects the tier serving that model instead, or fails.
-        """
-        for profile in self._rt.profiles:
-            if profile.model_name == model:
-                return profile.name
-        served = ", ".join(f"{p.name}={p.model_name}" for p in self._rt.profiles)
-        msg = f"model={model!r} is not served by any tier ({served}); pass tier=<name> instead"
-        raise ValueError(msg)
-
-    def _apply_defaults(self, kwargs: dict[str, Any]) -> None:
-        """Model-level defaults (``max_tokens``, ``temperature``) under the call's own kwargs."""
-        if self.max_tokens is not None and call_max_tokens(kwargs) is None:
-            kwargs["max_tokens"] = self.max_tokens
-        if self.temperature is not None:
-            kwargs.setdefault("temperature", self.temperature)
-
-    @staticmethod
-    def _result(message: AIMessage, meta: TieredMetadata) -> ChatResult:
-        tagged = message.model_copy(
-            update={"response_metadata": {**message.response_metadata, "tiered": meta}}
-        )
-        return ChatResult(generations=[ChatGeneration(message=tagged)])
-
-    @staticmethod
-    def _alerts(
-        rt: Runtime, meta: TieredMetadata, req: CallRequest, run_manager: Any
-    ) -> Generator[Any, Any, Any]:
-        """Budget alerts this call's spend set off (see :mod:`langchain_tiered.alerts`)."""
-        return alerts_after_settle(
-            rt.budgets,
-            meta["budget_keys"],
-            req.metadata,
-            rt.clock.now(),
-            meta["cost_usd"],
-            listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
-        )
-
-    @staticmethod
-    def _drive_kw(rt: Runtime, run_manager: Any) -> dict[str, Any]:
-        return {"clock": rt.clock, "ledger": rt.ledger, "run_manager": run_manager}
 
     # -- entry points that publish the run for _stream (see _run_context) --------------
 
@@ -442,7 +337,7 @@ class TieredChatModel(BaseChatModel):
                 for close in run.closers:
                     await close()
 
-    # -- sync and async entry points ----------------------------------------------------
+    # -- sync and async entry points (bodies in _call/entry.py) ------------------------
 
     def _generate(
         self,
@@ -451,20 +346,7 @@ class TieredChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        rt = self._rt
-        started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
-        cascade = kwargs.pop("cascade", self.cascade)
-        req = self._request(messages, stop, kwargs, run_manager, stream=False, rt=rt)
-        kw = self._drive_kw(rt, run_manager)
-        if cascade is not None:
-            run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
-            message, meta = drive(run, **kw)
-            return self._result(message, finish_meta(meta, rt.clock, started, spec))
-        sel = drive(plan_call(rt, req), **kw)
-        meta = drive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
-        if rt.budgets:
-            drive(self._alerts(rt, meta, req, run_manager), **kw)
-        return self._result(sel.result, finish_meta(meta, rt.clock, started, spec))
+        return entry.generate(self._rt, messages, stop, run_manager, kwargs)
 
     async def _agenerate(
         self,
@@ -473,20 +355,7 @@ class TieredChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        rt = self._rt
-        started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
-        cascade = kwargs.pop("cascade", self.cascade)
-        req = self._request(messages, stop, kwargs, run_manager, stream=False, rt=rt)
-        kw = self._drive_kw(rt, run_manager)
-        if cascade is not None:
-            run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
-            message, meta = await adrive(run, **kw)
-            return self._result(message, finish_meta(meta, rt.clock, started, spec))
-        sel = await adrive(plan_call(rt, req), **kw)
-        meta = await adrive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
-        if rt.budgets:
-            await adrive(self._alerts(rt, meta, req, run_manager), **kw)
-        return self._result(sel.result, finish_meta(meta, rt.clock, started, spec))
+        return await entry.agenerate(self._rt, messages, stop, run_manager, kwargs)
 
     def _stream(
         self,
@@ -496,27 +365,7 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
-        rt = self._rt
-        kw = self._drive_kw(rt, run_manager)
-        relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
-        cascade = kwargs.pop("cascade", self.cascade)
-        req = self._request(messages, stop, kwargs, run_manager, stream=True, rt=rt)
-        if cascade is not None:
-            yield from cascade_stream(rt, req, cascade, kw, relay)
-            return
-        sel = drive(plan_call(rt, req), **kw)
-        head, rest = sel.result
-        relay.opened(head)
-        try:
-            for chunk in itertools.chain(head, rest):
-                yield relay.wrap(chunk)
-        except BaseException as exc:  # cut by an error, or abandoned by the caller
-            drive(relay.interrupted(rt, sel, run_manager, exc), **kw)
-            raise
-        meta = drive(relay.settle(rt, sel, run_manager), **kw)
-        if rt.budgets:
-            drive(self._alerts(rt, meta, req, run_manager), **kw)
-        yield relay.final(meta)
+        yield from entry.stream(self._rt, messages, stop, run_manager, kwargs)
 
     async def _astream(
         self,
@@ -526,47 +375,8 @@ class TieredChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = run_manager or current_run(self)
-        body = self._astream_body(messages, stop, run_manager, kwargs)
+        body = entry.astream(self._rt, messages, stop, run_manager, kwargs)
         if isinstance(run_manager, StreamRun):
             run_manager.closers.append(body.aclose)
         async for chunk in body:
             yield chunk
-
-    async def _astream_body(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None,
-        run_manager: Any,
-        kwargs: dict[str, Any],
-    ) -> AsyncGenerator[ChatGenerationChunk, None]:
-        rt = self._rt
-        kw = self._drive_kw(rt, run_manager)
-        relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
-        cascade = kwargs.pop("cascade", self.cascade)
-        req = self._request(messages, stop, kwargs, run_manager, stream=True, rt=rt)
-        if cascade is not None:
-            async for chunk in acascade_stream(rt, req, cascade, kw, relay):
-                yield chunk
-            return
-        sel = await adrive(plan_call(rt, req), **kw)
-        head, rest = sel.result
-        relay.opened(head)
-        try:
-            for chunk in head:
-                yield relay.wrap(chunk)
-            async for chunk in rest:
-                yield relay.wrap(chunk)
-        except BaseException as exc:  # cut by an error, or abandoned/cancelled by the caller
-            await adrive(relay.interrupted(rt, sel, run_manager, exc), **kw)
-            raise
-        meta = await adrive(relay.settle(rt, sel, run_manager), **kw)
-        if rt.budgets:
-            await adrive(self._alerts(rt, meta, req, run_manager), **kw)
-        yield relay.final(meta)
-
-
-class _MetadataOnly:
-    """Stands in for a run manager where only the caller's metadata is needed."""
-
-    def __init__(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata

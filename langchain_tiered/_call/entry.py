@@ -1,0 +1,167 @@
+"""The bodies of ``TieredChatModel._generate``/``_agenerate``/``_stream``/``_astream``.
+
+Each assembles the request, hands a cascade to the cascade loop, or runs the plan, settles
+the answer (or relays the stream and settles it), checks budget alerts and adds what only
+the entry point knows (latency, time to first token, structured-output notes). Sync and
+async twins sit side by side and share every helper.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncGenerator, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from langchain_tiered._call.cascade import cascade_call
+from langchain_tiered._call.cascade_stream import acascade_stream, cascade_stream
+from langchain_tiered._call.drivers import adrive, drive
+from langchain_tiered._call.plan import plan_call
+from langchain_tiered._call.relay import Relay, finish_meta, run_id_of
+from langchain_tiered._call.request import build_request
+from langchain_tiered._call.settle import settle_call
+from langchain_tiered._call.tiercall import listeners
+from langchain_tiered.alerts import alerts_after_settle
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage, BaseMessage
+
+    from langchain_tiered._call.state import CallRequest, Runtime
+    from langchain_tiered.metadata import TieredMetadata
+
+__all__ = ["agenerate", "astream", "generate", "stream"]
+
+
+def _result(message: AIMessage, meta: TieredMetadata) -> ChatResult:
+    tagged = message.model_copy(
+        update={"response_metadata": {**message.response_metadata, "tiered": meta}}
+    )
+    return ChatResult(generations=[ChatGeneration(message=tagged)])
+
+
+def _alerts(
+    rt: Runtime, meta: TieredMetadata, req: CallRequest, run_manager: Any
+) -> Generator[Any, Any, Any]:
+    """Budget alerts this call's spend set off (see :mod:`langchain_tiered.alerts`)."""
+    return alerts_after_settle(
+        rt.budgets,
+        meta["budget_keys"],
+        req.metadata,
+        rt.clock.now(),
+        meta["cost_usd"],
+        listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
+    )
+
+
+def _drive_kw(rt: Runtime, run_manager: Any) -> dict[str, Any]:
+    return {"clock": rt.clock, "ledger": rt.ledger, "run_manager": run_manager}
+
+
+def generate(
+    rt: Runtime,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    run_manager: Any,
+    kwargs: dict[str, Any],
+) -> ChatResult:
+    """One blocking call: route, pre-flight, call with fallbacks, settle."""
+    started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
+    cascade = kwargs.pop("cascade", rt.settings.cascade)
+    req = build_request(rt, messages, stop, kwargs, run_manager, stream=False)
+    kw = _drive_kw(rt, run_manager)
+    if cascade is not None:
+        run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
+        message, meta = drive(run, **kw)
+        return _result(message, finish_meta(meta, rt.clock, started, spec))
+    sel = drive(plan_call(rt, req), **kw)
+    meta = drive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
+    if rt.budgets:
+        drive(_alerts(rt, meta, req, run_manager), **kw)
+    return _result(sel.result, finish_meta(meta, rt.clock, started, spec))
+
+
+async def agenerate(
+    rt: Runtime,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    run_manager: Any,
+    kwargs: dict[str, Any],
+) -> ChatResult:
+    """Async twin of :func:`generate`."""
+    started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
+    cascade = kwargs.pop("cascade", rt.settings.cascade)
+    req = build_request(rt, messages, stop, kwargs, run_manager, stream=False)
+    kw = _drive_kw(rt, run_manager)
+    if cascade is not None:
+        run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
+        message, meta = await adrive(run, **kw)
+        return _result(message, finish_meta(meta, rt.clock, started, spec))
+    sel = await adrive(plan_call(rt, req), **kw)
+    meta = await adrive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
+    if rt.budgets:
+        await adrive(_alerts(rt, meta, req, run_manager), **kw)
+    return _result(sel.result, finish_meta(meta, rt.clock, started, spec))
+
+
+def stream(
+    rt: Runtime,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    run_manager: Any,
+    kwargs: dict[str, Any],
+) -> Iterator[ChatGenerationChunk]:
+    """One streamed call: the tier's chunks relayed as they come, then the closing chunk."""
+    kw = _drive_kw(rt, run_manager)
+    relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
+    cascade = kwargs.pop("cascade", rt.settings.cascade)
+    req = build_request(rt, messages, stop, kwargs, run_manager, stream=True)
+    if cascade is not None:
+        yield from cascade_stream(rt, req, cascade, kw, relay)
+        return
+    sel = drive(plan_call(rt, req), **kw)
+    head, rest = sel.result
+    relay.opened(head)
+    try:
+        for chunk in itertools.chain(head, rest):
+            yield relay.wrap(chunk)
+    except BaseException as exc:  # cut by an error, or abandoned by the caller
+        drive(relay.interrupted(rt, sel, run_manager, exc), **kw)
+        raise
+    meta = drive(relay.settle(rt, sel, run_manager), **kw)
+    if rt.budgets:
+        drive(_alerts(rt, meta, req, run_manager), **kw)
+    yield relay.final(meta)
+
+
+async def astream(
+    rt: Runtime,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    run_manager: Any,
+    kwargs: dict[str, Any],
+) -> AsyncGenerator[ChatGenerationChunk, None]:
+    """Async twin of :func:`stream`."""
+    kw = _drive_kw(rt, run_manager)
+    relay = Relay.start(rt.clock, kwargs.get("tiered_structured_output"))
+    cascade = kwargs.pop("cascade", rt.settings.cascade)
+    req = build_request(rt, messages, stop, kwargs, run_manager, stream=True)
+    if cascade is not None:
+        async for chunk in acascade_stream(rt, req, cascade, kw, relay):
+            yield chunk
+        return
+    sel = await adrive(plan_call(rt, req), **kw)
+    head, rest = sel.result
+    relay.opened(head)
+    try:
+        for chunk in head:
+            yield relay.wrap(chunk)
+        async for chunk in rest:
+            yield relay.wrap(chunk)
+    except BaseException as exc:  # cut by an error, or abandoned/cancelled by the caller
+        await adrive(relay.interrupted(rt, sel, run_manager, exc), **kw)
+        raise
+    meta = await adrive(relay.settle(rt, sel, run_manager), **kw)
+    if rt.budgets:
+        await adrive(_alerts(rt, meta, req, run_manager), **kw)
+    yield relay.final(meta)
