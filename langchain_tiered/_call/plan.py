@@ -8,9 +8,8 @@ settle - therefore exists exactly once, and reads top to bottom like straight-li
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._call.actions import (
@@ -24,12 +23,12 @@ from langchain_tiered._call.actions import (
 )
 from langchain_tiered._call.decide import decide, estimate, initial_order, preview
 from langchain_tiered._call.outcome import Hold, charge_unknown, ledger_failed, outcome_unknown
-from langchain_tiered._call.records import Attempt, Skip, SkipReason
+from langchain_tiered._call.plan_state import PlanState, shortfall_detail
+from langchain_tiered._call.records import Attempt, SkipReason
 from langchain_tiered._call.refusal import settle_refusal
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
 from langchain_tiered._redact import redact
 from langchain_tiered.agents.engine import run_budget_error, stick
-from langchain_tiered.budget import shortfall
 from langchain_tiered.errors import (
     AllTiersFailedError,
     BudgetExceededError,
@@ -45,7 +44,6 @@ from langchain_tiered.preflight import (
     shrink_output,
     window_problem,
 )
-from langchain_tiered.routing import RouteDecision
 
 if TYPE_CHECKING:
     from langchain_tiered.ledger import Reservation
@@ -62,27 +60,7 @@ def _shrink(rt: Runtime, profile: TierProfile, pre: Preflight, room: float) -> P
     return shrink_output(pre, profile.price, room, rt.settings.min_output_tokens)
 
 
-@dataclass
-class _State:
-    """Mutable bookkeeping of one plan run."""
-
-    decision: RouteDecision
-    order: deque[str]
-    attempts: list[Attempt] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    budget_errors: list[BudgetExceededError] = field(default_factory=list)
-    windows_checked: list[int | None] = field(default_factory=list)
-    largest_prompt: int = 0
-    min_window: int | None = None
-    tried: set[str] = field(default_factory=set)
-    started: float = 0.0
-    unknown_outcome_usd: float = 0.0
-
-    def skip(self, tier: str, reason: SkipReason, detail: str) -> None:
-        self.skipped.append(Skip(tier, reason, detail))
-
-
-def _admit(rt: Runtime, st: _State, profile: TierProfile, req: CallRequest) -> Preflight | None:
+def _admit(rt: Runtime, st: PlanState, profile: TierProfile, req: CallRequest) -> Preflight | None:
     """Pre-flight checks that need no I/O; ``None`` (with the reason recorded) skips the tier.
 
     With ``on_budget_exceeded="raise"`` only the routed tier raises: a fallback tier over a
@@ -109,14 +87,14 @@ def _admit(rt: Runtime, st: _State, profile: TierProfile, req: CallRequest) -> P
             raise error
         st.budget_errors.append(error)
         cap = error.limit_usd
-        detail = _shortfall(rt, "over max_cost_per_call", pre, cap, cap, left_label="allowed")
+        detail = shortfall_detail(rt, "over max_cost_per_call", pre, cap, cap, left_label="allowed")
         st.skip(profile.name, SkipReason.OVER_CALL_CAP, detail)
         return None
     return pre
 
 
 def _reserve(
-    rt: Runtime, st: _State, profile: TierProfile, pre: Preflight, limits: dict[str, float]
+    rt: Runtime, st: PlanState, profile: TierProfile, pre: Preflight, limits: dict[str, float]
 ) -> Generator[Action, Any, tuple[Preflight, Reservation | None] | None]:
     """Reserve the worst case in every applicable budget; downgrade, shrink or raise on refusal."""
     if not limits:
@@ -132,7 +110,7 @@ def _reserve(
         if rt.settings.on_budget_exceeded == "raise" and profile.name == st.decision.tier:
             raise
         st.budget_errors.append(exc)
-        detail = _shortfall(rt, f"budget {exc.scope!r}", pre, room, exc.limit_usd)
+        detail = shortfall_detail(rt, f"budget {exc.scope!r}", pre, room, exc.limit_usd)
         st.skip(profile.name, SkipReason.OVER_BUDGET, detail)
         return None
     return pre, reservation
@@ -150,7 +128,7 @@ class _TierCall:
 
 
 def _attempt(
-    rt: Runtime, st: _State, req: CallRequest, tc: _TierCall
+    rt: Runtime, st: PlanState, req: CallRequest, tc: _TierCall
 ) -> Generator[Action, Any, tuple[bool, Any]]:
     """Call one tier with retries. Returns ``(True, result)`` or ``(False, ErrorInfo)``."""
     tier = tc.profile.name
@@ -205,20 +183,22 @@ def _attempt(
     return False, info  # pragma: no cover - loop always returns
 
 
-def _rereserve(rt: Runtime, st: _State, tc: _TierCall) -> Generator[Action, Any, bool]:
+def _rereserve(rt: Runtime, st: PlanState, tc: _TierCall) -> Generator[Action, Any, bool]:
     ttl = rt.settings.reservation_ttl_seconds
     try:
         tc.hold.reservation = yield Reserve(tc.limits, tc.pre.worst_case_usd, tc.profile.name, ttl)
     except BudgetExceededError as exc:
         room = exc.remaining_usd if exc.remaining_usd is not None else 0.0
         st.budget_errors.append(exc)
-        detail = _shortfall(rt, f"budget {exc.scope!r} (retry)", tc.pre, room, exc.limit_usd)
+        detail = shortfall_detail(rt, f"budget {exc.scope!r} (retry)", tc.pre, room, exc.limit_usd)
         st.skip(tc.profile.name, SkipReason.OVER_BUDGET, detail)
         return False
     return True
 
 
-def _after_failure(rt: Runtime, st: _State, profile: TierProfile, info: ErrorInfo | None) -> None:
+def _after_failure(
+    rt: Runtime, st: PlanState, profile: TierProfile, info: ErrorInfo | None
+) -> None:
     """Adjust the remaining order after a failed tier (context overflow, refusal)."""
     if info is None:
         return
@@ -237,7 +217,7 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
     """Route, check, reserve, call with retries and fallbacks; return the answering tier."""
     limits = rt.limits_for(req.metadata)
     decision = stick(rt, req, decide(rt, req))  # a thread stays where its cache is
-    st = _State(decision=decision, order=initial_order(rt, decision.tier))
+    st = PlanState(decision=decision, order=initial_order(rt, decision.tier))
     st.started = rt.clock.monotonic()
     yield Emit(
         "tiered.route", {"tier": decision.tier, "reason": decision.reason, "score": decision.score}
@@ -254,7 +234,7 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
                 yield Emit("tiered.skip", dict(skip.to_dict()))
             if selected is not None:
                 return selected
-        raise _final_error(st, rt.secrets)
+        raise st.final_error(rt.secrets)
     except (BudgetExceededError, NoTierFitsError, AllTiersFailedError) as exc:
         error = run_budget_error(rt, req, exc)  # a run budget's refusal says what the run did
         yield Emit(
@@ -271,7 +251,7 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
 
 
 def _try_tier(
-    rt: Runtime, st: _State, req: CallRequest, profile: TierProfile, limits: dict[str, float]
+    rt: Runtime, st: PlanState, req: CallRequest, profile: TierProfile, limits: dict[str, float]
 ) -> Generator[Action, Any, Selected | None]:
     runnable, why = req.bind(profile.name)
     if runnable is None:
@@ -345,22 +325,6 @@ def _release(rt: Runtime, reservation: Reservation | None) -> Generator[Action, 
         ledger_failed(rt, exc)
 
 
-def _shortfall(
-    rt: Runtime, what: str, pre: Preflight, left: float, limit: float, *, left_label: str = "left"
-) -> str:
-    """A money skip's detail: needed, left, and what to change (``budget.shortfall``)."""
-    settings = rt.settings
-    return shortfall(
-        what,
-        pre.worst_case_usd,
-        left,
-        limit,
-        capping=settings.cap_output_to_budget,
-        min_output_tokens=settings.min_output_tokens,
-        left_label=left_label,
-    )
-
-
 def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict[str, Any]:
     """Kwargs sent to the tier: the caller's plus what the plan adds.
 
@@ -377,32 +341,3 @@ def _call_kwargs(req: CallRequest, profile: TierProfile, pre: Preflight) -> dict
     if req.stream and profile.ask_stream_usage and "stream_usage" not in req.kwargs:
         kwargs = {**kwargs, "stream_usage": True}
     return kwargs
-
-
-def _final_error(st: _State, secrets: tuple[str, ...]) -> Exception:
-    """The error that explains why no tier answered."""
-    if st.attempts:
-        tried = ", ".join(f"{a.tier}: {a.error_type}" for a in st.attempts)
-        return AllTiersFailedError(
-            redact(f"every tier failed ({tried}); skipped: {_skips(st)}", secrets),
-            attempts=[a.to_error_dict() for a in st.attempts],
-        )
-    if st.budget_errors:
-        cheapest = min(st.budget_errors, key=lambda e: e.estimated_cost_usd)
-        cheapest.args = (f"{cheapest.args[0]} (no tier fits; skipped: {_skips(st)})",)
-        return cheapest
-    windows = [s for s in st.skipped if s.reason is SkipReason.CONTEXT_WINDOW]
-    if windows and len(windows) == len(st.skipped):
-        known = [w for w in st.windows_checked if w is not None]
-        largest = max(known) if known else None
-        return NoTierFitsError(
-            f"prompt of ~{st.largest_prompt} tokens fits no tier (largest context window "
-            f"{largest}); shorten the prompt or add a tier with a larger window",
-            token_count=st.largest_prompt,
-            largest_window=largest,
-        )
-    return AllTiersFailedError(f"no tier could take the call; skipped: {_skips(st)}", attempts=[])
-
-
-def _skips(st: _State) -> str:
-    return "; ".join(f"{s.tier} ({s.detail})" for s in st.skipped) or "none"
