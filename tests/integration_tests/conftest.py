@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from langchain_tiered.testing import OpenAICompatibleEmulator
+from tests.integration_tests._replay import ASYNC_CLIENTS
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +23,11 @@ def emu(server: OpenAICompatibleEmulator) -> Iterator[OpenAICompatibleEmulator]:
     server.reset()
     yield server
     server.reset()
+
+
+@pytest.fixture
+async def close_async_clients() -> AsyncIterator[None]:
+    """Close the async clients a test's ``emulator_chat`` models opened, on its own loop."""
+    yield
+    while ASYNC_CLIENTS:
+        await ASYNC_CLIENTS.pop().aclose()

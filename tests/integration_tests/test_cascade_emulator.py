@@ -7,10 +7,8 @@ of every request's cost at its tier's price, judge calls included.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import openai
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_openai import ChatOpenAI
@@ -38,8 +36,9 @@ from langchain_tiered.cascade import (
 )
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.testing import OpenAICompatibleEmulator, Reply
+from tests.integration_tests._replay import emulator_chat
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("close_async_clients")]
 
 BIG = ModelPrice(input_per_mtok=2.50, output_per_mtok=10.00)
 SMALL = ModelPrice(input_per_mtok=0.10, output_per_mtok=0.40)
@@ -47,28 +46,9 @@ PRICES = {"big-model": BIG, "small-model": SMALL}
 REFUSAL = "I'm sorry, but I can't help with that."
 ANSWER = Matches(r"answer is \d+", reason="no final number")
 
-_ASYNC_CLIENTS: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_async_clients() -> AsyncIterator[None]:
-    """Close each test's async clients on the test's own event loop."""
-    yield
-    while _ASYNC_CLIENTS:
-        await _ASYNC_CLIENTS.pop().aclose()
-
 
 def chat(emu: OpenAICompatibleEmulator, model: str) -> ChatOpenAI:
-    async_client = openai.DefaultAsyncHttpxClient(verify=False)
-    _ASYNC_CLIENTS.append(async_client)
-    return ChatOpenAI(
-        model=model,
-        base_url=emu.base_url,
-        api_key="sk-emulator",
-        max_retries=0,
-        stream_usage=True,
-        http_async_client=async_client,
-    )
+    return emulator_chat(emu.base_url, model)
 
 
 def tiered(emu: OpenAICompatibleEmulator, cascade: Cascade | None, **kw: Any) -> TieredChatModel:

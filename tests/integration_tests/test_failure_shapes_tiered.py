@@ -10,10 +10,9 @@ status twins; once content was sent, the error propagates and nothing is spliced
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-import openai
 import pytest
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import AIMessageChunk, BaseMessage
@@ -23,25 +22,15 @@ from langchain_tiered import ModelPrice, RouteDecision, Tier, TieredChatModel
 from langchain_tiered.fallbacks import ErrorCause, RetryPolicy, classify_error
 from langchain_tiered.routing import RouteRequest
 from langchain_tiered.testing import FakeClock, Fault, OpenAICompatibleEmulator
-from tests.integration_tests._replay import tiered_meta
+from tests.integration_tests._replay import emulator_chat, tiered_meta
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("close_async_clients")]
 
 CLAUDE = "claude-sonnet-4-6"
 OPENAI = "gpt-4.1-mini"
 CLAUDE_PRICE = ModelPrice(input_per_mtok=3.00, output_per_mtok=15.00)
 OPENAI_PRICE = ModelPrice(input_per_mtok=0.40, output_per_mtok=1.60)
 ASK = "Name three rivers of Europe"
-
-_ASYNC_CLIENTS: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_async_clients() -> AsyncIterator[None]:
-    """Close each test's async clients on the test's own event loop."""
-    yield
-    while _ASYNC_CLIENTS:
-        await _ASYNC_CLIENTS.pop().aclose()
 
 
 def to_claude(request: RouteRequest) -> RouteDecision:
@@ -66,16 +55,7 @@ def claude(
 
 
 def gpt(emu: OpenAICompatibleEmulator) -> ChatOpenAI:
-    client = openai.DefaultAsyncHttpxClient(verify=False)
-    _ASYNC_CLIENTS.append(client)
-    return ChatOpenAI(
-        model=OPENAI,
-        base_url=emu.base_url,
-        api_key="sk-emulator",
-        max_retries=0,
-        stream_usage=True,
-        http_async_client=client,
-    )
+    return emulator_chat(emu.base_url, OPENAI)
 
 
 def tiered(

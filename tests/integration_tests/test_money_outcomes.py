@@ -7,10 +7,8 @@ show that money (``unknown_outcome="charge"``, the default), or none of it on ``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import openai
 import pytest
 from langchain_core.exceptions import ModelConnectionError
 from langchain_openai import ChatOpenAI
@@ -28,21 +26,13 @@ from langchain_tiered import (
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.routing import RouteRequest
 from langchain_tiered.testing import Fault, OpenAICompatibleEmulator
-from tests.integration_tests._replay import tiered_meta
+from tests.integration_tests._replay import emulator_chat, tiered_meta
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("close_async_clients")]
 
 BIG = ModelPrice(input_per_mtok=2.50, output_per_mtok=10.00)
 SMALL = ModelPrice(input_per_mtok=0.10, output_per_mtok=0.40)
 PROMPT = "tell me a story about a cat"
-_ASYNC_CLIENTS: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_async_clients() -> AsyncIterator[None]:
-    yield
-    while _ASYNC_CLIENTS:
-        await _ASYNC_CLIENTS.pop().aclose()
 
 
 def always_small(request: RouteRequest) -> RouteDecision:
@@ -51,16 +41,7 @@ def always_small(request: RouteRequest) -> RouteDecision:
 
 def tiered(emu: OpenAICompatibleEmulator, ledger: InMemoryLedger, **kw: Any) -> TieredChatModel:
     def chat(model: str) -> ChatOpenAI:
-        client = openai.DefaultAsyncHttpxClient(verify=False)
-        _ASYNC_CLIENTS.append(client)
-        return ChatOpenAI(
-            model=model,
-            base_url=emu.base_url,
-            api_key="sk-emulator",  # type: ignore[arg-type]
-            max_retries=0,
-            stream_usage=True,
-            http_async_client=client,
-        )
+        return emulator_chat(emu.base_url, model)
 
     return TieredChatModel(
         tiers=[

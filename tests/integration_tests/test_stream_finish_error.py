@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import openai
 import pytest
 from langchain_core.messages import BaseMessage
 from langchain_openai import ChatOpenAI
@@ -25,34 +24,17 @@ from langchain_tiered import (
 )
 from langchain_tiered.fallbacks import ErrorCause, RetryPolicy, StreamError, classify_error
 from langchain_tiered.testing import Fault, OpenAICompatibleEmulator
-from tests.integration_tests._replay import merged, tiered_meta
+from tests.integration_tests._replay import emulator_chat, merged, tiered_meta
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("close_async_clients")]
 
 FIRST, SECOND = "gpt-4.1-mini", "gpt-4.1-nano"
 PRICE = ModelPrice(input_per_mtok=0.40, output_per_mtok=1.60)
 ASK = "Name three rivers of Europe"
-_ASYNC_CLIENTS: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_async_clients() -> AsyncIterator[None]:
-    yield
-    while _ASYNC_CLIENTS:
-        await _ASYNC_CLIENTS.pop().aclose()
 
 
 def chat(emu: OpenAICompatibleEmulator, name: str) -> ChatOpenAI:
-    client = openai.DefaultAsyncHttpxClient()
-    _ASYNC_CLIENTS.append(client)
-    return ChatOpenAI(
-        model=name,
-        base_url=emu.base_url,
-        api_key="sk-emulator",
-        max_retries=0,
-        stream_usage=True,
-        http_async_client=client,
-    )
+    return emulator_chat(emu.base_url, name)
 
 
 def tiered(emu: OpenAICompatibleEmulator, **kwargs: Any) -> TieredChatModel:

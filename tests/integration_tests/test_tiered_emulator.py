@@ -7,10 +7,8 @@ per tier (``RetryPolicy(max_attempts=1)``) and ``max_retries=0`` on the clients 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import openai
 import pytest
 from langchain_core.exceptions import ModelAuthenticationError, ModelConnectionError
 from langchain_core.messages import AIMessageChunk, BaseMessage
@@ -27,9 +25,9 @@ from langchain_tiered import (
 from langchain_tiered.fallbacks import RetryPolicy
 from langchain_tiered.routing import RouteRequest
 from langchain_tiered.testing import Fault, OpenAICompatibleEmulator
-from tests.integration_tests._replay import tiered_meta
+from tests.integration_tests._replay import emulator_chat, tiered_meta
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("close_async_clients")]
 
 SMALL_WINDOW = 50
 BIG = ModelPrice(input_per_mtok=2.50, output_per_mtok=10.00)
@@ -43,17 +41,6 @@ def server() -> Iterator[OpenAICompatibleEmulator]:
         yield emulator
 
 
-_ASYNC_CLIENTS: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_async_clients() -> AsyncIterator[None]:
-    """Close each test's async clients on the test's own event loop."""
-    yield
-    while _ASYNC_CLIENTS:
-        await _ASYNC_CLIENTS.pop().aclose()
-
-
 def always_small(request: RouteRequest) -> RouteDecision:
     """Route every call to the cheap tier, so each test knows where the first request goes."""
     return RouteDecision(tier="small", reason="test: always the small tier")
@@ -61,20 +48,7 @@ def always_small(request: RouteRequest) -> RouteDecision:
 
 def tiered(emu: OpenAICompatibleEmulator) -> TieredChatModel:
     def chat(model: str) -> ChatOpenAI:
-        # langchain-openai shares one cached async client per base URL across the process,
-        # and its pooled connections die with the event loop of the test that opened them;
-        # a client per model keeps every async test on its own loop. verify=False: plain-HTTP
-        # loopback, and no TLS context to build (~80 ms each).
-        async_client = openai.DefaultAsyncHttpxClient(verify=False)
-        _ASYNC_CLIENTS.append(async_client)
-        return ChatOpenAI(
-            model=model,
-            base_url=emu.base_url,
-            api_key="sk-emulator",
-            max_retries=0,
-            stream_usage=True,
-            http_async_client=async_client,
-        )
+        return emulator_chat(emu.base_url, model)
 
     return TieredChatModel(
         tiers=[
