@@ -106,6 +106,10 @@ class TieredChatModel(BaseChatModel):
     """A request that failed after it was sent (client timeout, dropped connection, cut
     stream) may still be billed: ``"charge"`` its reserved worst case at once (marked as an
     estimate, with the error in the spend record), or ``"release"`` the reservation."""
+    shared_state: Any = Field(default=None, exclude=True)
+    """A :class:`~langchain_tiered.shared.RedisState`: tier rate limits and cooldowns (and
+    those of ``Tier(deployments=...)``) counted across every replica instead of per process.
+    Budgets are shared through their ledger (``RedisLedger``/``PostgresLedger``)."""
     rate_limit_max_wait: float = Field(default=0.0, ge=0)
     """Seconds a call may wait for a tier's local rate limit before routing elsewhere."""
     seed: int | None = None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_tiered.pricing import ModelPrice
 
@@ -53,8 +54,27 @@ class Tier(BaseModel):
     """Local request rate limit for this tier."""
     tokens_per_minute: float | None = Field(default=None, gt=0)
     """Local token rate limit for this tier (weighted by the pre-flight estimate)."""
+    deployments: tuple[Any, ...] | None = None
+    """Several deployments of this tier's one model (two keys, regions, Azure + OpenAI):
+    shorthand for ``model=Deployments(deployments=[...])``, see :mod:`langchain_tiered.deployments`.
+    A deployment failing over to its sibling is not a tier fallback."""
     fallbacks: tuple[str, ...] | None = None
     """Tier names to try, in order, when this tier fails; ``None`` for the default order."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deployments_model(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("deployments") is None:
+            return data
+        if data.get("model") is not None:
+            msg = "give a Tier either model= or deployments=, not both"
+            raise ValueError(msg)
+        from langchain_tiered.deployments import Deployments  # noqa: PLC0415 - lazy
+
+        data = dict(data)
+        data["deployments"] = tuple(data["deployments"])
+        data["model"] = Deployments(deployments=list(data["deployments"]))
+        return data
 
     @property
     def model_name(self) -> str | None:

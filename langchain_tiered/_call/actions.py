@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
     from langchain_tiered.ledger import Reservation, SpendRecord
-    from langchain_tiered.ratelimit import TierRateLimiter
+    from langchain_tiered.ratelimit import RateLimiter
 
 __all__ = [
     "AcquireRate",
@@ -72,7 +72,7 @@ class Record:
 class AcquireRate:
     """Take ``tokens`` from a tier's rate limiter, waiting at most ``max_wait`` seconds."""
 
-    limiter: TierRateLimiter
+    limiter: RateLimiter
     tokens: int
     max_wait: float
     tier: str

@@ -22,6 +22,7 @@ from langchain_tiered.agents.threads import InMemoryThreadStore, ThreadStore
 from langchain_tiered.budget import Budget, shared_ledger
 from langchain_tiered.errors import PricingError
 from langchain_tiered.fallbacks import DEFAULT_FALLBACK_ON, CircuitBreaker, ErrorKind, RetryPolicy
+from langchain_tiered.fallbacks.breaker import Cooldowns
 from langchain_tiered.preflight import (
     TierProfile,
     asks_stream_usage,
@@ -31,7 +32,7 @@ from langchain_tiered.preflight import (
     service_tier_of,
 )
 from langchain_tiered.pricing import ModelPrice, PriceBook
-from langchain_tiered.ratelimit import TierRateLimiter
+from langchain_tiered.ratelimit import RateLimiter, TierRateLimiter
 from langchain_tiered.routing import ComplexityRouter, RouteDecision, RouteRequest
 from langchain_tiered.tiers import Tier, validate_tier_names
 from langchain_tiered.tokens import TokenCounter
@@ -118,16 +119,49 @@ def _fallback_on(model: TieredChatModel, names: tuple[str, ...]) -> frozenset[Er
     return frozenset(ErrorKind(k) for k in model.fallback_on)
 
 
-def _limiters(tiers: Sequence[Tier], clock: Clock) -> dict[str, TierRateLimiter]:
+def _limiters(tiers: Sequence[Tier], clock: Clock, shared: Any) -> dict[str, RateLimiter]:
+    limited = [t for t in tiers if t.requests_per_minute or t.tokens_per_minute]
+    if shared is not None:  # a RedisState: one limit per tier name across every replica
+        return {
+            t.name: shared.limiter(
+                t.name,
+                requests_per_minute=t.requests_per_minute,
+                tokens_per_minute=t.tokens_per_minute,
+            )
+            for t in limited
+        }
     return {
         t.name: TierRateLimiter(
             requests_per_minute=t.requests_per_minute,
             tokens_per_minute=t.tokens_per_minute,
             clock=clock,
         )
-        for t in tiers
-        if t.requests_per_minute or t.tokens_per_minute
+        for t in limited
     }
+
+
+def _breaker(model: TieredChatModel, retry: RetryPolicy) -> Cooldowns:
+    options: dict[str, Any] = {
+        "failure_threshold": model.cooldown_failures,
+        "cooldown_seconds": model.cooldown_seconds,
+        "rate_limit_backoff": retry.rate_limit_backoff,
+        "rate_limit_max_backoff": retry.rate_limit_max_backoff,
+    }
+    if model.shared_state is not None:  # cooldowns seen by every replica
+        breaker: Cooldowns = model.shared_state.breaker(**options)
+        return breaker
+    return CircuitBreaker(**options, clock=model.clock)
+
+
+def _models(model: TieredChatModel) -> dict[str, BaseChatModel]:
+    """Tier models; ``Deployments`` without state of their own share ``shared_state``."""
+    out: dict[str, BaseChatModel] = {}
+    for t in model.tiers:
+        share = getattr(t.model, "with_shared_state", None)
+        own = getattr(t.model, "shared_state", None)
+        shared = model.shared_state is not None and callable(share) and own is None
+        out[t.name] = share(model.shared_state) if shared else t.model  # type: ignore[misc]
+    return out
 
 
 def _router(
@@ -179,17 +213,11 @@ def build_runtime(model: TieredChatModel) -> Runtime:
     return Runtime(
         settings=model,
         profiles=_profiles(model.tiers, book),
-        models={t.name: t.model for t in model.tiers},
+        models=_models(model),
         router=router,
         counter=TokenCounter(),
-        breaker=CircuitBreaker(
-            failure_threshold=model.cooldown_failures,
-            cooldown_seconds=model.cooldown_seconds,
-            rate_limit_backoff=retry.rate_limit_backoff,
-            rate_limit_max_backoff=retry.rate_limit_max_backoff,
-            clock=model.clock,
-        ),
-        limiters=_limiters(model.tiers, model.clock),
+        breaker=_breaker(model, retry),
+        limiters=_limiters(model.tiers, model.clock, model.shared_state),
         budgets=budgets,
         ledger=ledger,
         retry=retry,

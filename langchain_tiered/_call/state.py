@@ -24,10 +24,11 @@ if TYPE_CHECKING:
     from langchain_tiered.agents import ThreadStore
     from langchain_tiered.budget import Budget
     from langchain_tiered.chat_models import TieredChatModel
-    from langchain_tiered.fallbacks import CircuitBreaker, ErrorKind, RetryPolicy
+    from langchain_tiered.fallbacks import ErrorKind, RetryPolicy
+    from langchain_tiered.fallbacks.breaker import Cooldowns
     from langchain_tiered.ledger import Ledger, Reservation
     from langchain_tiered.preflight import Preflight, TierProfile
-    from langchain_tiered.ratelimit import TierRateLimiter
+    from langchain_tiered.ratelimit import RateLimiter
     from langchain_tiered.routing import RouteDecision, RouteRequest
     from langchain_tiered.tokens import TokenCounter
 
@@ -47,8 +48,8 @@ class Runtime:
     models: Mapping[str, BaseChatModel]
     router: Callable[[RouteRequest], RouteDecision]
     counter: TokenCounter
-    breaker: CircuitBreaker
-    limiters: Mapping[str, TierRateLimiter]
+    breaker: Cooldowns
+    limiters: Mapping[str, RateLimiter]
     budgets: tuple[Budget, ...]
     ledger: Ledger | None
     retry: RetryPolicy

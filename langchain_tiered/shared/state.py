@@ -80,7 +80,14 @@ class RedisState:
             client=self.client,
         )
 
-    def breaker(self, *, failure_threshold: int = 3, cooldown_seconds: float = 30.0) -> Any:
+    def breaker(
+        self,
+        *,
+        failure_threshold: int = 3,
+        cooldown_seconds: float = 30.0,
+        rate_limit_backoff: float = 1.0,
+        rate_limit_max_backoff: float = 8.0,
+    ) -> Any:
         """A :class:`~langchain_tiered.shared.breaker.RedisCircuitBreaker` on this Redis."""
         from langchain_tiered.shared.breaker import RedisCircuitBreaker  # noqa: PLC0415
 
@@ -88,6 +95,8 @@ class RedisState:
             self.url,
             failure_threshold=failure_threshold,
             cooldown_seconds=cooldown_seconds,
+            rate_limit_backoff=rate_limit_backoff,
+            rate_limit_max_backoff=rate_limit_max_backoff,
             prefix=self.prefix,
             clock=self.clock,
             client=self.client,

@@ -213,3 +213,22 @@ def test_importing_the_package_and_deployments_loads_no_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_tier_deployments_sugar_builds_a_deployments_model() -> None:
+    tier = Tier(
+        name="main",
+        deployments=[FakeTier(model_name="m", script=[rate_limited()]), FakeTier(model_name="m")],
+        price=PRICE,
+    )
+    assert isinstance(tier.model, Deployments)
+    assert tier.model_name == "m"
+    model = TieredChatModel(
+        tiers=[tier, Tier(name="backup", model=FakeTier(model_name="b"), price=PRICE)],
+        router=lambda _: RouteDecision(tier="main", reason="test"),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    meta = model.invoke("hi").response_metadata
+    assert (meta["tiered"]["tier"], meta["deployment"]) == ("main", "d1")
+    with pytest.raises(ValueError, match="not both"):
+        Tier(name="x", model=FakeTier(model_name="m"), deployments=[FakeTier(model_name="m")])
