@@ -116,13 +116,7 @@ def price_log(emu: OpenAICompatibleEmulator, out: Outcome) -> None:
     """Cost and cache hits from the emulator's own log, priced with list prices."""
     book = PriceBook.default()
     for r in emu.requests:
-        usage = {
-            "input_tokens": r.prompt_tokens,
-            "output_tokens": r.completion_tokens,
-            "total_tokens": r.prompt_tokens + r.completion_tokens,
-            "input_token_details": {"cache_read": r.cached_tokens},
-        }
-        out.cost += book.price_for(r.model).cost(usage)
+        out.cost += book.price_for(r.model).cost(r.usage_metadata)
         out.prompt += r.prompt_tokens
         out.cached += r.cached_tokens
         out.calls[r.model] = out.calls.get(r.model, 0) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["ModelStats", "RequestRecord"]
 
@@ -35,6 +36,22 @@ class RequestRecord:
     time: float
     cached_tokens: int = 0
     cache_creation_tokens: int = 0
+
+    @property
+    def usage_metadata(self) -> dict[str, Any]:
+        """The billed usage as LangChain's ``UsageMetadata``, ready for ``ModelPrice.cost``.
+
+        Lets a test price what the emulated provider billed from its own log.
+        """
+        details = {"cache_read": self.cached_tokens}
+        if self.cache_creation_tokens:
+            details["cache_creation"] = self.cache_creation_tokens
+        return {
+            "input_tokens": self.prompt_tokens,
+            "output_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "input_token_details": details,
+        }
 
 
 @dataclass(frozen=True)

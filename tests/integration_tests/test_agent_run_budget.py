@@ -63,16 +63,7 @@ def make_model(emu: OpenAICompatibleEmulator, ledger: InMemoryLedger) -> TieredC
 def billed(emu: OpenAICompatibleEmulator) -> float:
     """What the emulated provider billed, priced from its own request log."""
     book = PriceBook.default()
-    total = 0.0
-    for r in emu.requests:
-        usage = {
-            "input_tokens": r.prompt_tokens,
-            "output_tokens": r.completion_tokens,
-            "total_tokens": r.prompt_tokens + r.completion_tokens,
-            "input_token_details": {"cache_read": r.cached_tokens},
-        }
-        total += book.price_for(r.model).cost(usage)
-    return total
+    return sum(book.price_for(r.model).cost(r.usage_metadata) for r in emu.requests)
 
 
 def assert_stepped_down(emu: OpenAICompatibleEmulator) -> None:
