@@ -1,5 +1,8 @@
 """Shared TPM: 4 replicas, one tier limited to 10,000 tokens per window, never exceeded.
 
+Both ways a limit is shared: the tier's own ``tokens_per_minute`` under
+``TieredChatModel(shared_state=RedisState(...))``, and a deployment's inside the tier.
+
 Measured where the provider would measure it: the emulator's request log (arrival time,
 billed prompt + completion tokens). The window is scaled from a minute to 2 s so the test
 is fast; the emulator bills exactly ``max_tokens`` of completion so the limiter's estimate
@@ -38,7 +41,7 @@ def _bill_max_tokens(request: Any) -> Reply:
     return Reply(content="ok", completion_tokens=int(request.get("max_tokens") or OUTPUT))
 
 
-def _replica(base_url: str, prefix: str, calls: int) -> dict[str, Any]:
+def _replica(base_url: str, prefix: str, calls: int, mode: str) -> dict[str, Any]:
     from langchain_tiered.deployments import Deployment, Deployments
     from langchain_tiered.shared import RedisState
 
@@ -50,15 +53,24 @@ def _replica(base_url: str, prefix: str, calls: int) -> dict[str, Any]:
     # Warm the client up outside the limiter (another model name, left out of the measure):
     # a cold first request reaches the server a second after it was admitted.
     chat.invoke("warm up", model="gpt-4.1-nano")
-    tier_model = Deployments(
-        deployments=[Deployment(name="only", model=chat, tokens_per_minute=LIMIT)],
-        shared_state=state,
-        max_wait=30,
-        max_tokens=OUTPUT,
-    )
+    if mode == "tier":  # the tier's own limit, shared through TieredChatModel(shared_state=)
+        tier = Tier(name="main", model=chat, price=PRICE, tokens_per_minute=LIMIT)
+    else:  # a deployment's limit inside the tier
+        tier = Tier(
+            name="main",
+            model=Deployments(
+                deployments=[Deployment(name="only", model=chat, tokens_per_minute=LIMIT)],
+                shared_state=state,
+                max_wait=30,
+                max_tokens=OUTPUT,
+            ),
+            price=PRICE,
+        )
     model = TieredChatModel(
-        tiers=[Tier(name="main", model=tier_model, price=PRICE)],
+        tiers=[tier],
         retry=RetryPolicy(max_attempts=1),
+        shared_state=state,
+        rate_limit_max_wait=30,
     )
     prompts = [f"call {i}" for i in range(calls)]
     results = model.batch(prompts, {"max_concurrency": calls}, return_exceptions=True)
@@ -77,12 +89,15 @@ def _worst_window(log: list[tuple[float, int]], length: float) -> int:
     return max(sum(n for u, n in log if t <= u < t + length) for t, _ in log)
 
 
-def test_four_replicas_never_exceed_a_shared_tpm_limit(fleet: Fleet, redis_prefix: str) -> None:
+@pytest.mark.parametrize("mode", ["tier", "deployment"])
+def test_four_replicas_never_exceed_a_shared_tpm_limit(
+    fleet: Fleet, redis_prefix: str, mode: str
+) -> None:
     with OpenAICompatibleEmulator() as emu:
         emu.respond_with(_bill_max_tokens)
         procs = [
             fleet._ctx.Process(
-                target=_run_and_report, args=(emu.base_url, redis_prefix, 14, fleet.queue)
+                target=_run_and_report, args=(emu.base_url, redis_prefix, 14, mode, fleet.queue)
             )
             for _ in range(4)
         ]
@@ -104,8 +119,8 @@ def test_four_replicas_never_exceed_a_shared_tpm_limit(fleet: Fleet, redis_prefi
     assert worst >= 0.7 * LIMIT  # the limiter, not idleness, kept the windows under it
 
 
-def _run_and_report(base_url: str, prefix: str, calls: int, queue: Any) -> None:
+def _run_and_report(base_url: str, prefix: str, calls: int, mode: str, queue: Any) -> None:
     try:
-        queue.put(_replica(base_url, prefix, calls))
+        queue.put(_replica(base_url, prefix, calls, mode))
     except BaseException as exc:
         queue.put({"crash": repr(exc)})
