@@ -7,20 +7,19 @@ exactly once, while a tracer still sees the tier's own run with its model name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import openai
 import pytest
 from langchain_core.messages import HumanMessage
-from langchain_core.tracers.base import BaseTracer
-from langchain_core.tracers.schemas import Run
 from langchain_openai import ChatOpenAI
 
 from langchain_tiered import Tier, TieredChatModel
 from langchain_tiered.testing import OpenAICompatibleEmulator
+from tests.integration_tests._replay import emulator_chat
+from tests.unit_tests.fakes import Tracer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("close_async_clients")]
 
 PROMPT = "Erkläre den Unterschied zwischen REST und GraphQL"
 ECHO = f"Echo: {PROMPT}"
@@ -32,28 +31,9 @@ def server() -> Iterator[OpenAICompatibleEmulator]:
         yield emulator
 
 
-_CLIENTS: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_clients() -> AsyncIterator[None]:
-    """Each test's async HTTP clients belong to its event loop: closed on it."""
-    yield
-    while _CLIENTS:
-        await _CLIENTS.pop().aclose()
-
-
 def tiered(server: OpenAICompatibleEmulator) -> TieredChatModel:
     def chat(name: str) -> ChatOpenAI:
-        client = openai.DefaultAsyncHttpxClient(verify=False)  # plain-HTTP loopback
-        _CLIENTS.append(client)
-        return ChatOpenAI(
-            model=name,
-            base_url=server.base_url,
-            api_key="sk-emu",
-            max_retries=0,
-            http_async_client=client,
-        )
+        return emulator_chat(server.base_url, name)
 
     return TieredChatModel(
         tiers=[
@@ -94,19 +74,6 @@ async def test_astream_events_v2_streams_the_answer_once(server: OpenAICompatibl
     ]
     assert "".join(str(e["data"]["chunk"].content) for e in streamed) == ECHO
     assert {e["name"] for e in streamed} == {"TieredChatModel"}
-
-
-class Tracer(BaseTracer):
-    def __init__(self) -> None:
-        super().__init__(_schema_format="streaming_events")
-        self.runs: list[Run] = []
-
-    def _persist_run(self, run: Run) -> None:
-        pass
-
-    def _end_trace(self, run: Run) -> None:
-        self.runs.append(run)
-        super()._end_trace(run)
 
 
 def test_tracer_sees_the_tier_run_with_its_model_and_usage(

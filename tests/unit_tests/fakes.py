@@ -11,6 +11,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
+from langchain_core.tracers.base import BaseTracer
+from langchain_core.tracers.schemas import Run
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
@@ -131,3 +133,18 @@ PRICES = {
     "standard": ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0),
     "budget": ModelPrice(input_per_mtok=0.25, output_per_mtok=1.0),
 }
+
+
+class Tracer(BaseTracer):
+    """Keeps every finished run, like LangSmith's tracer would send them."""
+
+    def __init__(self) -> None:
+        super().__init__(_schema_format="streaming_events")
+        self.runs: list[Run] = []
+
+    def _persist_run(self, run: Run) -> None:
+        pass
+
+    def _end_trace(self, run: Run) -> None:
+        self.runs.append(run)
+        super()._end_trace(run)

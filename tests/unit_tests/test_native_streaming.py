@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler, get_usage_metadata_callback
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tracers.base import BaseTracer
-from langchain_core.tracers.schemas import Run
 
 from langchain_tiered import Tier, TieredChatModel, get_tiered_cost_callback
-from tests.unit_tests.fakes import PRICES, FakeTier, usage
+from tests.unit_tests.fakes import PRICES, FakeTier, Tracer, usage
 
 ANSWER = "one two three four"
 
@@ -48,21 +46,6 @@ class Starts(BaseCallbackHandler):
 
     def on_llm_new_token(self, token: str, **kw: Any) -> None:
         self.tokens.append(token)
-
-
-class Tracer(BaseTracer):
-    """Keeps every finished run, like LangSmith's tracer would send them."""
-
-    def __init__(self) -> None:
-        super().__init__(_schema_format="streaming_events")
-        self.runs: list[Run] = []
-
-    def _persist_run(self, run: Run) -> None:
-        pass
-
-    def _end_trace(self, run: Run) -> None:
-        self.runs.append(run)
-        super()._end_trace(run)
 
 
 def _text(chunks: list[Any]) -> str:
