@@ -40,6 +40,10 @@ class RedisRateLimiter:
         tokens_per_minute: Tokens per window, or ``None``.
         prefix: Key namespace.
         window_seconds: Length of the window; 60 for per-minute limits.
+        guard_seconds: Admissions are counted over ``window_seconds + guard_seconds``, so the
+            requests *arriving* at the provider in any window stay under the limit even when
+            some take up to this much longer to get there than others (connection set-up,
+            a loaded host). Costs ``guard / window`` of the throughput (1/60 by default).
         clock: Optional time source instead of the server's clock.
         on_unavailable: ``"refuse"`` (raise ``SharedStateUnavailableError``) or ``"local"``
             (admit against a local limiter holding ``local_share`` of the limits).
@@ -57,6 +61,7 @@ class RedisRateLimiter:
         tokens_per_minute: float | None = None,
         prefix: str = "langchain_tiered",
         window_seconds: float = 60.0,
+        guard_seconds: float = 1.0,
         clock: Clock | None = None,
         on_unavailable: OnUnavailable = "refuse",
         local_share: float = 0.0,
@@ -66,12 +71,15 @@ class RedisRateLimiter:
         if not (window_seconds > 0 and math.isfinite(window_seconds)):
             msg = f"window_seconds must be a positive number, got {window_seconds!r}"
             raise ValueError(msg)
+        if not (0 <= guard_seconds < window_seconds):
+            msg = f"guard_seconds must be >= 0 and below window_seconds, got {guard_seconds!r}"
+            raise ValueError(msg)
         self._local = _local_limiter(
             requests_per_minute, tokens_per_minute, on_unavailable, local_share, clock
         )
         self.name = name
         self._rpm, self._tpm = requests_per_minute, tokens_per_minute
-        self._window = window_seconds
+        self._window = window_seconds + guard_seconds
         self._given_clock = clock
         self._clock: Clock = clock or SystemClock()
         self._mode = on_unavailable

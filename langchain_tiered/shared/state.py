@@ -29,6 +29,8 @@ class RedisState:
         on_unavailable: Outage policy of limiters and ledgers (``"refuse"`` or ``"local"``).
         local_share: Fraction of each limit one replica may use while Redis is away.
         window_seconds: Rate-limit window (60 for per-minute limits).
+        guard_seconds: Extra seconds admissions are counted for, absorbing the spread in how
+            long requests take to reach the provider (see ``RedisRateLimiter``).
         clock: Optional time source instead of the Redis server's clock (tests).
     """
 
@@ -41,6 +43,7 @@ class RedisState:
         on_unavailable: OnUnavailable = "refuse",
         local_share: float = 0.0,
         window_seconds: float = 60.0,
+        guard_seconds: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
         self.url = url
@@ -49,6 +52,7 @@ class RedisState:
         self.on_unavailable: OnUnavailable = on_unavailable
         self.local_share = local_share
         self.window_seconds = window_seconds
+        self.guard_seconds = guard_seconds
         self.clock = clock
         self.client = ScriptClient(
             url, {"limit": LIMIT_LUA, "breaker": BREAKER_LUA}, socket_timeout
@@ -74,6 +78,7 @@ class RedisState:
             tokens_per_minute=tokens_per_minute,
             prefix=self.prefix,
             window_seconds=self.window_seconds,
+            guard_seconds=self.guard_seconds,
             clock=self.clock,
             on_unavailable=self.on_unavailable,
             local_share=self.local_share,

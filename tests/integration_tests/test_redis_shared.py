@@ -21,6 +21,7 @@ redis_prefix = _services.redis_prefix
 def limiter(prefix: str, clock: FakeClock, **kw: Any) -> Any:
     from langchain_tiered.shared.ratelimit import RedisRateLimiter
 
+    kw.setdefault("guard_seconds", 0.0)  # exact windows here; the guard has its own test
     return RedisRateLimiter(REDIS_URL, name="main", prefix=prefix, clock=clock, **kw)
 
 
@@ -209,3 +210,14 @@ def test_rate_limits_back_off_every_replica_without_counting_as_an_outage(
     assert a.state("main") == "closed"
     a.record_failure("main", _info(ErrorCause.QUOTA.value))
     assert b.state("main") == "open"  # an exhausted quota opens it at once
+
+
+def test_the_guard_counts_admissions_a_little_longer(redis_prefix: str) -> None:
+    clock = FakeClock()
+    rl = limiter(redis_prefix, clock, requests_per_minute=1, guard_seconds=1.0)
+    assert rl.try_acquire(0)
+    assert rl.wait_time(0) == pytest.approx(61.0)  # a request arriving late still fits
+    clock.advance(60.5)
+    assert not rl.try_acquire(0)
+    clock.advance(0.5)
+    assert rl.try_acquire(0)

@@ -30,9 +30,9 @@ redis_prefix = _services.redis_prefix
 
 LIMIT = 10_000
 WINDOW = 2.0
-# Admission is exact; arrival at the emulator lags admission by a variable few ms. A window
-# shorter by this allowance is therefore guaranteed by the limiter even at arrival.
-JITTER_ALLOWANCE = 0.3
+# Arrival at the emulator lags admission by a variable amount (up to a few hundred ms on a
+# loaded 2-core machine); the limiter counts admissions this much longer to absorb it.
+GUARD = 0.4
 OUTPUT = 460
 PRICE = ModelPrice(input_per_mtok=1.0, output_per_mtok=1.0)
 
@@ -45,7 +45,7 @@ def _replica(base_url: str, prefix: str, calls: int, mode: str) -> dict[str, Any
     from langchain_tiered.deployments import Deployment, Deployments
     from langchain_tiered.shared import RedisState
 
-    state = RedisState(REDIS_URL, prefix=prefix, window_seconds=WINDOW)
+    state = RedisState(REDIS_URL, prefix=prefix, window_seconds=WINDOW, guard_seconds=GUARD)
     chat = ChatOpenAI(
         model="gpt-4.1-mini", base_url=base_url, api_key="sk-emulator", max_retries=0,
         max_tokens=OUTPUT,
@@ -114,7 +114,7 @@ def test_four_replicas_never_exceed_a_shared_tpm_limit(
     assert len(log) == 56
     total = sum(n for _, n in log)
     assert total > 2.5 * LIMIT  # demand far above one window's limit
-    worst = _worst_window(log, WINDOW - JITTER_ALLOWANCE)
+    worst = _worst_window(log, WINDOW)  # every full window of arrivals
     assert worst <= LIMIT
     assert worst >= 0.7 * LIMIT  # the limiter, not idleness, kept the windows under it
 
