@@ -63,6 +63,7 @@ def build(base_url: str, prefix: str, pg: Any) -> TieredChatModel:
         budget=Budget(limit_usd=0.02, period="day", ledger=state.ledger(copy_records_to=pg)),
         on_budget_exceeded="raise",
         cooldown_seconds=1.0,
+        shared_state=state,  # the tier's own cooldowns (and any tier limits) shared too
     )
 
 
