@@ -13,7 +13,7 @@ Streaming lives in :mod:`langchain_tiered._call.cascade_stream`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -108,8 +108,10 @@ class _Capped:
         return getattr(self._settings, name)
 
 
-def _as_overhead(plan: Generator[Action, Any, Any]) -> Generator[Action, Any, Any]:
-    """Run ``plan``, writing its spend records without a baseline (paid, saved nothing)."""
+def _mapped(
+    plan: Generator[Action, Any, Any], change: Callable[[Action], Action | None]
+) -> Generator[Action, Any, Any]:
+    """Run ``plan`` with each action replaced by ``change(action)`` (``None``: dropped)."""
     send: Any = None
     throw: BaseException | None = None
     while True:
@@ -118,14 +120,30 @@ def _as_overhead(plan: Generator[Action, Any, Any]) -> Generator[Action, Any, An
         except StopIteration as stop:
             return stop.value
         send, throw = None, None
-        if isinstance(action, Settle) and action.record is not None:
-            action = Settle(action.reservation, action.actual_usd, _no_baseline(action.record))
-        elif isinstance(action, Record):
-            action = Record(_no_baseline(action.record))
+        changed = change(action)
+        if changed is None:  # only events are dropped: their result is None
+            continue
         try:
-            send = yield action
+            send = yield changed
         except BaseException as exc:  # the inner plan handles (or re-raises) it
             throw = exc
+
+
+def _overhead_action(action: Action) -> Action:
+    if isinstance(action, Settle) and action.record is not None:
+        return Settle(action.reservation, action.actual_usd, _no_baseline(action.record))
+    if isinstance(action, Record):
+        return Record(_no_baseline(action.record))
+    return action
+
+
+def _as_overhead(plan: Generator[Action, Any, Any]) -> Generator[Action, Any, Any]:
+    """Run ``plan``, writing its spend records without a baseline (paid, saved nothing)."""
+    return _mapped(plan, _overhead_action)
+
+
+def _no_settled_event(action: Action) -> Action | None:
+    return None if isinstance(action, Emit) and action.name == "tiered.settled" else action
 
 
 def _no_baseline(record: Any) -> Any:
@@ -343,8 +361,14 @@ def answer_step(
     if not interrupted and (not last or run.cascade.validate_last):
         verdict, who, judge = yield from _checked(run, sel, message, settle)
     accepted = verdict is None or verdict.accepted
+    if interrupted:  # a cut stream's event must carry the earlier steps' cost too
+        settle = _mapped(settle, _no_settled_event)
     meta = dict((yield from (settle if accepted or last else _as_overhead(settle))))
     yield from _record(run, meta, verdict, who, judge, interrupted=interrupted)
+    if interrupted:
+        usage = dict(message.usage_metadata or {})
+        data = {"metadata": _final(run, message, meta, accepted), "usage": usage}
+        yield Emit("tiered.settled", data)
     if accepted or last:
         return _final(run, message, meta, accepted), meta
     return None, meta

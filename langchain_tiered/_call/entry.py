@@ -147,8 +147,12 @@ async def astream(
     cascade = kwargs.pop("cascade", rt.settings.cascade)
     req = build_request(rt, messages, stop, kwargs, run_manager, stream=True)
     if cascade is not None:
-        async for chunk in acascade_stream(rt, req, cascade, kw, relay):
-            yield chunk
+        steps = acascade_stream(rt, req, cascade, kw, relay)
+        try:  # closed now when the caller stops reading: it settles what was paid
+            async for chunk in steps:
+                yield chunk
+        finally:
+            await steps.aclose()
         return
     sel = await adrive(plan_call(rt, req), **kw)
     head, rest = sel.result
