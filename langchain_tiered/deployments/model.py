@@ -326,8 +326,14 @@ class Deployments(BaseChatModel):
     def _failed(
         self, dep: Deployment, started: float, exc: Exception, errors: list[BaseException]
     ) -> None:
-        """Count a failure against the deployment; re-raise unless a sibling may help."""
-        from langchain_tiered.fallbacks import ErrorKind, classify_error  # noqa: PLC0415
+        """Count a failure against the deployment; re-raise unless a sibling may help.
+
+        A request that failed after it was sent (timeout, dropped connection) may have been
+        billed: it is re-raised after counting, so the tier engine charges that unknown
+        outcome and retries (on a sibling, this one cooling down) under a new reservation.
+        Trying the sibling here would answer under the one reservation and lose the charge.
+        """
+        from langchain_tiered.fallbacks import ErrorCause, ErrorKind, classify_error  # noqa: PLC0415
 
         self._book.end(dep.name, started, None)
         info = classify_error(exc)
@@ -336,6 +342,8 @@ class Deployments(BaseChatModel):
         if info.retry_after:
             self._breaker.hold(dep.name, info.retry_after)
         self._breaker.record_failure(dep.name, info)
+        if info.cause in (ErrorCause.TIMEOUT, ErrorCause.CONNECTION):
+            raise exc
         errors.append(exc)
 
     def _answered(self, dep: Deployment, started: float, message: BaseMessage) -> ChatResult:
