@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Generator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from langchain_tiered._call.actions import Action, Emit
 if TYPE_CHECKING:
     from langchain_tiered.budget import Budget
 
-__all__ = ["BudgetAlert", "alerts_after_settle", "crossed"]
+__all__ = ["BudgetAlert", "alerts_after_settle", "crossed", "note_charge"]
 
 _REMEMBERED_KEYS = 10_000  # keys whose fired fractions are kept; oldest forgotten first
 
@@ -98,6 +99,43 @@ def _fired(budget: Budget) -> _Fired:
         return _FIRED.setdefault(id(budget), _Fired())
 
 
+# This process's charges per ledger key (a running total), and where the current call's own
+# charge started in it: spend another call of this process settled between this call's
+# charge and its alert check is already in the ledger's total when this call reads it.
+_CHARGED: OrderedDict[str, float] = OrderedDict()
+_CHARGED_LOCK = threading.Lock()
+_MARKS: ContextVar[tuple[Mapping[str, float], float]] = ContextVar("tiered_alert_marks")
+
+
+def note_charge(keys: Sequence[str], cost_usd: float) -> None:
+    """Note a charge about to be settled on ``keys`` (called before the ledger write)."""
+    marks: dict[str, float] = {}
+    with _CHARGED_LOCK:
+        for key in keys:
+            marks[key] = _CHARGED.get(key, 0.0)
+            _CHARGED[key] = marks[key] + cost_usd
+            _CHARGED.move_to_end(key)
+        while len(_CHARGED) > _REMEMBERED_KEYS:
+            _CHARGED.popitem(last=False)
+    _MARKS.set((marks, cost_usd))
+
+
+def _spent_before(key: str, after: float, cost_usd: float) -> float:
+    """Spend on ``key`` before this call's charge, given the total ``after`` read since.
+
+    Charges this process made after this call's own (another thread or task settled in
+    between) are taken off too; without that, a fraction crossed by this charge would fall
+    outside every call's window and never fire.
+    """
+    marks, noted = _MARKS.get(({}, 0.0))
+    mark = marks.get(key)
+    if mark is None or noted != cost_usd:
+        return after - cost_usd
+    with _CHARGED_LOCK:
+        later = _CHARGED.get(key, mark + cost_usd) - mark - cost_usd
+    return after - cost_usd - max(0.0, later)
+
+
 def alerts_after_settle(
     budgets: Sequence[Budget],
     budget_keys: Sequence[str],
@@ -123,7 +161,8 @@ def alerts_after_settle(
         if key is None or key not in charged:
             continue
         after = budget.ledger.spent(key)
-        for fraction in crossed(after - cost_usd, after, budget.limit_usd, budget.alert_at):
+        before = _spent_before(key, after, cost_usd)
+        for fraction in crossed(before, after, budget.limit_usd, budget.alert_at):
             if not _fired(budget).first_time(key, fraction):
                 continue
             who = metadata.get("budget_key") if budget.scope == "budget_key" else None

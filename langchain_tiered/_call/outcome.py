@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._call.actions import Action, Emit, Record, Settle
 from langchain_tiered._redact import redact
+from langchain_tiered.alerts import note_charge
 from langchain_tiered.fallbacks import ErrorCause
 from langchain_tiered.ledger import LedgerWriteWarning, SpendRecord
 
@@ -90,6 +91,7 @@ def commit(
     Returns:
         ``None``, or the (masked) ledger error when the write failed.
     """
+    note_charge(record.budget_keys, cost)  # for the budget alerts checked after this
     try:
         if reservation is not None:
             yield Settle(reservation, cost, record)

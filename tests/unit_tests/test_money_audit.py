@@ -10,6 +10,8 @@ with a method fallback, cancellation at every await, budget alerts under concurr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -78,7 +80,7 @@ def test_cascade_with_judge_at_full_length_never_passes_the_budget(limit: float)
     for _ in range(40):  # until the budget refuses
         try:
             model.invoke(ASK)
-        except Exception:  # noqa: BLE001 - the budget's refusal ends the loop
+        except Exception:  # the budget's refusal ends the loop
             break
         answered += 1
     assert answered >= 1 or limit < 0.02
@@ -149,12 +151,13 @@ def test_deployment_failover_after_a_timeout_charges_the_unknown_outcome_once() 
     message = model.invoke(ASK)
     meta = message.response_metadata["tiered"]
     worst = meta["estimated_cost_usd"]
-    answer = PRICES["budget"].cost(usage(5, 500))  # type: ignore[arg-type]
+    answer = PRICES["budget"].cost(usage(5, 500))
     records = ledger.records()
     # the timed-out request may be billed: its worst case is charged, once, as an estimate
     assert sorted(r.cost_is_estimate for r in records) == [False, True]
     assert spent(ledger) == pytest.approx(worst + answer, rel=1e-12)
-    assert len(first.calls) == 1 and len(second.calls) == 1
+    assert len(first.calls) == 1
+    assert len(second.calls) == 1
     assert ledger.reserved(next(iter(model._rt.limits_for({})))) == 0
 
 
@@ -164,7 +167,9 @@ def test_deployment_failover_after_a_timeout_charges_the_unknown_outcome_once() 
 class NoJsonSchema(FakeTier):
     """A tier whose model does not take method='json_schema' (function calling only)."""
 
-    def with_structured_output(self, schema: Any, *, method: str = "function_calling", **kw: Any) -> Any:  # type: ignore[override]
+    def with_structured_output(
+        self, schema: Any, *, method: str = "function_calling", **kw: Any
+    ) -> Any:
         if method != "function_calling":
             raise NotImplementedError(method)
         return super().with_structured_output(schema, method=method, **kw)
@@ -221,7 +226,8 @@ def test_unknown_outcome_policy(policy: str, charged: int) -> None:
     estimates = [r for r in ledger.records() if r.cost_is_estimate]
     assert len(estimates) == charged
     assert meta["unknown_outcome_usd"] == pytest.approx(sum(r.cost_usd for r in estimates))
-    assert meta["tier"] == "critical" and sent_caps(top) == [{"max_tokens": 100}]
+    assert meta["tier"] == "critical"
+    assert sent_caps(top) == [{"max_tokens": 100}]
     assert ledger.reserved(next(iter(model._rt.limits_for({})))) == 0
 
 
@@ -240,7 +246,9 @@ class YieldingLedger(InMemoryLedger):
         await self._pause()
         return held
 
-    async def asettle(self, reservation: Reservation, actual_usd: float, record: Any) -> None:
+    async def asettle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
         await self._pause()
         self.settle(reservation, actual_usd, record)
         await self._pause()
@@ -304,10 +312,8 @@ async def test_cancel_at_every_await_leaves_nothing_reserved() -> None:
         for _ in range(n):
             await asyncio.sleep(0)
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         key = next(iter(model._rt.limits_for({})))
         assert ledger.reserved(key) == 0, f"cancel after {n} steps left a hold"
         # a request that reached the tier is charged (answered or outcome unknown), once
@@ -318,15 +324,20 @@ async def test_cancel_at_every_await_leaves_nothing_reserved() -> None:
 
 
 class NestingLedger(InMemoryLedger):
-    """Runs ``inner()`` right after the first settle: a second call settles in between."""
+    """After the first settle, runs ``inner()`` to its end in another thread: a second call
+    settles between the first call's settle and its alert check (deterministic: joined)."""
 
     inner: Any = None
 
-    def settle(self, reservation: Reservation, actual_usd: float, record: Any) -> None:
+    def settle(
+        self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None
+    ) -> None:
         super().settle(reservation, actual_usd, record)
         inner, self.inner = self.inner, None
         if inner is not None:
-            inner()
+            other = threading.Thread(target=inner)
+            other.start()
+            other.join()
 
 
 def test_budget_alert_fires_once_when_two_settlements_interleave() -> None:
@@ -337,7 +348,10 @@ def test_budget_alert_fires_once_when_two_settlements_interleave() -> None:
     model = TieredChatModel(
         tiers=[Tier(name="only", model=fake, price=PRICES["budget"], max_output_tokens=30_000)],
         budget=Budget(
-            limit_usd=0.2, ledger=ledger, alert_at=(0.05, 0.5), on_alert=lambda a: fired.append(a.fraction)
+            limit_usd=0.2,
+            ledger=ledger,
+            alert_at=(0.05, 0.5),
+            on_alert=lambda a: fired.append(a.fraction),
         ),
     )
     ledger.inner = lambda: model.invoke(ASK)
@@ -384,7 +398,7 @@ def test_abandoned_cascade_stream_reaches_the_callback_with_every_step() -> None
     with get_tiered_cost_callback() as cb:
         stream = model.stream(ASK)
         next(stream)
-        stream.close()
+        stream.close()  # type: ignore[attr-defined]
     _settled_once(model, ledger, cb.total_cost_usd)
     assert cb.calls == 1
 
@@ -395,6 +409,6 @@ async def test_abandoned_cascade_astream_reaches_the_callback_with_every_step() 
     with get_tiered_cost_callback() as cb:
         stream = model.astream(ASK)
         await anext(stream)
-        await stream.aclose()
+        await stream.aclose()  # type: ignore[attr-defined]
     _settled_once(model, ledger, cb.total_cost_usd)
     assert cb.calls == 1
