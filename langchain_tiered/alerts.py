@@ -121,7 +121,7 @@ def note_charge(keys: Sequence[str], cost_usd: float) -> None:
 
 
 def _spent_before(key: str, after: float, cost_usd: float) -> float:
-    """Spend on ``key`` before this call's charge, given the total ``after`` read since.
+    """Spend on ``key`` before this call's charges (``cost_usd``), given ``after`` read since.
 
     Charges this process made after this call's own (another thread or task settled in
     between) are taken off too; without that, a fraction crossed by this charge would fall
@@ -129,10 +129,10 @@ def _spent_before(key: str, after: float, cost_usd: float) -> float:
     """
     marks, noted = _MARKS.get(({}, 0.0))
     mark = marks.get(key)
-    if mark is None or noted != cost_usd:
+    if mark is None or noted > cost_usd:  # not this call's last charge
         return after - cost_usd
     with _CHARGED_LOCK:
-        later = _CHARGED.get(key, mark + cost_usd) - mark - cost_usd
+        later = _CHARGED.get(key, mark + noted) - mark - noted
     return after - cost_usd - max(0.0, later)
 
 

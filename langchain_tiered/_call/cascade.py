@@ -154,7 +154,7 @@ def _alerts(run: CascadeRun, meta: Mapping[str, Any]) -> Generator[Action, Any, 
     """Budget alerts a settled step (or judge call) set off, as for any settled call."""
     if run.rt.budgets:
         now = run.rt.clock.now()
-        keys, cost = meta["budget_keys"], meta["cost_usd"]
+        keys, cost = meta["budget_keys"], meta["cost_usd"] + meta["unknown_outcome_usd"]
         # listening=True: the driver drops the event when nobody listens; budgets without
         # alert fractions are not read either way.
         yield from alerts_after_settle(

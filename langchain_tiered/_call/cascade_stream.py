@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -118,7 +118,7 @@ def cascade_stream(
 
 async def acascade_stream(
     rt: Runtime, req: CallRequest, cascade: Cascade, drive_kw: dict[str, Any], relay: Relay
-) -> AsyncIterator[ChatGenerationChunk]:
+) -> AsyncGenerator[ChatGenerationChunk, None]:
     """Async twin of :func:`cascade_stream`."""
     run = CascadeRun(rt, req, cascade, run_id_of(drive_kw["run_manager"]))
     kw = _quiet(drive_kw)

@@ -49,7 +49,7 @@ def _alerts(
         meta["budget_keys"],
         req.metadata,
         rt.clock.now(),
-        meta["cost_usd"],
+        meta["cost_usd"] + meta["unknown_outcome_usd"],  # requests charged unanswered too
         listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
     )
 

@@ -412,3 +412,101 @@ async def test_abandoned_cascade_astream_reaches_the_callback_with_every_step() 
         await stream.aclose()  # type: ignore[attr-defined]
     _settled_once(model, ledger, cb.total_cost_usd)
     assert cb.calls == 1
+
+
+# -- an unknown outcome's charge crossing an alert fraction -----------------------------------
+
+
+def test_an_unknown_outcome_charge_sets_off_the_alert_it_crosses() -> None:
+    fired: list[float] = []
+    cut = FakeTier(model_name="b", script=[ModelTimeoutError("read timed out")])
+    top = FakeTier(model_name="c", script=[AIMessage(content="ok", usage_metadata=usage(5, 1))])
+    model = TieredChatModel(
+        tiers=[
+            Tier(name="critical", model=top, price=PRICES["budget"]),
+            Tier(name="budget", model=cut, price=PRICES["budget"]),
+        ],
+        router=lambda r: RouteDecision(tier="budget", reason="test"),
+        budget=Budget(
+            limit_usd=0.004,
+            ledger=InMemoryLedger(),
+            alert_at=(0.25,),
+            on_alert=lambda a: fired.append(a.fraction),
+        ),
+        retry=RetryPolicy(max_attempts=1),
+        max_tokens=1_000,  # worst case just above $0.001 (25% of the limit)
+    )
+    meta = model.invoke(ASK).response_metadata["tiered"]
+    assert meta["unknown_outcome_usd"] > 0.001  # the charge alone crossed 25%
+    assert meta["cost_usd"] < 0.0001
+    assert fired == [0.25]
+
+
+# -- a run budget with concurrent branches (abatch inside one run) -----------------------------
+
+
+@pytest.mark.parametrize("branches", [4, 16])
+async def test_run_budget_with_concurrent_branches_never_overspends(branches: int) -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    ledger = YieldingLedger()
+    fake = AsyncTier(model_name="m", respond=full_length)
+    limit = 0.01
+    model = TieredChatModel(
+        tiers=[Tier(name="only", model=fake, price=PRICES["standard"])],
+        budget=[Budget(scope="run", limit_usd=limit, ledger=ledger)],
+        max_tokens=200,  # $0.003 worst case: 3 of them fit, not 4
+    )
+
+    async def fan_out(_: Any) -> list[Any]:
+        return await model.abatch([ASK] * branches, return_exceptions=True)
+
+    results = await RunnableLambda(fan_out).ainvoke(None)
+    answered = [r for r in results if isinstance(r, AIMessage)]
+    keys = {k for r in ledger.records() for k in r.budget_keys}
+    assert len(keys) == 1  # every branch charged the same run
+    assert len(answered) == 3
+    assert spent(ledger) <= limit
+    assert ledger.reserved(keys.pop()) == 0
+    assert all(caps == {"max_tokens": 200} for caps in sent_caps(fake))
+
+
+# -- long-context and cache-write prices at the tier boundary ---------------------------------
+
+
+@pytest.mark.parametrize("cache_write", [0, 1, 5_000])
+@pytest.mark.parametrize("reported_input", [0, 1, 2])  # prompt counted exactly, +1, +2 tokens
+def test_settled_never_above_reserved_at_the_long_context_boundary(
+    cache_write: int, reported_input: int
+) -> None:
+    from langchain_tiered import ModelPrice
+
+    long = ModelPrice(input_per_mtok=6.0, output_per_mtok=30.0, cache_write_per_mtok=7.5)
+    probe = TieredChatModel(tiers=[Tier(name="only", model=FakeTier(model_name="m"), price=long)])
+    counted = probe.invoke(ASK).response_metadata["tiered"]["prompt_tokens_estimate"]
+    boundary = ModelPrice(
+        input_per_mtok=3.0,
+        output_per_mtok=15.0,
+        cached_input_per_mtok=0.3,
+        cache_write_per_mtok=3.75,
+        long_context={counted + 1: long},  # the counted prompt sits just below the threshold
+    )
+
+    def answer(messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        u = usage(counted + reported_input, kwargs["max_tokens"])
+        if cache_write:
+            u["input_token_details"] = {"cache_creation": min(cache_write, u["input_tokens"])}
+        return AIMessage(content="x", usage_metadata=u)
+
+    fake = FakeTier(model_name="m", respond=answer)
+    model = TieredChatModel(
+        tiers=[Tier(name="only", model=fake, price=boundary)],
+        max_tokens=100,
+        budget=Budget(limit_usd=1.0, ledger=InMemoryLedger()),
+    )
+    meta = model.invoke(ASK).response_metadata["tiered"]
+    if reported_input == 0:  # the counted prompt: the worst case must cover every component
+        assert meta["cost_usd"] <= meta["estimated_cost_usd"] + 1e-15
+        assert meta["overspend"] is False
+    else:  # more input than counted crossed into long context: flagged and counted
+        assert meta["overspend"] is (meta["cost_usd"] > meta["estimated_cost_usd"])
