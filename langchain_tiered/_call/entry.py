@@ -126,7 +126,9 @@ def stream(
         for chunk in itertools.chain(head, rest):
             yield relay.wrap(chunk)
     except BaseException as exc:  # cut by an error, or abandoned by the caller
-        drive(relay.interrupted(rt, sel, run_manager, exc), **kw)
+        meta = drive(relay.interrupted(rt, sel, run_manager, exc), **kw)
+        if rt.budgets:  # charged like an answer: alerts too
+            drive(_alerts(rt, meta, req, run_manager), **kw)
         raise
     meta = drive(relay.settle(rt, sel, run_manager), **kw)
     if rt.budgets:
@@ -163,7 +165,9 @@ async def astream(
         async for chunk in rest:
             yield relay.wrap(chunk)
     except BaseException as exc:  # cut by an error, or abandoned/cancelled by the caller
-        await adrive(relay.interrupted(rt, sel, run_manager, exc), **kw)
+        meta = await adrive(relay.interrupted(rt, sel, run_manager, exc), **kw)
+        if rt.budgets:  # charged like an answer: alerts too
+            await adrive(_alerts(rt, meta, req, run_manager), **kw)
         raise
     meta = await adrive(relay.settle(rt, sel, run_manager), **kw)
     if rt.budgets:

@@ -29,6 +29,7 @@ from langchain_tiered._call.refusal import settle_refusal
 from langchain_tiered._call.state import CallRequest, Runtime, Selected
 from langchain_tiered._redact import redact
 from langchain_tiered.agents.engine import run_budget_error, stick
+from langchain_tiered.alerts import alerts_after_settle
 from langchain_tiered.errors import (
     AllTiersFailedError,
     BudgetExceededError,
@@ -236,6 +237,11 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
                 return selected
         raise st.final_error(rt.secrets)
     except (BudgetExceededError, NoTierFitsError, AllTiersFailedError) as exc:
+        if st.unknown_outcome_usd and rt.budgets:  # charged though nothing answered
+            now, cost = rt.clock.now(), st.unknown_outcome_usd
+            yield from alerts_after_settle(
+                rt.budgets, tuple(limits), req.metadata, now, cost, listening=True
+            )
         error = run_budget_error(rt, req, exc)  # a run budget's refusal says what the run did
         yield Emit(
             "tiered.refused",

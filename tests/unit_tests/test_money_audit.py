@@ -510,3 +510,120 @@ def test_settled_never_above_reserved_at_the_long_context_boundary(
         assert meta["overspend"] is False
     else:  # more input than counted crossed into long context: flagged and counted
         assert meta["overspend"] is (meta["cost_usd"] > meta["estimated_cost_usd"])
+
+
+# -- charges no answer carries: abandoned streams, calls that fail after a charge -------------
+
+
+def _alerting(fake: FakeTier, fired: list[float], **kw: Any) -> TieredChatModel:
+    return TieredChatModel(
+        tiers=[Tier(name="only", model=fake, price=PRICES["budget"])],
+        budget=Budget(
+            limit_usd=0.004,
+            ledger=InMemoryLedger(),
+            alert_at=(0.25,),
+            on_alert=lambda a: fired.append(a.fraction),
+        ),
+        retry=RetryPolicy(max_attempts=1),
+        max_tokens=1_000,  # worst case just above $0.001 (25% of the limit)
+        **kw,
+    )
+
+
+def test_a_stream_cut_after_content_sets_off_the_alert_its_charge_crosses() -> None:
+    fired: list[float] = []
+    words = AIMessage(content="one two three four", usage_metadata=usage(5, 4))
+    model = _alerting(FakeTier(model_name="m", script=[words], break_after=2), fired)
+    with pytest.raises(ConnectionError):
+        list(model.stream(ASK))  # cut mid-answer: charged at its worst case
+    assert fired == [0.25]
+
+
+def test_a_call_that_fails_after_an_unknown_outcome_sets_off_the_alert() -> None:
+    fired: list[float] = []
+    model = _alerting(FakeTier(model_name="m", script=[ModelTimeoutError("timed out")]), fired)
+    with pytest.raises(Exception, match="ModelTimeoutError"):
+        model.invoke(ASK)
+    assert fired == [0.25]
+
+
+# -- refusal fallback that fits: both charged, each once, callbacks included ------------------
+
+
+def test_refusal_and_its_fallback_are_each_charged_once() -> None:
+    refusal = AIMessage(
+        content="",
+        usage_metadata=usage(30, 10),
+        response_metadata={"finish_reason": "content_filter"},
+    )
+    standard = KeepsMetadata(model_name="s", script=[refusal])
+    critical = FakeTier(model_name="c", respond=full_length)
+    ledger = InMemoryLedger()
+    model = TieredChatModel(
+        tiers=[
+            Tier(name="critical", model=critical, price=PRICES["critical"]),
+            Tier(name="standard", model=standard, price=PRICES["standard"]),
+        ],
+        router=lambda r: RouteDecision(tier="standard", reason="test"),
+        refusal_tier="critical",
+        budget=Budget(limit_usd=0.05, ledger=ledger),
+        max_tokens=200,
+    )
+    with get_tiered_cost_callback() as cb:
+        meta = model.invoke(ASK).response_metadata["tiered"]
+    assert [r.tier for r in ledger.records()] == ["standard", "critical"]
+    refusal_cost = PRICES["standard"].cost(usage(30, 10))
+    assert spent(ledger) == pytest.approx(refusal_cost + meta["cost_usd"], rel=1e-12)
+    assert cb.total_cost_usd == pytest.approx(spent(ledger), rel=1e-12)
+    assert sent_caps(critical) == [{"max_tokens": 200}]
+    assert spent(ledger) <= 0.05
+
+
+# -- cancellation at every await of a stream and of a cascade ---------------------------------
+
+
+async def _consume(model: TieredChatModel, stream: bool) -> None:
+    if stream:
+        async for _ in model.astream(ASK):
+            pass
+    else:
+        await model.ainvoke(ASK)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_cascade_cancelled_at_every_await_leaves_nothing_reserved(stream: bool) -> None:
+    for n in range(200):
+        ledger = YieldingLedger()
+        model = _cascade_on(ledger)
+        task = asyncio.ensure_future(_consume(model, stream))
+        for _ in range(n):
+            await asyncio.sleep(0)
+        if task.done():
+            break
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        key = next(iter(model._rt.limits_for({})))
+        assert ledger.reserved(key) == 0, f"cancel after {n} steps left a hold"
+    assert n > 10  # the whole range was walked until the call finished
+
+
+async def test_stream_cancelled_at_every_await_leaves_nothing_reserved() -> None:
+    for n in range(200):
+        ledger = YieldingLedger()
+        fake = AsyncTier(
+            model_name="m", script=[AIMessage(content="a b c d", usage_metadata=usage(5, 4))]
+        )
+        model = _cancel_model(ledger, fake)
+        task = asyncio.ensure_future(_consume(model, True))
+        for _ in range(n):
+            await asyncio.sleep(0)
+        if task.done():
+            break
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        key = next(iter(model._rt.limits_for({})))
+        assert ledger.reserved(key) == 0, f"cancel after {n} steps left a hold"
+        assert len(ledger.records()) <= len(fake.calls)
+    assert n > 5
