@@ -178,10 +178,36 @@ def _attempt(
             if info.retry_after is not None:  # not waited out here: others skip it as well
                 rt.breaker.hold(tier, info.retry_after)
             return False, info
+        except BaseException as exc:  # cancelled while the request was out: maybe billed
+            yield from _charge_abandoned(rt, st, req, tc, exc)
+            raise
         rt.breaker.record_success(tier)
         st.attempts.append(Attempt(tier))
         return True, result
     return False, info  # pragma: no cover - loop always returns
+
+
+def _charge_abandoned(
+    rt: Runtime, st: PlanState, req: CallRequest, tc: _TierCall, exc: BaseException
+) -> Generator[Action, Any, None]:
+    """Charge a request the caller gave up on while it was out (cancelled, interrupted).
+
+    It was sent, so the provider may run and bill it: an unknown outcome like a timeout.
+    """
+    if rt.settings.unknown_outcome != "charge" or isinstance(exc, GeneratorExit):
+        return
+    name = type(exc).__name__
+    attempt = Attempt(tc.profile.name, ErrorKind.RETRYABLE, name, None, "caller gave up", 0.0, exc)
+    yield from charge_unknown(
+        rt,
+        tc.profile,
+        tc.pre,
+        tc.hold,
+        attempt,
+        budget_keys=tuple(tc.limits),
+        fallback=tc.profile.name != st.decision.tier,
+        run_id=req.run_id,
+    )
 
 
 def _rereserve(rt: Runtime, st: PlanState, tc: _TierCall) -> Generator[Action, Any, bool]:
