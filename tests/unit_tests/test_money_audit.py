@@ -674,3 +674,30 @@ async def test_cancelled_while_the_request_is_out_is_an_unknown_outcome(
         assert records[0].cost_is_estimate
         assert records[0].cost_usd == records[0].estimated_cost_usd > 0
         assert "Cancelled" in (records[0].error or "")
+
+
+# -- a sticky thread on an expensive tier cannot carry a call past the budget -----------------
+
+
+def test_sticky_thread_still_downgrades_when_its_tier_no_longer_fits() -> None:
+    fakes = {n: FakeTier(model_name=f"{n}-m", respond=full_length) for n in PRICES}
+    ledger = InMemoryLedger()
+    limit = 0.05
+    model = TieredChatModel(
+        tiers=[Tier(name=n, model=fakes[n], price=PRICES[n]) for n in PRICES],
+        router=lambda r: RouteDecision(tier="critical", reason="test: hard"),
+        sticky="always",
+        budget=Budget(limit_usd=limit, ledger=ledger),
+        max_tokens=200,  # critical worst case ~ $0.015: three fit, then the thread must move
+    )
+    config: Any = {"metadata": {"tiered_thread": "t-1"}}
+    tiers = []
+    for _ in range(12):
+        try:
+            tiers.append(model.invoke(ASK, config=config).response_metadata["tiered"]["tier"])
+        except Exception:  # the budget's refusal ends the thread
+            break
+    assert tiers[0] == "critical"
+    assert len(tiers) > 3
+    assert set(tiers[3:]) <= {"standard", "budget"}  # downgraded, not stuck past the limit
+    assert spent(ledger) <= limit
