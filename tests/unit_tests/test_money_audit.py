@@ -701,3 +701,28 @@ def test_sticky_thread_still_downgrades_when_its_tier_no_longer_fits() -> None:
     assert len(tiers) > 3
     assert set(tiers[3:]) <= {"standard", "budget"}  # downgraded, not stuck past the limit
     assert spent(ledger) <= limit
+
+
+@pytest.mark.parametrize("workers", [8, 32])
+def test_budget_alerts_fire_exactly_once_under_concurrent_calls(workers: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fired: list[float] = []
+    reply = AIMessage(content="ok", usage_metadata=usage(1_000, 20_000))  # $0.021 each
+    model = TieredChatModel(
+        tiers=[
+            Tier(
+                name="only", model=FakeTier(model_name="m", script=[reply]), price=PRICES["budget"]
+            )
+        ],
+        budget=Budget(
+            limit_usd=1.0,
+            ledger=InMemoryLedger(),
+            alert_at=(0.02, 0.25, 0.5, 0.8),
+            on_alert=lambda a: fired.append(a.fraction),
+        ),
+        max_tokens=20_000,
+    )
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda _: model.invoke(ASK), range(40)))  # $0.84: past 80%, not 100%
+    assert sorted(fired) == [0.02, 0.25, 0.5, 0.8]
