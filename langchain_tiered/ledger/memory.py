@@ -17,10 +17,11 @@ from langchain_tiered.ledger.base import (
     Reservation,
     SpendRecord,
     actual_nanos,
+    admit,
     as_utc,
     expiry,
     limit_nanos,
-    refusal,
+    overdraft,
     reserve_nanos,
     to_usd,
 )
@@ -84,25 +85,11 @@ class InMemoryLedger:
         amount = reserve_nanos(amount_usd)
         caps = {key: limit_nanos(limit) for key, limit in limits.items()}
         now = self._now()
-        reservation = Reservation(
-            id=uuid.uuid4().hex,
-            limits=dict(limits),
-            amount_usd=amount_usd,
-            expires_at=expiry(now, ttl_seconds),
-        )
+        expires_at = expiry(now, ttl_seconds)
         with self._lock:
             self._expire(now)
-            for key, cap in caps.items():
-                committed, held = self._spent.get(key, 0), self._reserved.get(key, 0)
-                if committed + held + amount > cap:
-                    raise refusal(
-                        key,
-                        limit_usd=limits[key],
-                        amount_usd=amount_usd,
-                        committed=committed,
-                        held=held,
-                        tier=tier,
-                    )
+            refused = overdraft(caps, amount, self._totals)
+            reservation = admit(uuid.uuid4().hex, limits, amount_usd, expires_at, tier, refused)
             for key in caps:
                 self._reserved[key] = self._reserved.get(key, 0) + amount
             self._holds[reservation.id] = _Hold(tuple(caps), amount, reservation.expires_at)
@@ -213,6 +200,9 @@ class InMemoryLedger:
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
+
+    def _totals(self, key: str) -> tuple[int, int]:
+        return self._spent.get(key, 0), self._reserved.get(key, 0)
 
     def _append(self, record: SpendRecord) -> None:
         if len(self._records) == self._records.maxlen:

@@ -26,10 +26,10 @@ from langchain_tiered.ledger.base import (
     Reservation,
     SpendRecord,
     actual_nanos,
+    admit,
     as_utc,
     expiry,
     limit_nanos,
-    refusal,
     reserve_nanos,
     to_usd,
 )
@@ -95,7 +95,7 @@ class PostgresLedger:
         self._last_cleanup = float("-inf")
         self._pool = self._open_pool()
         self._apools: dict[int, tuple[Any, Any]] = {}
-        self._outage = OutagePolicy("refuse", 0.0, self._clock)
+        self._outage = OutagePolicy("refuse", 0.0, self._clock, server="PostgreSQL")
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute(self._sql.lock_ddl)
@@ -250,11 +250,7 @@ class PostgresLedger:
     # -- settlement I/O (sync, then async mirroring it) ------------------------------
 
     def _finish(self, item: Pending) -> None:
-        try:
-            self._write(item)
-        except _unreachable_errors() as exc:
-            _log.warning("PostgreSQL unavailable (%s); settlement queued for retry", exc)
-            self._outage.defer(item)
+        self._outage.send(self._write, item, _unreachable_errors(), _log)
 
     def _write(self, item: Pending) -> None:
         with self._pool.connection() as conn, conn.transaction():
@@ -263,21 +259,10 @@ class PostgresLedger:
                 conn.execute(self._sql.insert_record, record_params(item.record))
 
     def _flush(self) -> None:
-        items = self._outage.take_pending()
-        for i, item in enumerate(items):
-            try:
-                self._write(item)
-            except _unreachable_errors():
-                for rest in items[i:]:
-                    self._outage.defer(rest)
-                raise
+        self._outage.flush(self._write, _unreachable_errors())
 
     async def _afinish(self, item: Pending) -> None:
-        try:
-            await self._awrite(item)
-        except _unreachable_errors() as exc:
-            _log.warning("PostgreSQL unavailable (%s); settlement queued for retry", exc)
-            self._outage.defer(item)
+        await self._outage.asend(self._awrite, item, _unreachable_errors(), _log)
 
     async def _awrite(self, item: Pending) -> None:
         async with (await self._apool()).connection() as conn, conn.transaction():
@@ -287,14 +272,7 @@ class PostgresLedger:
                 await conn.execute(self._sql.insert_record, record_params(item.record))
 
     async def _aflush(self) -> None:
-        items = self._outage.take_pending()
-        for i, item in enumerate(items):
-            try:
-                await self._awrite(item)
-            except _unreachable_errors():
-                for rest in items[i:]:
-                    self._outage.defer(rest)
-                raise
+        await self._outage.aflush(self._awrite, _unreachable_errors())
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -366,17 +344,11 @@ def _reservation(  # noqa: PLR0917 - private, called twice with the same six val
     expires_at: float,
     tier: str | None,
 ) -> Reservation:
+    refused = None
     if row is not None and row[0] is not None:
         key, committed, held = row
-        raise refusal(
-            key,
-            limit_usd=limits[key],
-            amount_usd=amount_usd,
-            committed=int(committed),
-            held=int(held),
-            tier=tier,
-        )
-    return Reservation(id=rid, limits=dict(limits), amount_usd=amount_usd, expires_at=expires_at)
+        refused = (key, int(committed), int(held))
+    return admit(rid, limits, amount_usd, expires_at, tier, refused)
 
 
 def _row_record(data: Any) -> SpendRecord:

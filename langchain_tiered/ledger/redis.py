@@ -24,10 +24,10 @@ from langchain_tiered.ledger.base import (
     Reservation,
     SpendRecord,
     actual_nanos,
+    admit,
     as_utc,
     expiry,
     limit_nanos,
-    refusal,
     reserve_nanos,
     to_usd,
 )
@@ -99,7 +99,7 @@ class RedisLedger:
         self.url = url
         self.keys = RedisKeys(prefix)
         self._clock: Clock = clock or SystemClock()
-        self._outage = OutagePolicy(on_unavailable, local_share, self._clock)
+        self._outage = OutagePolicy(on_unavailable, local_share, self._clock, server="Redis")
         self._copy_to = copy_records_to
         if keep_records is not None and keep_records < 1:
             msg = f"keep_records must be a positive number of records or None, got {keep_records}"
@@ -313,35 +313,21 @@ class RedisLedger:
             self._flush_quietly()
 
     def _commit(self, item: Pending) -> None:
-        keys, args = self._commit_args(item)
-        try:
-            done = self._redis.call("commit", keys, args)
-        except unreachable_errors() as exc:
-            _log.warning("Redis unavailable (%s); settlement queued for retry", exc)
-            self._outage.defer(item)
-            return
-        if done:
-            self._after_commit(item)
+        self._outage.send(self._send, item, unreachable_errors(), _log)
 
     def _flush(self) -> None:
         """Send queued commits; raises (after re-queueing) if Redis is still away."""
-        items = self._outage.take_pending()
-        for i, item in enumerate(items):
-            keys, args = self._commit_args(item)
-            try:
-                done = self._redis.call("commit", keys, args)
-            except unreachable_errors():
-                for rest in items[i:]:
-                    self._outage.defer(rest)
-                raise
-            if done:
-                self._after_commit(item)
+        self._outage.flush(self._send, unreachable_errors())
 
     def _flush_quietly(self) -> None:
         try:
             self._flush()
         except unreachable_errors():
             pass
+
+    def _send(self, item: Pending) -> None:
+        if self._redis.call("commit", *self._commit_args(item)):
+            self._after_commit(item)
 
     # -- async I/O (mirrors the sync section line for line) ---------------------------
 
@@ -358,28 +344,14 @@ class RedisLedger:
                 pass
 
     async def _acommit(self, item: Pending) -> None:
-        keys, args = self._commit_args(item)
-        try:
-            done = await self._redis.acall("commit", keys, args)
-        except unreachable_errors() as exc:
-            _log.warning("Redis unavailable (%s); settlement queued for retry", exc)
-            self._outage.defer(item)
-            return
-        if done:
-            await asyncio.to_thread(self._after_commit, item)
+        await self._outage.asend(self._asend, item, unreachable_errors(), _log)
 
     async def _aflush(self) -> None:
-        items = self._outage.take_pending()
-        for i, item in enumerate(items):
-            keys, args = self._commit_args(item)
-            try:
-                done = await self._redis.acall("commit", keys, args)
-            except unreachable_errors():
-                for rest in items[i:]:
-                    self._outage.defer(rest)
-                raise
-            if done:
-                await asyncio.to_thread(self._after_commit, item)
+        await self._outage.aflush(self._asend, unreachable_errors())
+
+    async def _asend(self, item: Pending) -> None:
+        if await self._redis.acall("commit", *self._commit_args(item)):
+            await asyncio.to_thread(self._after_commit, item)
 
 
 def _reservation(
@@ -392,18 +364,9 @@ def _reservation(
     """Turn the reserve script's reply into a reservation, or raise its refusal."""
     index = int(result[0])
     if index:
-        key = list(limits)[index - 1]
-        raise refusal(
-            key,
-            limit_usd=limits[key],
-            amount_usd=amount_usd,
-            committed=int(result[1]),
-            held=int(result[2]),
-            tier=tier,
-        )
-    return Reservation(
-        id=rid, limits=dict(limits), amount_usd=amount_usd, expires_at=float(result[1])
-    )
+        refused = (list(limits)[index - 1], int(result[1]), int(result[2]))
+        return admit(rid, limits, amount_usd, 0.0, tier, refused)
+    return admit(rid, limits, amount_usd, float(result[1]), tier, None)
 
 
 def _parse_records(entries: Sequence[Any], since: datetime | None) -> list[SpendRecord]:

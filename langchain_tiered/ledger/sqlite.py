@@ -30,9 +30,10 @@ from langchain_tiered.ledger.base import (
     Reservation,
     SpendRecord,
     actual_nanos,
+    admit,
     expiry,
     limit_nanos,
-    refusal,
+    overdraft,
     reserve_nanos,
     to_usd,
 )
@@ -191,26 +192,17 @@ class SQLiteLedger:
             self._failsafe.replay()
             with self._write() as db:
                 self._maybe_cleanup(db, now)
-                for key, cap in caps.items():
-                    committed, held = _spent(db, key), _held(db, key, now)
-                    if committed + held + amount > cap:
-                        # Raising rolls the transaction back: nothing is reserved on refusal.
-                        raise refusal(
-                            key,
-                            limit_usd=limits[key],
-                            amount_usd=amount_usd,
-                            committed=committed,
-                            held=held,
-                            tier=tier,
-                        )
+                refused = overdraft(
+                    caps, amount, lambda key: (_spent(db, key), _held(db, key, now))
+                )
+                # Raising rolls the transaction back: nothing is reserved on refusal.
+                reservation = admit(rid, limits, amount_usd, expires_at, tier, refused)
                 db.execute("INSERT INTO holds VALUES (?, ?, ?)", (rid, amount, expires_at))
                 db.executemany(
                     "INSERT INTO reservations VALUES (?, ?, ?, ?)",
                     [(rid, key, amount, expires_at) for key in caps],
                 )
-        return Reservation(
-            id=rid, limits=dict(limits), amount_usd=amount_usd, expires_at=expires_at
-        )
+        return reservation
 
     def settle(
         self, reservation: Reservation, actual_usd: float, record: SpendRecord | None = None

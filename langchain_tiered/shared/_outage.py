@@ -10,9 +10,10 @@ so nothing spent during the outage is forgotten.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,8 @@ __all__ = ["LOCAL_PREFIX", "OnUnavailable", "OutagePolicy", "Pending"]
 
 OnUnavailable = Literal["refuse", "local"]
 LOCAL_PREFIX = "local-"
+
+_Errors = tuple[type[BaseException], ...]
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,17 @@ class OutagePolicy:
         on_unavailable: ``"refuse"`` (fail closed) or ``"local"``.
         local_share: Fraction of each limit one process may spend while the server is away.
         clock: Time source of the local ledger.
+        server: The server's name in log messages (``"Redis"``, ``"PostgreSQL"``).
     """
 
-    def __init__(self, on_unavailable: OnUnavailable, local_share: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        on_unavailable: OnUnavailable,
+        local_share: float,
+        clock: Clock,
+        *,
+        server: str = "the server",
+    ) -> None:
         if on_unavailable not in ("refuse", "local"):
             msg = f"on_unavailable must be 'refuse' or 'local', got {on_unavailable!r}"
             raise ValueError(msg)
@@ -63,6 +74,7 @@ class OutagePolicy:
             )
             raise ValueError(msg)
         self.mode = on_unavailable
+        self.server = server
         self.share = local_share
         self.local = InMemoryLedger(clock)
         self._lock = threading.Lock()
@@ -103,3 +115,57 @@ class OutagePolicy:
         """Commits still waiting for the server."""
         with self._lock:
             return len(self._pending)
+
+    # -- writing commits: now, or queued while the server is away (sync, then async) ----
+
+    def send(
+        self,
+        write: Callable[[Pending], object],
+        item: Pending,
+        errors: _Errors,
+        log: logging.Logger,
+    ) -> None:
+        """Write ``item`` now, or queue it (with a warning) when ``write`` raises ``errors``."""
+        try:
+            write(item)
+        except errors as exc:
+            log.warning("%s unavailable (%s); settlement queued for retry", self.server, exc)
+            self.defer(item)
+
+    def flush(self, write: Callable[[Pending], object], errors: _Errors) -> None:
+        """Write every queued commit in order; on ``errors`` re-queue it and the rest, and raise."""
+        items = self.take_pending()
+        for i, item in enumerate(items):
+            try:
+                write(item)
+            except errors:
+                self._requeue(items[i:])
+                raise
+
+    async def asend(
+        self,
+        awrite: Callable[[Pending], Awaitable[object]],
+        item: Pending,
+        errors: _Errors,
+        log: logging.Logger,
+    ) -> None:
+        """Async twin of :meth:`send`."""
+        try:
+            await awrite(item)
+        except errors as exc:
+            log.warning("%s unavailable (%s); settlement queued for retry", self.server, exc)
+            self.defer(item)
+
+    async def aflush(self, awrite: Callable[[Pending], Awaitable[object]], errors: _Errors) -> None:
+        """Async twin of :meth:`flush`."""
+        items = self.take_pending()
+        for i, item in enumerate(items):
+            try:
+                await awrite(item)
+            except errors:
+                self._requeue(items[i:])
+                raise
+
+    def _requeue(self, items: list[Pending]) -> None:
+        for item in items:
+            self.defer(item)
