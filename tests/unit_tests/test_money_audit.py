@@ -726,3 +726,24 @@ def test_budget_alerts_fire_exactly_once_under_concurrent_calls(workers: int) ->
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda _: model.invoke(ASK), range(40)))  # $0.84: past 80%, not 100%
     assert sorted(fired) == [0.02, 0.25, 0.5, 0.8]
+
+
+async def test_cancel_at_every_await_on_sqlite_leaves_nothing_reserved(tmp_path: Any) -> None:
+    from langchain_tiered import SQLiteLedger
+
+    for n in range(0, 80, 3):
+        ledger = SQLiteLedger(str(tmp_path / f"spend-{n}.db"))
+        fake = AsyncTier(model_name="m")
+        model = TieredChatModel(
+            tiers=[Tier(name="only", model=fake, price=PRICES["standard"], max_output_tokens=50)],
+            budget=Budget(limit_usd=1.0, ledger=ledger),
+        )
+        task = asyncio.ensure_future(model.ainvoke(ASK))
+        for _ in range(n):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        key = next(iter(model._rt.limits_for({})))
+        assert ledger.reserved(key) == 0, f"cancel after {n} steps left a hold"
+        assert len(ledger.records()) <= 1
