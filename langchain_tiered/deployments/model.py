@@ -14,23 +14,25 @@ replica when ``shared_state=RedisState(url)`` is given.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any
 
-from langchain_core.callbacks import (
-    AsyncCallbackManager,
-    AsyncCallbackManagerForLLMRun,
-    CallbackManager,
-    CallbackManagerForLLMRun,
-)
-from langchain_core.exceptions import ModelRateLimitError
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.deployments._calls import (
+    child_config,
+    chunk,
+    exhausted,
+    limited,
+    usage,
+    wait_for,
+)
 from langchain_tiered.deployments.policies import (
     DeploymentStats,
     Policy,
@@ -202,7 +204,7 @@ class Deployments(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        config = _child_config(run_manager)
+        config = child_config(run_manager)
         waited = 0.0
         while True:
             errors: list[BaseException] = []
@@ -214,9 +216,7 @@ class Deployments(BaseChatModel):
                     self._failed(dep, started, exc, errors)
                     continue
                 return self._answered(dep, started, message)
-            wait = self._wait_for(errors, waited)
-            if wait is None:
-                raise self._exhausted(errors)
+            wait = self._wait_or_raise(errors, waited)
             self.clock.sleep(wait)
             waited += wait
 
@@ -227,7 +227,7 @@ class Deployments(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        config = _child_config(run_manager)
+        config = child_config(run_manager)
         waited = 0.0
         while True:
             errors: list[BaseException] = []
@@ -239,9 +239,7 @@ class Deployments(BaseChatModel):
                     self._failed(dep, started, exc, errors)
                     continue
                 return self._answered(dep, started, message)
-            wait = self._wait_for(errors, waited)
-            if wait is None:
-                raise self._exhausted(errors)
+            wait = self._wait_or_raise(errors, waited)
             await self.clock.asleep(wait)
             waited += wait
 
@@ -253,7 +251,7 @@ class Deployments(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         # A sibling may take over only before the first chunk: two answers are never spliced.
-        config = _child_config(run_manager)
+        config = child_config(run_manager)
         errors: list[BaseException] = []
         for dep in self._candidates(messages, kwargs, errors):
             started = self._book.start(dep.name)
@@ -274,7 +272,7 @@ class Deployments(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        config = _child_config(run_manager)
+        config = child_config(run_manager)
         errors: list[BaseException] = []
         for dep in self._candidates(messages, kwargs, errors):
             started = self._book.start(dep.name)
@@ -284,17 +282,10 @@ class Deployments(BaseChatModel):
             except Exception as exc:
                 self._failed(dep, started, exc, errors)
                 continue
-            tokens = 0
-            try:
-                if first is not None:
-                    tokens += _usage(first)
-                    yield _chunk(first, dep.name)
-                async for part in stream:
-                    tokens += _usage(part)
-                    yield _chunk(part, dep.name)
-            finally:
-                self._book.end(dep.name, started, tokens)
-            self._breaker.record_success(dep.name)
+            # aclosing: a caller abandoning this stream ends the deployment's run at once.
+            async with aclosing(self._arelay(dep, started, first, stream)) as parts:
+                async for part in parts:
+                    yield part
             return
         raise self._exhausted(errors)
 
@@ -312,7 +303,7 @@ class Deployments(BaseChatModel):
             if limiter is not None:
                 weight = weight if weight is not None else self._weight(messages, kwargs)
                 if not limiter.try_acquire(weight):
-                    errors.append(_limited(s.name, limiter.wait_time(weight)))
+                    errors.append(limited(s.name, limiter.wait_time(weight)))
                     continue
             yield by_name[s.name]
 
@@ -347,7 +338,7 @@ class Deployments(BaseChatModel):
         errors.append(exc)
 
     def _answered(self, dep: Deployment, started: float, message: BaseMessage) -> ChatResult:
-        self._book.end(dep.name, started, _usage(message))
+        self._book.end(dep.name, started, usage(message))
         self._breaker.record_success(dep.name)
         if isinstance(message, AIMessage):
             message.response_metadata["deployment"] = dep.name
@@ -359,82 +350,36 @@ class Deployments(BaseChatModel):
         tokens = 0
         try:
             if first is not None:
-                tokens += _usage(first)
-                yield _chunk(first, dep.name)
+                tokens += usage(first)
+                yield chunk(first, dep.name)
             for part in stream:
-                tokens += _usage(part)
-                yield _chunk(part, dep.name)
+                tokens += usage(part)
+                yield chunk(part, dep.name)
         finally:
             self._book.end(dep.name, started, tokens)
         self._breaker.record_success(dep.name)
 
-    def _wait_for(self, errors: list[BaseException], waited: float) -> float | None:
-        """How long to wait for a rate limit before trying again, or ``None`` to give up.
+    async def _arelay(
+        self, dep: Deployment, started: float, first: Any, stream: AsyncIterator[Any]
+    ) -> AsyncGenerator[ChatGenerationChunk, None]:
+        tokens = 0
+        try:
+            if first is not None:
+                tokens += usage(first)
+                yield chunk(first, dep.name)
+            async for part in stream:
+                tokens += usage(part)
+                yield chunk(part, dep.name)
+        finally:
+            self._book.end(dep.name, started, tokens)
+        self._breaker.record_success(dep.name)
 
-        Only when every deployment was merely rate limited (none failed or cools down) and
-        the soonest admission is within ``max_wait``; otherwise the tier should fall back.
-        """
-        waits = [getattr(e, "retry_after", None) for e in errors]
-        if not errors or not all(isinstance(e, _DeploymentLimitedError) for e in errors):
-            return None
-        if any(w is None for w in waits):
-            return None
-        wait = min(w for w in waits if w is not None)
-        return wait if waited + wait <= self.max_wait else None
+    def _wait_or_raise(self, errors: list[BaseException], waited: float) -> float:
+        """Seconds to wait for a rate limit before trying again, or raise the tier's error."""
+        wait = wait_for(errors, waited, self.max_wait)
+        if wait is None:
+            raise self._exhausted(errors)
+        return wait
 
     def _exhausted(self, errors: list[BaseException]) -> BaseException:
-        """The error the tier fails with: the last real failure, else a rate-limit error."""
-        real = [e for e in errors if not isinstance(e, _DeploymentLimitedError)]
-        if real:
-            return real[-1]
-        if errors:
-            return errors[-1]
-        names = ", ".join(d.name for d in self.deployments)
-        return _DeploymentLimitedError(
-            f"every deployment of {self.model_name!r} ({names}) is cooling down; "
-            "the tier falls back, or add deployments / lower cooldown_seconds"
-        )
-
-
-class _DeploymentLimitedError(ModelRateLimitError):
-    """No deployment could take the call now (rate limits or cooldowns): retryable."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def _limited(name: str, wait: float) -> _DeploymentLimitedError:
-    return _DeploymentLimitedError(
-        f"deployment {name!r} is at its rate limit for another {wait:.2f}s; "
-        "raise its requests_per_minute/tokens_per_minute or add a deployment",
-        retry_after=wait if wait != float("inf") else None,
-    )
-
-
-def _child_config(run_manager: Any) -> RunnableConfig:
-    """Config whose callbacks make the deployment's run a child of ours.
-
-    LLM run managers have no ``get_child`` (LangChain treats model runs as leaves), so build
-    the child manager the way ``ParentRunManager.get_child`` does.
-    """
-    if run_manager is None:
-        return {}
-    is_async = isinstance(run_manager, AsyncCallbackManagerForLLMRun)
-    manager = (AsyncCallbackManager if is_async else CallbackManager)(
-        handlers=[], parent_run_id=run_manager.run_id
-    )
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
-    return {"callbacks": manager}
-
-
-def _usage(message: Any) -> int:
-    usage = getattr(message, "usage_metadata", None) or {}
-    return int(usage.get("total_tokens", 0) or 0)
-
-
-def _chunk(part: Any, name: str) -> ChatGenerationChunk:
-    part.response_metadata["deployment"] = name
-    return ChatGenerationChunk(message=part)
+        return exhausted(errors, self.model_name, [d.name for d in self.deployments])
