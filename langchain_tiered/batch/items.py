@@ -175,34 +175,41 @@ def ok_item(job: Job, output: Any, latency_s: float) -> BatchItem:
         )
         return failed_item(job, error, latency_s)
     meta = output.response_metadata.get("tiered") or {}
+    return _item(job, output, None, meta, latency_s=latency_s)
+
+
+def failed_item(job: Job, error: Exception, latency_s: float) -> BatchItem:
+    """The item for a failure, keeping the exception object and every attempt it knows of."""
+    return _item(job, None, error, {"attempts": _attempts_of(error)}, latency_s=latency_s)
+
+
+def _item(
+    job: Job,
+    output: BaseMessage | None,
+    error: Exception | None,
+    meta: Mapping[str, Any],
+    *,
+    latency_s: float,
+    skipped_resumed: bool = False,
+) -> BatchItem:
+    """The item of ``job``; ``meta`` gives attempts, tier, cost_usd and fallback_triggered.
+
+    ``meta`` is the answer's ``tiered`` metadata or a stored line, so absent or ``None``
+    fields read as no attempts, no tier, $0 and no fallback.
+    """
     return BatchItem(
         index=job.index,
         id=job.id,
         input=job.input,
         output=output,
-        error=None,
-        error_type=None,
+        error=error,
+        error_type=None if error is None else type(error).__name__,
         attempts=list(meta.get("attempts") or []),
         tier=meta.get("tier"),
         cost_usd=float(meta.get("cost_usd") or 0.0),
         latency_s=latency_s,
+        skipped_resumed=skipped_resumed,
         fallback_triggered=bool(meta.get("fallback_triggered")),
-    )
-
-
-def failed_item(job: Job, error: Exception, latency_s: float) -> BatchItem:
-    """The item for a failure, keeping the exception object and every attempt it knows of."""
-    return BatchItem(
-        index=job.index,
-        id=job.id,
-        input=job.input,
-        output=None,
-        error=error,
-        error_type=type(error).__name__,
-        attempts=_attempts_of(error),
-        tier=None,
-        cost_usd=0.0,
-        latency_s=latency_s,
     )
 
 
@@ -232,19 +239,7 @@ def unknown_item(job: Job) -> BatchItem:
         "recorded; the provider may have billed it. Pass resend_unknown=True "
         "(batch --resend-unknown) to send it again."
     )
-    return BatchItem(
-        index=job.index,
-        id=job.id,
-        input=job.input,
-        output=None,
-        error=error,
-        error_type=type(error).__name__,
-        attempts=[],
-        tier=None,
-        cost_usd=0.0,
-        latency_s=0.0,
-        skipped_resumed=True,
-    )
+    return _item(job, None, error, {}, latency_s=0.0, skipped_resumed=True)
 
 
 def item_line(item: BatchItem, job: Job, secrets: Iterable[str] = ()) -> dict[str, Any]:
@@ -301,17 +296,5 @@ def item_from_line(job: Job, line: Mapping[str, Any]) -> BatchItem:
         response_metadata=line.get("response_metadata") or {},
         id=line.get("message_id"),
     )
-    return BatchItem(
-        index=job.index,
-        id=job.id,
-        input=job.input,
-        output=output,
-        error=None,
-        error_type=None,
-        attempts=list(line.get("attempts") or []),
-        tier=line.get("tier"),
-        cost_usd=float(line.get("cost_usd") or 0.0),
-        latency_s=float(line.get("latency_s") or 0),
-        skipped_resumed=True,
-        fallback_triggered=bool(line.get("fallback_triggered")),
-    )
+    latency_s = float(line.get("latency_s") or 0)
+    return _item(job, output, None, line, latency_s=latency_s, skipped_resumed=True)
