@@ -13,7 +13,7 @@ settled actuals round to nearest and limits round down, so every rounding is con
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -344,56 +344,3 @@ def refusal(
         scope=key,
         remaining_usd=remaining,
     )
-
-
-def overdraft(
-    caps: Mapping[str, int], amount: int, totals: Callable[[str], tuple[int, int]]
-) -> tuple[str, int, int] | None:
-    """The first key that cannot hold ``amount`` more, as ``(key, committed, held)``, or ``None``.
-
-    Args:
-        caps: Budget key -> limit in nano-dollars (see :func:`limit_nanos`).
-        amount: The reservation in nano-dollars (see :func:`reserve_nanos`).
-        totals: Key -> ``(committed, held)`` nano-dollars; asked for each key in turn, and
-            for no key after the first that does not fit.
-    """
-    for key, cap in caps.items():
-        committed, held = totals(key)
-        if committed + held + amount > cap:
-            return key, committed, held
-    return None
-
-
-def admit(  # noqa: PLR0917 - the five values every ledger's reserve ends with, plus its verdict
-    rid: str,
-    limits: Mapping[str, float],
-    amount_usd: float,
-    expires_at: float,
-    tier: str | None,
-    refused: tuple[str, int, int] | None,
-) -> Reservation:
-    """The reservation a ledger made, or raise the refusal it found.
-
-    Args:
-        rid: The reservation id.
-        limits: Budget key -> limit in USD, as the caller gave them.
-        amount_usd: The caller's worst-case amount in USD.
-        expires_at: Epoch seconds at which the hold stops holding room.
-        tier: Tier name, reported in the error on refusal.
-        refused: ``(key, committed, held)`` nano-dollars of the key that had no room
-            (see :func:`overdraft`), or ``None`` when every key had room.
-
-    Raises:
-        BudgetExceededError: ``refused`` names a key.
-    """
-    if refused is not None:
-        key, committed, held = refused
-        raise refusal(
-            key,
-            limit_usd=limits[key],
-            amount_usd=amount_usd,
-            committed=committed,
-            held=held,
-            tier=tier,
-        )
-    return Reservation(id=rid, limits=dict(limits), amount_usd=amount_usd, expires_at=expires_at)

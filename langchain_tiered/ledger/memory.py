@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import heapq
 import threading
-import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.ledger._reserve import admit, hold_request, overdraft
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
     Feedback,
     Reservation,
     SpendRecord,
     actual_nanos,
-    admit,
     as_utc,
-    expiry,
-    limit_nanos,
-    overdraft,
-    reserve_nanos,
     to_usd,
 )
 
@@ -82,17 +77,14 @@ class InMemoryLedger:
         tier: str | None = None,
     ) -> Reservation:
         """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
-        amount = reserve_nanos(amount_usd)
-        caps = {key: limit_nanos(limit) for key, limit in limits.items()}
-        now = self._now()
-        expires_at = expiry(now, ttl_seconds)
+        ask = hold_request(limits, amount_usd, ttl_seconds, self._now())
         with self._lock:
-            self._expire(now)
-            refused = overdraft(caps, amount, self._totals)
-            reservation = admit(uuid.uuid4().hex, limits, amount_usd, expires_at, tier, refused)
-            for key in caps:
-                self._reserved[key] = self._reserved.get(key, 0) + amount
-            self._holds[reservation.id] = _Hold(tuple(caps), amount, reservation.expires_at)
+            self._expire(ask.now)
+            refused = overdraft(ask.caps, ask.amount, self._totals)
+            reservation = admit(ask.id, limits, amount_usd, ask.expires_at, tier, refused)
+            for key in ask.caps:
+                self._reserved[key] = self._reserved.get(key, 0) + ask.amount
+            self._holds[reservation.id] = _Hold(tuple(ask.caps), ask.amount, ask.expires_at)
             heapq.heappush(self._deadlines, (reservation.expires_at, reservation.id))
         return reservation
 

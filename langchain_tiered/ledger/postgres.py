@@ -14,23 +14,19 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.ledger._reserve import admit, hold_request
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
     Feedback,
     Reservation,
     SpendRecord,
     actual_nanos,
-    admit,
     as_utc,
-    expiry,
-    limit_nanos,
-    reserve_nanos,
     to_usd,
 )
 from langchain_tiered.shared._outage import OutagePolicy, Pending
@@ -285,13 +281,9 @@ class PostgresLedger:
     def _reserve_params(
         self, limits: Mapping[str, float], amount_usd: float, ttl_seconds: float
     ) -> tuple[tuple[Any, ...], str, float]:
-        amount = reserve_nanos(amount_usd)
-        now = self._now()
-        expires_at = expiry(now, ttl_seconds)
-        rid = uuid.uuid4().hex
-        keys = list(limits)
-        caps = [limit_nanos(limits[k]) for k in keys]
-        return (rid, keys, caps, amount, now, expires_at), rid, expires_at
+        ask = hold_request(limits, amount_usd, ttl_seconds, self._now())
+        params = (ask.id, list(ask.caps), list(ask.caps.values()), ask.amount, ask.now)
+        return (*params, ask.expires_at), ask.id, ask.expires_at
 
     def _open_pool(self) -> Any:
         from psycopg_pool import ConnectionPool  # noqa: PLC0415

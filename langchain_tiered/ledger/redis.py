@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.ledger._reserve import admit, hold_request
 from langchain_tiered.ledger.base import (
     EXPIRED_GRACE_SECONDS,
     Feedback,
@@ -24,11 +24,7 @@ from langchain_tiered.ledger.base import (
     Reservation,
     SpendRecord,
     actual_nanos,
-    admit,
     as_utc,
-    expiry,
-    limit_nanos,
-    reserve_nanos,
     to_usd,
 )
 from langchain_tiered.shared._client import ScriptClient, unreachable_errors
@@ -250,16 +246,14 @@ class RedisLedger:
     def _reserve_args(
         self, limits: Mapping[str, float], amount_usd: float, ttl_seconds: float
     ) -> tuple[str, list[str], list[Any]]:
-        amount = reserve_nanos(amount_usd)
-        now = self._clock.now().timestamp()
-        ttl = expiry(now, ttl_seconds) - now
-        rid = uuid.uuid4().hex
-        keys = [self.keys.hold(rid)]
-        args: list[Any] = [rid, amount, repr(now), repr(ttl), repr(EXPIRED_GRACE_SECONDS)]
-        for key, limit in limits.items():
+        ask = hold_request(limits, amount_usd, ttl_seconds, self._clock.now().timestamp())
+        ttl, grace = ask.expires_at - ask.now, EXPIRED_GRACE_SECONDS
+        keys = [self.keys.hold(ask.id)]
+        args: list[Any] = [ask.id, ask.amount, repr(ask.now), repr(ttl), repr(grace)]
+        for key, cap in ask.caps.items():
             keys += self.keys.budget(key)
-            args += [limit_nanos(limit), period_expiry(key)]
-        return rid, keys, args
+            args += [cap, period_expiry(key)]
+        return ask.id, keys, args
 
     def _commit_args(self, item: Pending) -> tuple[list[str], list[Any]]:
         keys = [self.keys.hold(item.reservation_id), self.keys.records]

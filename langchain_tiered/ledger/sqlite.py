@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from langchain_tiered._clock import Clock, SystemClock
+from langchain_tiered.ledger._reserve import admit, hold_request, overdraft
 from langchain_tiered.ledger._sqlite_failsafe import FailsafeWrites, drop_hold
 from langchain_tiered.ledger._sqlite_schema import (
     connect_readonly,
@@ -30,11 +31,6 @@ from langchain_tiered.ledger.base import (
     Reservation,
     SpendRecord,
     actual_nanos,
-    admit,
-    expiry,
-    limit_nanos,
-    overdraft,
-    reserve_nanos,
     to_usd,
 )
 from langchain_tiered.ledger.journal import JournalEntry, SettlementJournal
@@ -183,24 +179,21 @@ class SQLiteLedger:
         tier: str | None = None,
     ) -> Reservation:
         """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
-        amount = reserve_nanos(amount_usd)
-        caps = {key: limit_nanos(limit) for key, limit in limits.items()}
-        now = self._clock.now().timestamp()
-        rid = uuid.uuid4().hex
-        expires_at = expiry(now, ttl_seconds)
+        ask = hold_request(limits, amount_usd, ttl_seconds, self._clock.now().timestamp())
+        rid, amount, now, expires_at = ask.id, ask.amount, ask.now, ask.expires_at
         with self._lock:
             self._failsafe.replay()
             with self._write() as db:
                 self._maybe_cleanup(db, now)
                 refused = overdraft(
-                    caps, amount, lambda key: (_spent(db, key), _held(db, key, now))
+                    ask.caps, amount, lambda key: (_spent(db, key), _held(db, key, now))
                 )
                 # Raising rolls the transaction back: nothing is reserved on refusal.
                 reservation = admit(rid, limits, amount_usd, expires_at, tier, refused)
                 db.execute("INSERT INTO holds VALUES (?, ?, ?)", (rid, amount, expires_at))
                 db.executemany(
                     "INSERT INTO reservations VALUES (?, ?, ?, ?)",
-                    [(rid, key, amount, expires_at) for key in caps],
+                    [(rid, key, amount, expires_at) for key in ask.caps],
                 )
         return reservation
 
