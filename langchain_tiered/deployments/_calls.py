@@ -20,7 +20,6 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import RunnableConfig
 
 __all__ = [
-    "DeploymentLimitedError",
     "child_config",
     "chunk",
     "exhausted",
@@ -30,7 +29,7 @@ __all__ = [
 ]
 
 
-class DeploymentLimitedError(ModelRateLimitError):
+class _DeploymentLimitedError(ModelRateLimitError):
     """No deployment could take the call now (rate limits or cooldowns): retryable."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -38,9 +37,9 @@ class DeploymentLimitedError(ModelRateLimitError):
         self.retry_after = retry_after
 
 
-def limited(name: str, wait: float) -> DeploymentLimitedError:
+def limited(name: str, wait: float) -> _DeploymentLimitedError:
     """The error of deployment ``name``, whose rate limit admits the call in ``wait`` seconds."""
-    return DeploymentLimitedError(
+    return _DeploymentLimitedError(
         f"deployment {name!r} is at its rate limit for another {wait:.2f}s; "
         "raise its requests_per_minute/tokens_per_minute or add a deployment",
         retry_after=wait if wait != float("inf") else None,
@@ -54,7 +53,7 @@ def wait_for(errors: Sequence[BaseException], waited: float, max_wait: float) ->
     the soonest admission is within ``max_wait``; otherwise the tier should fall back.
     """
     waits = [getattr(e, "retry_after", None) for e in errors]
-    if not errors or not all(isinstance(e, DeploymentLimitedError) for e in errors):
+    if not errors or not all(isinstance(e, _DeploymentLimitedError) for e in errors):
         return None
     if any(w is None for w in waits):
         return None
@@ -66,12 +65,12 @@ def exhausted(
     errors: Sequence[BaseException], model_name: str | None, names: Sequence[str]
 ) -> BaseException:
     """The error the tier fails with: the last real failure, else a rate-limit error."""
-    real = [e for e in errors if not isinstance(e, DeploymentLimitedError)]
+    real = [e for e in errors if not isinstance(e, _DeploymentLimitedError)]
     if real:
         return real[-1]
     if errors:
         return errors[-1]
-    return DeploymentLimitedError(
+    return _DeploymentLimitedError(
         f"every deployment of {model_name!r} ({', '.join(names)}) is cooling down; "
         "the tier falls back, or add deployments / lower cooldown_seconds"
     )
