@@ -99,7 +99,49 @@ class _Bucket:
         self.level = min(self.capacity, self.level - amount)
 
 
-class TierRateLimiter:
+class WaitsForAdmission:
+    """The waiting loop of a limiter, written once for the sync and async paths.
+
+    A subclass says whether a request is taken now (:meth:`_take` returns 0.0) or how long
+    until it could be, and which waits are too long (:meth:`_check_wait` raises). The loop
+    re-checks after every sleep, because another caller may have taken the allowance.
+    """
+
+    _clock: Clock
+
+    def _take(self, tokens: int) -> float:
+        raise NotImplementedError
+
+    async def _atake(self, tokens: int) -> float:
+        return self._take(tokens)
+
+    def _check_wait(
+        self, tokens: int, waited: float, wait: float, max_wait: float | None, tier: str | None
+    ) -> None:
+        raise NotImplementedError
+
+    def _wait_and_take(self, tokens: int, max_wait: float | None, tier: str | None) -> float:
+        start = self._clock.monotonic()
+        while True:
+            wait = self._take(tokens)
+            waited = self._clock.monotonic() - start
+            if wait == 0.0:
+                return waited
+            self._check_wait(tokens, waited, wait, max_wait, tier)
+            self._clock.sleep(wait)
+
+    async def _await_and_take(self, tokens: int, max_wait: float | None, tier: str | None) -> float:
+        start = self._clock.monotonic()
+        while True:
+            wait = await self._atake(tokens)
+            waited = self._clock.monotonic() - start
+            if wait == 0.0:
+                return waited
+            self._check_wait(tokens, waited, wait, max_wait, tier)
+            await self._clock.asleep(wait)
+
+
+class TierRateLimiter(WaitsForAdmission):
     """Client-side requests-per-minute and tokens-per-minute limit for one tier.
 
     Thread-safe and asyncio-friendly: the lock is held only to check and take the
@@ -175,7 +217,7 @@ class TierRateLimiter:
             Whether the request was admitted (and its allowance taken).
         """
         _check_tokens(tokens)
-        return self._take_or_wait(tokens) == 0.0
+        return self._take(tokens) == 0.0
 
     def acquire(
         self, tokens: int, *, max_wait: float | None = None, tier: str | None = None
@@ -195,14 +237,7 @@ class TierRateLimiter:
                 (or could never happen); nothing is taken then.
         """
         _check_tokens(tokens)
-        start = self._clock.monotonic()
-        while True:
-            wait = self._take_or_wait(tokens)
-            waited = self._clock.monotonic() - start
-            if wait == 0.0:
-                return waited
-            self._check_wait(tokens, waited, wait, max_wait, tier)
-            self._clock.sleep(wait)
+        return self._wait_and_take(tokens, max_wait, tier)
 
     async def aacquire(
         self, tokens: int, *, max_wait: float | None = None, tier: str | None = None
@@ -222,14 +257,7 @@ class TierRateLimiter:
                 (or could never happen); nothing is taken then.
         """
         _check_tokens(tokens)
-        start = self._clock.monotonic()
-        while True:
-            wait = self._take_or_wait(tokens)
-            waited = self._clock.monotonic() - start
-            if wait == 0.0:
-                return waited
-            self._check_wait(tokens, waited, wait, max_wait, tier)
-            await self._clock.asleep(wait)
+        return await self._await_and_take(tokens, max_wait, tier)
 
     def adjust(self, tokens_delta: int) -> None:
         """Correct the token allowance once a call's real usage is known.
@@ -253,7 +281,7 @@ class TierRateLimiter:
                 wait = max(wait, bucket.wait_for(amount))
         return wait
 
-    def _take_or_wait(self, tokens: int) -> float:
+    def _take(self, tokens: int) -> float:
         # Check and take under one lock so two callers can't both spend the same allowance.
         with self._lock:
             wait = self._wait_locked(tokens)

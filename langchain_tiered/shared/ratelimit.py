@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_tiered._clock import Clock, SystemClock
 from langchain_tiered.errors import RateLimitExceededError
-from langchain_tiered.ratelimit import TierRateLimiter
+from langchain_tiered.ratelimit import TierRateLimiter, WaitsForAdmission
 from langchain_tiered.shared._client import ScriptClient, unreachable_errors
 from langchain_tiered.shared._limit_lua import LIMIT_LUA
 from langchain_tiered.shared._outage import OnUnavailable
@@ -22,7 +22,7 @@ from langchain_tiered.shared.errors import unavailable
 __all__ = ["RedisRateLimiter"]
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(WaitsForAdmission):
     """Requests- and tokens-per-window limit of one tier, shared through Redis.
 
     Every admission is one Lua script over a sliding-window log, so N replicas together
@@ -106,7 +106,7 @@ class RedisRateLimiter:
 
     def try_acquire(self, tokens: int) -> bool:
         """Admit one request of ``tokens`` now if the shared window allows it."""
-        return self._decide(tokens, "take") == 0.0
+        return self._take(tokens) == 0.0
 
     def acquire(
         self, tokens: int, *, max_wait: float | None = None, tier: str | None = None
@@ -117,27 +117,13 @@ class RedisRateLimiter:
             RateLimitExceededError: Admission needs longer than ``max_wait`` (or never fits).
             SharedStateUnavailableError: Redis is away and ``on_unavailable="refuse"``.
         """
-        start = self._clock.monotonic()
-        while True:
-            wait = self._decide(tokens, "take")
-            waited = self._clock.monotonic() - start
-            if wait == 0.0:
-                return waited
-            self._check_wait(tokens, waited, wait, max_wait, tier)
-            self._clock.sleep(wait)
+        return self._wait_and_take(tokens, max_wait, tier)
 
     async def aacquire(
         self, tokens: int, *, max_wait: float | None = None, tier: str | None = None
     ) -> float:
         """Async twin of :meth:`acquire`."""
-        start = self._clock.monotonic()
-        while True:
-            wait = await self._adecide(tokens, "take")
-            waited = self._clock.monotonic() - start
-            if wait == 0.0:
-                return waited
-            self._check_wait(tokens, waited, wait, max_wait, tier)
-            await self._clock.asleep(wait)
+        return await self._await_and_take(tokens, max_wait, tier)
 
     def adjust(self, tokens_delta: int) -> None:
         """Charge tokens used above the estimate; refunds are ignored (see the class)."""
@@ -162,6 +148,12 @@ class RedisRateLimiter:
         now = repr(self._given_clock.now().timestamp()) if self._given_clock else "-1"
         return [now, repr(self._window), self._rpm or 0, self._tpm or 0, tokens,
                 uuid.uuid4().hex, mode]  # fmt: skip
+
+    def _take(self, tokens: int) -> float:
+        return self._decide(tokens, "take")
+
+    async def _atake(self, tokens: int) -> float:
+        return await self._adecide(tokens, "take")
 
     def _decide(self, tokens: int, mode: str) -> float:
         args = self._args(tokens, mode)
