@@ -159,7 +159,7 @@ class RedisLedger:
             self._flush()
             result = self._redis.call("reserve", keys, args)
         except unreachable_errors() as exc:
-            return self._reserve_locally(exc, limits, amount_usd, ttl_seconds, tier)
+            return self._reserve_locally(exc, rid, limits, amount_usd, ttl=ttl_seconds, tier=tier)
         return _reservation(rid, limits, amount_usd, result, tier)
 
     def settle(
@@ -221,7 +221,7 @@ class RedisLedger:
             await self._aflush()
             result = await self._redis.acall("reserve", keys, args)
         except unreachable_errors() as exc:
-            return self._reserve_locally(exc, limits, amount_usd, ttl_seconds, tier)
+            return self._reserve_locally(exc, rid, limits, amount_usd, ttl=ttl_seconds, tier=tier)
         return _reservation(rid, limits, amount_usd, result, tier)
 
     async def asettle(
@@ -269,15 +269,21 @@ class RedisLedger:
     def _reserve_locally(
         self,
         exc: BaseException,
+        rid: str,
         limits: Mapping[str, float],
         amount_usd: float,
-        ttl_seconds: float,
+        *,
+        ttl: float,
         tier: str | None,
     ) -> Reservation:
+        # The connection may have died after the server ran the script: a hold we never heard
+        # of would then block its room until the TTL. Releasing an unknown id is a no-op, so
+        # queue a release of ``rid`` for the next time the server answers.
+        self._outage.defer(Pending(rid, tuple(limits), None, None, orphan=True))
         if self._outage.mode == "refuse":
             raise unavailable("Redis", "reserve", exc) from exc
         _log.warning("Redis unavailable (%s); reserving from the local share", exc)
-        return self._outage.local_reserve(limits, amount_usd, ttl_seconds, tier)
+        return self._outage.local_reserve(limits, amount_usd, ttl, tier)
 
     def _after_commit(self, item: Pending) -> None:
         if self._copy_to is not None and item.record is not None:

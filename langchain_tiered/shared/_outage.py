@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -27,6 +28,7 @@ OnUnavailable = Literal["refuse", "local"]
 LOCAL_PREFIX = "local-"
 
 _Errors = tuple[type[BaseException], ...]
+_MAX_ORPHANS = 1024
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,15 @@ class Pending:
         keys: Budget keys to charge.
         nanos: Nano-dollars to commit (``None`` for a release).
         record: Spend record to append, if any.
+        orphan: A release of a reservation whose reply was lost: the server may or may not
+            hold it. Kept apart from real commits (bounded, not counted in ``pending``).
     """
 
     reservation_id: str
     keys: tuple[str, ...]
     nanos: int | None
     record: SpendRecord | None
+    orphan: bool = False
 
 
 class OutagePolicy:
@@ -79,6 +84,9 @@ class OutagePolicy:
         self.local = InMemoryLedger(clock)
         self._lock = threading.Lock()
         self._pending: list[Pending] = []
+        # Releases of reservations whose reply was lost. Bounded: in a long outage every
+        # refused call adds one, and a hold that is never released still expires at its TTL.
+        self._orphans: deque[Pending] = deque(maxlen=_MAX_ORPHANS)
 
     def local_reserve(
         self, limits: Mapping[str, float], amount_usd: float, ttl_seconds: float, tier: str | None
@@ -102,12 +110,13 @@ class OutagePolicy:
     def defer(self, item: Pending) -> None:
         """Queue a commit for the next time the server answers."""
         with self._lock:
-            self._pending.append(item)
+            (self._orphans if item.orphan else self._pending).append(item)
 
     def take_pending(self) -> list[Pending]:
         """Remove and return every queued commit (the caller re-queues what still fails)."""
         with self._lock:
-            items, self._pending = self._pending, []
+            items, self._pending = [*self._orphans, *self._pending], []
+            self._orphans.clear()
         return items
 
     @property

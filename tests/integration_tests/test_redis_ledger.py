@@ -152,3 +152,58 @@ def test_keep_records_trims_the_stream_but_not_the_spend(make: Callable[..., Any
     client = redis.Redis.from_url(REDIS_URL)
     assert 10 <= client.xlen(ledger.keys.records) < 500  # approximate trimming (MAXLEN ~)
     client.close()
+
+
+def _lose_reserve_replies(ledger: Any) -> Callable[[], None]:
+    """The server runs the reserve script, then the connection dies before the reply arrives.
+
+    Returns a function that restores the real client.
+    """
+    import redis
+
+    real_call, real_acall = ledger._redis.call, ledger._redis.acall
+
+    def call(name: str, keys: Any, args: Any) -> Any:
+        result = real_call(name, keys, args)
+        if name == "reserve":
+            raise redis.ConnectionError("connection reset after the script ran")
+        return result
+
+    async def acall(name: str, keys: Any, args: Any) -> Any:
+        result = await real_acall(name, keys, args)
+        if name == "reserve":
+            raise redis.ConnectionError("connection reset after the script ran")
+        return result
+
+    def restore() -> None:
+        ledger._redis.call, ledger._redis.acall = real_call, real_acall
+
+    ledger._redis.call, ledger._redis.acall = call, acall
+    return restore
+
+
+def test_a_reserve_whose_reply_is_lost_leaves_no_hold_behind(make: Callable[..., Any]) -> None:
+    ledger = make()
+    key = "budget:global:all"
+    restore = _lose_reserve_replies(ledger)
+    with pytest.raises(SharedStateUnavailableError):
+        ledger.reserve({key: 1.0}, 0.4)
+    assert ledger.reserved(key) == pytest.approx(0.4)  # the script did run on the server
+    restore()  # the connection is back: the next reserve first releases the orphaned hold
+    ledger.settle(ledger.reserve({key: 1.0}, 0.1), 0.1)
+    assert ledger.reserved(key) == 0.0  # not 0.4 held until the TTL
+    assert ledger.spent(key) == pytest.approx(0.1)
+
+
+async def test_an_async_reserve_whose_reply_is_lost_leaves_no_hold_behind(
+    make: Callable[..., Any],
+) -> None:
+    ledger = make()
+    key = "budget:global:all"
+    restore = _lose_reserve_replies(ledger)
+    with pytest.raises(SharedStateUnavailableError):
+        await ledger.areserve({key: 1.0}, 0.4)
+    restore()
+    await ledger.asettle(await ledger.areserve({key: 1.0}, 0.1), 0.1)
+    assert ledger.reserved(key) == 0.0
+    await ledger.aclose()
