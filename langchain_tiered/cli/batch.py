@@ -127,15 +127,17 @@ def run_batch_command(
 
 
 def _show(caught: list[warnings.WarningMessage], secrets: tuple[str, ...]) -> None:
-    """Our warnings as one masked line each; anything else shown as Python would."""
-    from langchain_tiered.batch import BatchInputChangedWarning  # noqa: PLC0415
-    from langchain_tiered.ledger import LedgerWriteWarning  # noqa: PLC0415
+    """Our warnings as one masked line each; anything else formatted as Python would.
 
-    for w in caught:
-        if issubclass(w.category, (BatchInputChangedWarning, LedgerWriteWarning)):
+    Runs while ``catch_warnings(record=True)`` is still active, where ``warnings.showwarning``
+    appends to ``caught`` itself: calling it here would grow the list being iterated forever.
+    """
+    for w in list(caught):
+        if w.category.__module__.startswith("langchain_tiered."):
             click.echo(f"warning: {redact(str(w.message), secrets)}", err=True)
         else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            text = warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+            click.echo(redact(text, secrets), err=True, nl=False)
 
 
 def _print_summary(

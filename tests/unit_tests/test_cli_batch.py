@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from langchain_core.exceptions import ModelAuthenticationError
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import SecretStr
 
-from langchain_tiered import Tier, TieredChatModel
+from langchain_tiered import Budget, InMemoryLedger, Tier, TieredChatModel
 from langchain_tiered.batch.items import make_jobs
 from langchain_tiered.batch.plan import model_fingerprint
 from langchain_tiered.batch.store import JsonlStore
@@ -180,3 +181,32 @@ def test_a_write_failure_mid_run_stops_with_one_error_line_and_exit_1(
     assert "1 of them" in errors[0]
     assert len(echo.calls) == 1  # stopped after the first unwritable answer
     assert "Traceback" not in result.output
+
+
+class Warns(Echo):
+    """Echo that issues a warning of another library on every call."""
+
+    def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        warnings.warn("a library's own warning", UserWarning, stacklevel=1)
+        return super()._next(messages, kwargs)
+
+
+def test_warnings_of_the_run_are_printed_once_each_and_the_command_ends(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Showing the recorded warnings used to re-record them while iterating the same list:
+    # the command never ended and grew until the OOM killer stopped it.
+    model = Warns(model_name="echo")
+    per_user = Budget(limit_usd=1.0, scope="budget_key", ledger=InMemoryLedger())
+
+    def build(cfg: Any, **_: Any) -> TieredChatModel:
+        tier = Tier(name="budget", model=model, price=PRICES["budget"])
+        return TieredChatModel(tiers=[tier], budget=per_user)
+
+    monkeypatch.setattr(importlib.import_module("langchain_tiered.cli.batch"), "build_model", build)
+    result = _batch(_prompts(tmp_path, "p0"), config, tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.output
+    ours = [x for x in result.stderr.splitlines() if x.startswith("warning: Budget 'budget'")]
+    assert len(ours) == 1  # BudgetKeyWarning (no budget_key), one masked line
+    assert result.stderr.count("UserWarning: a library's own warning") == 1
+    assert len(model.calls) == 1
