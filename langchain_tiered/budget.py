@@ -23,6 +23,8 @@ from langchain_tiered.ledger.base import as_utc
 
 __all__ = ["Budget", "BudgetKeyWarning", "budget_limits", "shared_ledger", "shortfall"]
 
+_RESERVED_WHO = frozenset({"global", "run"})  # key parts the other scopes use
+
 
 class BudgetKeyWarning(UserWarning):
     """A per-``budget_key`` budget saw a call without a key (warned once per budget)."""
@@ -118,6 +120,10 @@ class Budget(BaseModel):
             if value is None or value == "":
                 return None
             who = str(value)
+            if who in _RESERVED_WHO:
+                # A user literally named "global" or "run" must not share the global budget's
+                # (or a run budget's) ledger key when both budgets keep the default name.
+                who = f"key={who}"
         return f"{self.name}:{who}:{self._period_part(as_utc(now))}"
 
     def remaining(self, metadata: Mapping[str, Any] | None, now: datetime) -> float | None:

@@ -27,12 +27,29 @@ USER = {"budget_key": "user-42"}
         ({"scope": "budget_key"}, None, None),
         ({"scope": "budget_key"}, {"other": "x"}, None),
         ({"scope": "budget_key"}, {"budget_key": ""}, None),
+        # user ids that are the other scopes' key parts never share their keys
+        (
+            {"scope": "budget_key", "period": "day"},
+            {"budget_key": "global"},
+            "budget:key=global:day:2026-11-28",
+        ),
+        ({"scope": "budget_key"}, {"budget_key": "run"}, "budget:key=run:all"),
     ],
 )
 def test_key_derivation(
     kwargs: dict[str, str], metadata: dict[str, object] | None, expected: str | None
 ) -> None:
     assert Budget(limit_usd=1.0, **kwargs).key(metadata, NOW) == expected
+
+
+def test_a_user_named_global_has_a_budget_of_its_own() -> None:
+    ledger = InMemoryLedger()
+    budgets = [
+        Budget(limit_usd=10.0, period="day", ledger=ledger),
+        Budget(limit_usd=1.0, period="day", scope="budget_key", ledger=ledger),
+    ]
+    limits = budget_limits(budgets, {"budget_key": "global"}, NOW)  # was: ValueError
+    assert limits == {"budget:global:day:2026-11-28": 10.0, "budget:key=global:day:2026-11-28": 1.0}
 
 
 def test_key_uses_utc_boundaries() -> None:
