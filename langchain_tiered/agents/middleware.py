@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+try:
+    from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+except ImportError as exc:  # langchain (the agents package) is an optional dependency
+    msg = (
+        "TieredBudgetMiddleware needs the `langchain` package (create_agent and its "
+        'middleware): pip install "langchain-tiered[agents]"'
+    )
+    raise ImportError(msg) from exc
 from langchain_core.messages import AIMessage
 
 from langchain_tiered.agents.errors import RunBudgetExceededError

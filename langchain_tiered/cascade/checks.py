@@ -117,8 +117,8 @@ class Matches:
     def __call__(self, request: CascadeRequest, message: AIMessage) -> Verdict:
         """Judge ``message``."""
         if self._compiled.search(message.text):
-            return Verdict.accept(f"matches {self.pattern!r}")
-        return Verdict.reject(self.reason or f"does not match {self.pattern!r}")
+            return Verdict.accept(f"matches /{self.pattern}/")
+        return Verdict.reject(self.reason or f"does not match /{self.pattern}/")
 
 
 @dataclass(frozen=True)
