@@ -242,6 +242,11 @@ def unknown_item(job: Job) -> BatchItem:
     return _item(job, None, error, {}, latency_s=0.0, skipped_resumed=True)
 
 
+def _tidy(usd: float | None) -> float | None:
+    """Drop float noise (1.6400000000000002e-05 -> 1.64e-05); 15 significant digits round-trip."""
+    return None if usd is None else float(f"{usd:.15g}")
+
+
 def item_line(item: BatchItem, job: Job, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """The JSON object stored for an item; error text is redacted, exception objects dropped.
 
@@ -258,7 +263,7 @@ def item_line(item: BatchItem, job: Job, secrets: Iterable[str] = ()) -> dict[st
         "index": item.index,
         "status": "ok" if item.ok else "error",
         "tier": item.tier,
-        "cost_usd": item.cost_usd,
+        "cost_usd": _tidy(item.cost_usd),
         "latency_s": item.latency_s,
         "fallback_triggered": item.fallback_triggered,
         "attempts": [_clean_attempt(a, secrets) for a in item.attempts],

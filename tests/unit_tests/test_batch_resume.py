@@ -209,3 +209,11 @@ def test_configured_keys_are_masked_in_stored_errors(tmp_path: Path) -> None:
     assert result.stats.failures == 1
     assert secret not in out.read_text(encoding="utf-8")
     assert "[REDACTED]" in _lines(out)[0]["error_message"]
+
+
+def test_stored_cost_has_no_float_noise() -> None:
+    from langchain_tiered.batch.items import _tidy
+
+    assert _tidy(0.00001 + 0.0000064) == 1.64e-05  # the sum is 1.6400000000000002e-05
+    assert _tidy(0.1 + 0.2) == 0.3
+    assert _tidy(None) is None
