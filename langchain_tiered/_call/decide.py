@@ -44,6 +44,8 @@ def route(rt: Runtime, req: CallRequest, token_count: int | None) -> RouteDecisi
         metadata=req.metadata,
         token_count=token_count,
     )
+    if req.conversation is not None:  # the prefix check done once per call (text_length)
+        request.__dict__["_conversation"] = req.conversation
     decision = rt.router(request)
     if not isinstance(decision, RouteDecision):
         msg = (
@@ -60,7 +62,12 @@ def route(rt: Runtime, req: CallRequest, token_count: int | None) -> RouteDecisi
 
 def estimate(rt: Runtime, profile: TierProfile, req: CallRequest, cap: int | None) -> Preflight:
     """Worst-case tokens and cost of this call on ``profile``'s tier."""
-    counted = rt.counter.count(req.messages, model=profile.model_name, tools=req.openai_tools)
+    counted = rt.counter.count(
+        req.messages,
+        model=profile.model_name,
+        tools=req.openai_tools,
+        conversation=req.conversation,
+    )
     return preflight(
         profile,
         counted.estimate,
@@ -94,7 +101,12 @@ def decide(rt: Runtime, req: CallRequest) -> RouteDecision:
     if req.override is not None or not getattr(rt.router, "needs_token_count", True):
         return route(rt, req, None)
     first = rt.profiles[0]
-    approx = rt.counter.count(req.messages, model=first.model_name, tools=req.openai_tools).raw
+    approx = rt.counter.count(
+        req.messages,
+        model=first.model_name,
+        tools=req.openai_tools,
+        conversation=req.conversation,
+    ).raw
     return route(rt, req, approx)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_tiered._call.relay import run_id_of
 from langchain_tiered._call.state import CallRequest
 from langchain_tiered._call.structured import request_tools, tier_binder
+from langchain_tiered._conversation import follow
 from langchain_tiered.agents.threads import RUN_KEY, call_identity
 from langchain_tiered.preflight import call_max_tokens
 
@@ -54,6 +55,7 @@ def build_request(
     if override is None and own.get("model") is not None:
         override = _tier_of_model(rt, own["model"])
     tools = own.get("tools") or None
+    conversation = rt.last_conversation = follow(rt.last_conversation, messages)
     return CallRequest(
         messages=messages,
         stop=stop,
@@ -67,6 +69,7 @@ def build_request(
         structured_output=bool(own.get("tiered_structured_output")),
         thread=thread,
         run=run,
+        conversation=conversation,
     )
 
 

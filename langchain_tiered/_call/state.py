@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_tiered._call.tools import Binder, ToolMemo
+from langchain_tiered._conversation import EMPTY, Conversation
 from langchain_tiered.agents.runs import RunLog
 from langchain_tiered.budget import budget_limits
 
@@ -68,6 +69,8 @@ class Runtime:
     """Agent threads' last tier and usage (``None`` with ``sticky="never"``)."""
     runs: RunLog = field(default_factory=RunLog)
     """Model calls and cost per run (for run budget errors)."""
+    last_conversation: Conversation = EMPTY
+    """The last call's conversation, which the next call's is compared with."""
     by_name: dict[str, TierProfile] = field(init=False)
     set_name: str = field(init=False)
 
@@ -112,6 +115,8 @@ class CallRequest:
     """The agent thread the call belongs to (``agents.threads.call_identity``)."""
     run: str | None = None
     """The top-level run the call belongs to (run budgets)."""
+    conversation: Conversation | None = None
+    """The messages' unchanged-prefix check, done once for the router and the token memo."""
 
 
 @dataclass

@@ -102,36 +102,48 @@ class _Lengths:
     contents: tuple[Any, ...]
     total: int  # characters of the system and human texts
     parts: int  # how many of them (joined with parts - 1 newlines)
+    conversation: Any = None  # the chat model's per-call record these lengths are for
 
 
 _LAST_LENGTHS = [_Lengths((), (), 0, 0)]
 
 
-def _text_length(messages: tuple[BaseMessage, ...]) -> int:
+def _reusable(messages: tuple[BaseMessage, ...], old: _Lengths, conversation: Any) -> bool:
+    """Whether ``messages`` start with all of ``old``'s messages, unchanged."""
+    n = len(old.messages)
+    if not n or len(messages) < n:
+        return False
+    if conversation is not None and conversation.previous is old.conversation is not None:
+        return bool(conversation.reused == n)  # the chat model compared them already
+    return messages[:n] == old.messages and tuple(map(_CONTENT, messages[:n])) == old.contents
+
+
+def _text_length(messages: tuple[BaseMessage, ...], conversation: Any = None) -> int:
     """``len`` of the joined system and human texts, as a running total.
 
     An agent loop resends the same message objects plus new ones every turn: the total of
     an unchanged prefix (same objects, same contents; compared in C) is reused, so the cost
-    stays flat as the history grows instead of joining the whole history per call.
+    stays flat as the history grows instead of joining the whole history per call. The
+    chat model's per-call ``Conversation`` (``_conversation.follow``), when given, already
+    holds that comparison and the contents, so neither is computed again here.
     """
     old = _LAST_LENGTHS[0]  # one read: concurrent requests each work from their own copy
-    n = len(old.messages)
+    if conversation is not None and old.conversation is conversation:
+        return old.total + max(old.parts - 1, 0)
     total = parts = start = 0
     contents: tuple[Any, ...] = ()
-    if (
-        n
-        and len(messages) >= n
-        and messages[:n] == old.messages
-        and tuple(map(_CONTENT, messages[:n])) == old.contents
-    ):
-        total, parts, start, contents = old.total, old.parts, n, old.contents
+    if _reusable(messages, old, conversation):
+        total, parts, start, contents = old.total, old.parts, len(old.messages), old.contents
     new = messages[start:]
     for message in new:
         if isinstance(message, (HumanMessage, SystemMessage)):
             total += len(_content_text(message.content))
             parts += 1
-    contents += tuple(map(_CONTENT, new))
-    _LAST_LENGTHS[0] = _Lengths(messages, contents, total, parts)
+    if conversation is not None:
+        contents = conversation.contents
+    else:
+        contents += tuple(map(_CONTENT, new))
+    _LAST_LENGTHS[0] = _Lengths(messages, contents, total, parts, conversation)
     return total + max(parts - 1, 0)
 
 
@@ -181,7 +193,9 @@ class RouteRequest:
     @_memo
     def text_length(self) -> int:
         """``len(full_text)``, without joining the history (a running total per prefix)."""
-        return _text_length(self.messages)
+        # The chat model attaches its per-call prefix check (see _call.request) this way, so
+        # the public fields stay as they are.
+        return _text_length(self.messages, self.__dict__.get("_conversation"))
 
     @_memo
     def approx_tokens(self) -> int:

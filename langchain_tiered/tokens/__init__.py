@@ -19,7 +19,7 @@ import operator
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from langchain_core.messages.utils import convert_to_openai_messages
 from langchain_core.prompt_values import PromptValue
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from langchain_tiered._conversation import prefix_length
 from langchain_tiered.tokens import openai as _tokens_openai
 from langchain_tiered.tokens.encoding import get_encoding
 from langchain_tiered.tokens.models import (
@@ -175,16 +176,11 @@ class _Snapshot:
     messages: tuple[BaseMessage, ...]
     contents: tuple[Any, ...]  # each message's content when counted
     counts: tuple[int, ...]
+    conversation: Any = None  # the chat model's per-call record (``_conversation``), if any
 
 
 _EMPTY_SNAPSHOT = _Snapshot(profile=-1, messages=(), contents=(), counts=())
 _CONTENT = operator.attrgetter("content")  # a declared field: plain __dict__ access, no getattr
-
-
-def _prefix_length(same: Callable[[Any, Any], Any], new: Sequence[Any], old: Sequence[Any]) -> int:
-    """Length of the leading run where ``same(new[i], old[i])`` holds."""
-    matches = list(map(same, new, old))
-    return matches.index(False) if False in matches else len(matches)
 
 
 class TokenCounter:
@@ -251,17 +247,10 @@ class TokenCounter:
     @staticmethod
     def _reusable_prefix(messages: Sequence[BaseMessage], snapshot: _Snapshot) -> int:
         # Fast path for the agent-loop shape: the same message objects as last call, plus new
-        # ones. Checking message identity and content equality runs in C (~0.1us per message),
-        # far cheaper than building content keys. A message whose content was reassigned is
-        # noticed; other in-place edits of a sent message (e.g. its tool_calls) are not.
-        head = tuple(messages[: len(snapshot.messages)])
-        size = len(head)
-        if head == snapshot.messages[:size]:  # identity short-circuits each comparison
-            contents = tuple(map(_CONTENT, head))
-            if contents == snapshot.contents[:size]:
-                return size
-        reused = _prefix_length(operator.is_, head, snapshot.messages)
-        return _prefix_length(operator.eq, tuple(map(_CONTENT, head[:reused])), snapshot.contents)
+        # ones (identity and content equality compared in C, far cheaper than content keys).
+        # A message whose content was reassigned is noticed; other in-place edits of a sent
+        # message (e.g. its tool_calls) are not.
+        return prefix_length(messages, snapshot.messages, snapshot.contents)
 
     def _counts_by_key(
         self, messages: Sequence[BaseMessage], profile: int, model_encoding: ModelEncoding
@@ -286,26 +275,31 @@ class TokenCounter:
         return counts
 
     def _count_messages(
-        self, messages: Sequence[BaseMessage], model_encoding: ModelEncoding
+        self, messages: Sequence[BaseMessage], model_encoding: ModelEncoding, conversation: Any
     ) -> int:
         profile = self._profile_id(model_encoding)
         # One read: concurrent calls may replace the snapshot, each works from its own copy.
         old = self._snapshot
         if old is None or old.profile != profile:
             old = _EMPTY_SNAPSHOT
-        reused = self._reusable_prefix(messages, old)
-        if reused == len(messages) == len(old.messages):
+        if conversation is not None and old.conversation is conversation:
+            return sum(old.counts)  # counted for this very call already
+        if conversation is not None and old.conversation is conversation.previous is not None:
+            reused = conversation.reused  # the chat model compared with what we counted
+        else:
+            reused = self._reusable_prefix(messages, old)
+        if reused == len(messages) == len(old.messages) and conversation is None:
             return sum(old.counts)  # the same conversation again: nothing new to remember
         new_messages = messages[reused:]
         counts = old.counts[:reused] + tuple(
-            self._counts_by_key(new_messages, profile, model_encoding)
+            self._counts_by_key(new_messages, profile, model_encoding) if new_messages else ()
         )
-        self._snapshot = _Snapshot(
-            profile=profile,
-            messages=tuple(messages),
-            contents=old.contents[:reused] + tuple(map(_CONTENT, new_messages)),
-            counts=counts,
-        )
+        if conversation is not None:
+            sent, contents = conversation.messages, conversation.contents
+        else:
+            sent = tuple(messages)
+            contents = old.contents[:reused] + tuple(map(_CONTENT, new_messages))
+        self._snapshot = _Snapshot(profile, sent, contents, counts, conversation)
         return sum(counts)
 
     def _count_tools(self, tools: Sequence[Any], model_encoding: ModelEncoding) -> int:
@@ -327,6 +321,7 @@ class TokenCounter:
         *,
         model: str | None,
         tools: Sequence[Mapping[str, Any]] | None = None,
+        conversation: Any = None,
     ) -> TokenEstimate:
         """Count a prompt for ``model``, reusing cached per-message counts.
 
@@ -334,12 +329,16 @@ class TokenCounter:
             messages: The LangChain messages about to be sent.
             model: Target model name (``None``: unknown family).
             tools: Tool definitions bound to the call, preferably in OpenAI format.
+            conversation: The chat model's per-call ``_conversation.Conversation`` of
+                ``messages`` (internal): its unchanged-prefix check is reused instead of
+                comparing the history again.
 
         Returns:
             The raw count and the calibrated estimate.
         """
         model_encoding = _cached_encoding_for_model(model)
-        raw = self._count_messages(messages, model_encoding) + model_encoding.reply_priming
+        raw = self._count_messages(messages, model_encoding, conversation)
+        raw += model_encoding.reply_priming
         if tools:
             raw += self._count_tools(tools, model_encoding)
         return TokenEstimate(raw=raw, estimate=_apply_factor(raw, self.factor(model)))

@@ -136,3 +136,50 @@ def test_worst_case_equals_the_worst_case_price() -> None:
                 expected = bound.worst_case(tokens, 100)
                 got = price.worst_case(tokens, 100, service_tier=tier, cache_writes=writes)
                 assert got == expected
+
+
+def test_one_prefix_check_per_call_gives_the_same_lengths_and_counts() -> None:
+    """Router and token memo read the chat model's per-call check: same answers, edits seen."""
+    from langchain_tiered._conversation import EMPTY, follow
+    from langchain_tiered.tokens import TokenCounter
+
+    rng = random.Random(11)
+    shared, last = TokenCounter(), EMPTY
+    for _ in range(120):
+        history = _random_history(rng)
+        turns = [history[:end] for end in range(1, len(history) + 1)]
+        if history and rng.random() < 0.5:
+            turns.append(history)  # the same conversation resent unchanged
+        for i, messages in enumerate(turns):
+            if i == len(turns) - 1 and history:
+                history[0].content = "edited in place after it was sent"
+            last = follow(last, messages)
+            request = RouteRequest(messages=tuple(messages), tiers=("a",))
+            request.__dict__["_conversation"] = last
+            assert request.text_length == len(request.full_text)
+            for model in ("gpt-4o", "claude-3-5-sonnet"):  # the snapshot changes profile too
+                counted = shared.count(messages, model=model, conversation=last)
+                assert counted == TokenCounter().count(messages, model=model)
+                assert counted == shared.count(messages, model=model, conversation=last)
+
+
+def test_agent_loop_through_the_model_routes_on_the_true_length() -> None:
+    seen: list[tuple[int, int]] = []
+
+    def router(request: RouteRequest) -> Any:
+        seen.append((request.text_length, len(request.full_text)))
+        return ComplexityRouter()(request)
+
+    tiers = [
+        Tier(name=n, model=_DeepSeekLike(), price=ModelPrice(input_per_mtok=1, output_per_mtok=2))
+        for n in ("strong", "weak")
+    ]
+    model = TieredChatModel(tiers=tiers, router=router)
+    history: list[BaseMessage] = [SystemMessage("be brief")]
+    for i in range(6):
+        history.append(HumanMessage(f"question {i} " * (i + 1)))
+        history.append(model.invoke(history))
+    history[1].content = "an earlier question, edited in place"
+    model.invoke(history)
+    assert len(seen) == 7
+    assert all(running == joined for running, joined in seen)
