@@ -112,18 +112,20 @@ class ComplexityRouter:
         """Every signal's signed share of the raw sum, and the recognised task kind."""
         matcher = self._matcher
         text = _window(request.text, self.max_scan_chars).lower()  # patterns are lower-case
-        hits = matcher.find(text)
+        hits, text_parts = matcher.text_signals(text)
         tokens = (
             float(request.token_count)
             if request.token_count is not None
             else request.text_length / _CHARS_PER_TOKEN
         )
-        parts = matcher.words(hits) + matcher.structure(
-            text,
-            n_tools=len(request.tools),
-            structured_output=request.structured_output,
-            tokens=tokens,
-        )
+        parts = [
+            *text_parts,
+            *matcher.request_structure(
+                n_tools=len(request.tools),
+                structured_output=request.structured_output,
+                tokens=tokens,
+            ),
+        ]
         return parts, matcher.task(hits)
 
     def score(self, request: RouteRequest) -> float:

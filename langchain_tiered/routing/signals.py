@@ -269,6 +269,23 @@ class SignalMatcher:
             (owners[terms[i]], terms[i].strip("^$"), terms[i].startswith("^"))
             for i in term_of_group
         )
+        # The last text scored and what it alone gives (hits, word and text-structure parts):
+        # an agent loop resends the same last human turn on every tool round.
+        self._last: tuple[str, Mapping[str, list[str]], tuple[Contribution, ...]] | None = None
+
+    def text_signals(self, text: str) -> tuple[Mapping[str, list[str]], tuple[Contribution, ...]]:
+        """``find(text)`` and the contributions that depend on the text alone, in order.
+
+        The words' parts, then code blocks, multi-part questions, formulas and numbers;
+        remembered for the last text (one tuple, replaced whole: safe across threads).
+        """
+        last = self._last
+        if last is not None and last[0] == text:
+            return last[1], last[2]
+        hits = self.find(text)
+        parts = (*self.words(hits), *self._text_structure(text))
+        self._last = (text, hits, parts)
+        return hits, parts
 
     def find(self, text: str) -> dict[str, list[str]]:
         """Distinct matched terms per group name, in order of appearance; ``text`` lower-case."""
@@ -296,6 +313,11 @@ class SignalMatcher:
         self, text: str, *, n_tools: int, structured_output: bool, tokens: float
     ) -> list[Contribution]:
         """Contributions of code blocks, multi-part questions, numbers, tools and length."""
+        return self._text_structure(text) + self.request_structure(
+            n_tools=n_tools, structured_output=structured_output, tokens=tokens
+        )
+
+    def _text_structure(self, text: str) -> list[Contribution]:
         s = self.signals
         out: list[Contribution] = []
         if "```" in text or _INDENTED_CODE.search(text):
@@ -312,6 +334,14 @@ class SignalMatcher:
         if n_numbers >= 2:  # noqa: PLR2004 -- one number is not a calculation
             value = min(s.numbers_cap, s.numbers * (n_numbers - 1))
             out.append(Contribution("numbers", value, f"numbers[{n_numbers}] ({value:+.2f})"))
+        return out
+
+    def request_structure(
+        self, *, n_tools: int, structured_output: bool, tokens: float
+    ) -> list[Contribution]:
+        """Contributions of tools, structured output and length (not of the text itself)."""
+        s = self.signals
+        out: list[Contribution] = []
         if n_tools:
             out.append(Contribution("tools", s.tools, f"tools[{n_tools}] ({s.tools:+.2f})"))
         if structured_output:

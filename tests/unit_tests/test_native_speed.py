@@ -183,3 +183,22 @@ def test_agent_loop_through_the_model_routes_on_the_true_length() -> None:
     model.invoke(history)
     assert len(seen) == 7
     assert all(running == joined for running, joined in seen)
+
+
+def test_text_signals_memo_equals_the_long_way_and_follows_the_text() -> None:
+    from langchain_tiered.routing.signals import matcher_for
+
+    router = ComplexityRouter()
+    matcher = matcher_for(router.signals)
+    texts = ["prove that 2 + 2 = 4 step by step", "1. list\n2. compare?", "```x```", "hi", ""]
+    for text in texts * 2 + texts[::-1]:  # repeats (memo hits) and changes (misses)
+        hits, parts = matcher.text_signals(text)
+        assert hits == matcher.find(text)
+        long_way = matcher.words(hits) + matcher.structure(
+            text, n_tools=0, structured_output=False, tokens=1.0
+        )
+        assert list(parts) == long_way[:-1]  # everything but the length part
+        request = RouteRequest(messages=(HumanMessage(text),), tiers=("a", "b"))
+        remembered = router(request)
+        matcher._last = None  # scored from scratch
+        assert remembered == router(request)
