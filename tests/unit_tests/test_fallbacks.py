@@ -430,6 +430,18 @@ def test_cooldown_remaining_decreases() -> None:
     assert breaker.cooldown_remaining("a") == 0.0
 
 
+def test_hold_never_shortens_an_open_circuit() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30.0, clock=clock)
+    breaker.record_failure("a")
+    breaker.hold("a", 5.0)  # a short Retry-After must not cut the outage cooldown
+    assert breaker.cooldown_remaining("a") == 30.0
+    breaker.hold("a", 45.0)  # a longer one extends it
+    assert breaker.cooldown_remaining("a") == 45.0
+    clock.advance(44)
+    assert breaker.is_open("a")
+
+
 def test_half_open_allows_one_probe_and_failure_reopens() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=10.0, clock=clock)
