@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Generator, Mapping, Sequence
 from contextvars import ContextVar
@@ -160,7 +161,11 @@ def alerts_after_settle(
         key = budget.key(metadata, now)
         if key is None or key not in charged:
             continue
-        after = budget.ledger.spent(key)
+        try:
+            after = budget.ledger.spent(key)
+        except Exception as exc:  # the call was paid: its answer must still reach the caller
+            _alert_failed(budget, "reading the spend", exc)
+            continue
         before = _spent_before(key, after, cost_usd)
         for fraction in crossed(before, after, budget.limit_usd, budget.alert_at):
             if not _fired(budget).first_time(key, fraction):
@@ -177,6 +182,22 @@ def alerts_after_settle(
             )
             alerts.append(alert)
             if budget.on_alert is not None:
-                budget.on_alert(alert)
+                try:
+                    budget.on_alert(alert)
+                except Exception as exc:
+                    _alert_failed(budget, "its on_alert callback", exc)
             yield Emit("tiered.budget_alert", alert.to_dict())
     return alerts
+
+
+def _alert_failed(budget: Budget, step: str, exc: Exception) -> None:
+    """Warn that a budget alert check failed after the call was settled (the answer is kept).
+
+    Only the error's type is shown: a ledger's error text may carry its connection URL.
+    """
+    warnings.warn(
+        f"budget alert of {budget.name!r} failed in {step} ({type(exc).__name__}); the call "
+        "was settled and its answer is returned. Fix the ledger or the on_alert callback.",
+        RuntimeWarning,
+        stacklevel=2,
+    )

@@ -175,3 +175,27 @@ def test_no_listener_no_alert_work() -> None:
     model = one_tier(Budget(limit_usd=1.0, ledger=CountingLedger()))
     model.invoke("hi")
     assert CountingLedger.reads == 0
+
+
+def test_a_failing_alert_check_never_loses_the_paid_answer() -> None:
+    class DownLedger(InMemoryLedger):
+        def spent(self, key: str) -> float:
+            raise ConnectionError("ledger down")
+
+    def boom(alert: BudgetAlert) -> None:
+        raise RuntimeError("pager down")
+
+    for budget in (
+        Budget(limit_usd=2e-4, alert_at=(0.25,), on_alert=boom),
+        Budget(limit_usd=2e-4, alert_at=(0.25,), on_alert=boom, ledger=DownLedger()),
+    ):
+        model = one_tier(budget)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            answer = model.invoke("hi")
+            chunks = list(model.stream("hi"))
+        assert answer.content == "ok"
+        assert answer.response_metadata["tiered"]["cost_usd"] == pytest.approx(COST)
+        assert "".join(str(c.content) for c in chunks) == "ok"
+        assert chunks[-1].response_metadata["tiered"]["cost_usd"] == pytest.approx(COST)
+        assert any("budget alert" in str(w.message) for w in caught)
