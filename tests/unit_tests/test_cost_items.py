@@ -109,6 +109,16 @@ def test_long_context_tier_in_worst_case_and_cost(
     assert price.cost(small) == pytest.approx((100_000 * low[0] + 4096 * low[1]) / M, rel=1e-12)
 
 
+def test_long_context_tier_starts_above_its_threshold() -> None:
+    # "Above 272k": a prompt of exactly 272,000 tokens still bills at the base rates.
+    price = PriceBook.default().price_for("gpt-5.4")
+    at_threshold = {"input_tokens": 272_000, "output_tokens": 1000}
+    above = {"input_tokens": 272_001, "output_tokens": 1000}
+    assert price.cost(at_threshold) == pytest.approx((272_000 * 2.5 + 1000 * 15.0) / M)
+    assert price.cost(above) == pytest.approx((272_001 * 5.0 + 1000 * 22.5) / M)
+    assert price.worst_case(272_000, 1000) == pytest.approx(price.cost(at_threshold))
+
+
 def test_tiered_cost_uses_the_whole_call_tier_and_worst_case_covers_lower_tiers() -> None:
     price = ModelPrice(
         input_per_mtok=1.0,

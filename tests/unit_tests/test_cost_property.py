@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langchain_tiered.pricing import ModelPrice, PriceBook
+from langchain_tiered.pricing.schedule import TimeWindow
 
 BOOK = PriceBook.default()
 NAMES = sorted(BOOK)
@@ -71,3 +73,28 @@ def test_settled_cost_never_exceeds_the_reserved_worst_case(
     )
     settled = price.cost(c["usage"], at=c["at"], service_tier=c["tier"])
     assert settled <= reserved * (1 + 1e-12) + 1e-15, (price, c, settled, reserved)
+
+
+def test_worst_case_bounds_cache_reads_dearer_than_input() -> None:
+    # The sampled search above rarely draws ``ODD`` with a read-heavy split; pin the case so a
+    # worst case that forgets the cache-read rate fails every run.
+    # 400 tokens: below ODD's 500-token tier, whose flat price has no dearer read rate.
+    every_read = {"input_tokens": 400, "output_tokens": 0,
+                  "input_token_details": {"cache_read": 400}}  # fmt: skip
+    assert ODD.cost(every_read) == pytest.approx(400 * 3.0 / 1e6 + 0.001)
+    assert ODD.cost(every_read) <= ODD.worst_case(400, 0)
+
+
+def test_worst_case_bounds_an_off_peak_price_dearer_than_peak() -> None:
+    # Every built-in off-peak price is cheaper; a constructed dearer one keeps "any time of
+    # day" honest: the reservation must not depend on the hour the call happens to settle.
+    night = ModelPrice(
+        input_per_mtok=1.0,
+        output_per_mtok=2.0,
+        off_peak=ModelPrice(input_per_mtok=3.0, output_per_mtok=5.0),
+        off_peak_windows=(TimeWindow(hours_utc=("22:00-06:00",)),),
+    )
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    late = datetime(2026, 1, 1, 23, tzinfo=timezone.utc)
+    assert night.cost(usage, at=late) == pytest.approx((1000 * 3.0 + 100 * 5.0) / 1e6)
+    assert night.cost(usage, at=late) <= night.worst_case(1000, 100)
