@@ -77,6 +77,28 @@ def test_by_user_counts_a_call_once_although_two_periods_charged_it() -> None:
     assert report.calls == 4
 
 
+def test_since_is_inclusive_and_keeps_the_records_without_a_key() -> None:
+    since = datetime(2026, 3, 2, 9, tzinfo=UTC)  # exactly the records' time
+    for by in ("budget_key", "user"):
+        report = summarize(KEYED, by=by, since=since)  # type: ignore[arg-type]
+        assert report.calls == 4
+        assert by_group(report)["(none)"].calls == 1  # type: ignore[attr-defined]
+
+
+def test_a_record_without_a_model_name_is_grouped_under_its_tier() -> None:
+    nameless = SpendRecord(
+        time=datetime(2026, 3, 2, 9, tzinfo=UTC),
+        tier="small",
+        model="",
+        input_tokens=1,
+        output_tokens=1,
+        cost_usd=0.25,
+    )
+    rows = by_group(summarize([*KEYED, nameless], by="model"))
+    assert set(rows) == {"small-model", "big-model", "small"}
+    assert rows["small"].cost_usd == pytest.approx(0.25)  # type: ignore[attr-defined]
+
+
 def test_shares_add_to_100_percent_per_scope_not_200() -> None:
     for by in ("budget_key", "user"):
         report = summarize(KEYED, by=by)  # type: ignore[arg-type]
