@@ -14,6 +14,8 @@ from langchain_tiered.pricing.usage import BilledUsage, billed_usage, tokens_of
 from langchain_tiered.tokens import get_encoding
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from langchain_core.messages import BaseMessage
 
     from langchain_tiered._call.state import Runtime, Selected
@@ -32,7 +34,7 @@ def _output_text(message: BaseMessage) -> str:
 
 
 def _cost(
-    rt: Runtime, sel: Selected, message: BaseMessage | None
+    sel: Selected, message: BaseMessage | None, at: datetime
 ) -> tuple[float, bool, dict[str, int], BilledUsage | None]:
     """Real cost from ``usage_metadata``; without usage, an estimate from the tokenizer.
 
@@ -43,7 +45,6 @@ def _cost(
     # Raw provider usage (DeepSeek cache hits, Anthropic write TTLs, the service tier) and the
     # clock (off-peak prices) complete what usage_metadata says.
     raw = getattr(message, "response_metadata", None) or {}
-    at = rt.clock.now()
     if usage:
         billed = billed_usage(usage, raw)
         if not usage.get("input_tokens") and sel.pre.prompt_tokens > 0:
@@ -98,7 +99,8 @@ def settle_call(
     cannot reach the caller in an answer, so it is also emitted as ``tiered.settled``.
     A ledger failure never raises here: the answer was paid for (see ``outcome.commit``).
     """
-    cost, estimated, tokens, billed = _cost(rt, sel, message)
+    at = rt.clock.now()
+    cost, estimated, tokens, billed = _cost(sel, message, at)
     _learn(rt, sel, tokens, estimated)
     observe(rt, sel, tokens, cost)  # the thread's tier and usage, the run's step
     error_text = None
@@ -106,7 +108,7 @@ def settle_call(
         error_text = redact(f"{type(error).__name__}: {error}", rt.secrets)
         if rt.settings.unknown_outcome == "charge" and cost < sel.pre.worst_case_usd:
             cost, estimated = sel.pre.worst_case_usd, True
-    baseline_cost = _baseline(rt, sel, billed, tokens, cost, estimated=estimated)
+    baseline_cost = _baseline(rt, sel, billed, tokens, cost, at=at, estimated=estimated)
     fallback = sel.profile.name != sel.routed
     ledger_error = None
     if sel.reservation is not None or rt.ledger is not None:
@@ -180,15 +182,16 @@ def _baseline(
     tokens: dict[str, int],
     cost: float,
     *,
+    at: datetime,
     estimated: bool,
 ) -> float:
-    """What the same usage would have cost on the most capable tier (for savings)."""
+    """What the same usage would have cost on the most capable tier at ``at`` (for savings)."""
     if sel.profile.index == 0:
         return cost
     top = rt.profiles[0].price
     if estimated:
         return top.worst_case(tokens["input_tokens"], tokens["output_tokens"], cache_writes="none")
-    return top.billed_cost(billed or _NO_USAGE)
+    return top.billed_cost(billed or _NO_USAGE, at=at)
 
 
 def _reason(sel: Selected) -> str:

@@ -518,3 +518,22 @@ def test_usage_without_input_tokens_bills_the_estimate_and_says_so() -> None:
     assert meta["cost_is_estimate"] is True
     n = meta["prompt_tokens_estimate"]
     assert meta["cost_usd"] == pytest.approx(PRICES["budget"].cost(usage(n, 50)))
+
+
+def test_baseline_prices_the_top_tier_at_the_time_of_the_call() -> None:
+    from datetime import datetime, timezone
+
+    from langchain_tiered import PriceBook
+    from langchain_tiered._clock import FakeClock
+
+    pro = PriceBook.default().price_for("deepseek-v4-pro")  # off-peak rates at half the peak
+    saturday = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)  # off-peak
+    answer = AIMessage(content="x", usage_metadata=usage(1000, 100))
+    top = Tier(name="top", model=FakeTier(model_name="pro", script=[answer]), price=pro)
+    cheap_model = FakeTier(model_name="cheap-model", script=[answer])
+    cheap = Tier(name="cheap", model=cheap_model, price=PRICES["budget"])
+    model = TieredChatModel(tiers=[top, cheap], clock=FakeClock(saturday), max_tokens=200)
+    meta = model.invoke("hi", model="cheap-model").response_metadata["tiered"]
+    assert meta["tier"] == "cheap"
+    assert meta["baseline_cost_usd"] == pytest.approx(pro.cost(usage(1000, 100), at=saturday))
+    assert meta["baseline_cost_usd"] < pro.cost(usage(1000, 100))  # not the peak rate
