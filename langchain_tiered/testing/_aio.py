@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["SSE_HEADERS", "cut", "json_response", "stall"]
+__all__ = ["SSE_HEADERS", "cut", "json_response", "stall", "truncated_body"]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 _POLL = 0.05
@@ -44,3 +44,21 @@ async def stall(request: web.Request, seconds: float) -> None:
         if transport is None or transport.is_closing():
             return
         await asyncio.sleep(_POLL)
+
+
+async def truncated_body(
+    request: web.Request, payload: bytes, stall_seconds: float | None
+) -> web.StreamResponse:
+    """Announce ``payload``'s full length, send half of it (or nothing, then stall), and cut.
+
+    The client sees a truncated body: the request was sent and possibly paid for.
+    """
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(payload)
+    await response.prepare(request)
+    if stall_seconds:
+        await stall(request, stall_seconds)
+    else:
+        await response.write(payload[: len(payload) // 2])
+    cut(request)
+    return response

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from langchain_tiered.testing import _anthropic_wire as wire
 from langchain_tiered.testing._accounting import build_completion, count_prompt, encoding
-from langchain_tiered.testing._aio import SSE_HEADERS, cut, json_response
+from langchain_tiered.testing._aio import SSE_HEADERS, cut, json_response, truncated_body
 from langchain_tiered.testing._aio import stall as stall_for
 from langchain_tiered.testing._faults import BODY_KINDS, IN_STREAM_KINDS, Fault
 from langchain_tiered.testing._records import RequestRecord
@@ -125,15 +125,7 @@ class AnthropicHandler:
                 request, events, default if after is None else after, stall=stall
             )
         payload = json.dumps(wire.message_json(completion, cache)).encode()
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = len(payload)
-        await response.prepare(request)
-        if stall:
-            await stall_for(request, stall)
-        else:
-            await response.write(payload[: len(payload) // 2])
-        cut(request)
-        return response
+        return await truncated_body(request, payload, stall)
 
     @staticmethod
     async def _stream(

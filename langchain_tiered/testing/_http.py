@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from langchain_tiered.testing._accounting import build_completion, count_prompt, openai_cached
-from langchain_tiered.testing._aio import SSE_HEADERS, cut, json_response
+from langchain_tiered.testing._aio import SSE_HEADERS, cut, json_response, truncated_body
 from langchain_tiered.testing._aio import stall as stall_for
 from langchain_tiered.testing._anthropic import AnthropicHandler
 from langchain_tiered.testing._faults import (
@@ -225,16 +225,7 @@ class ChatHandler:
             stop = default if after is None else after
             return await self._stream(request, body, completion, stop_after=stop, stall=stall)
         payload = json.dumps(completion_json(completion)).encode()
-        # Announce the full length, send half (or nothing, then stall): a truncated body.
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = len(payload)
-        await response.prepare(request)
-        if stall:
-            await stall_for(request, stall)
-        else:
-            await response.write(payload[: len(payload) // 2])
-        cut(request)
-        return response
+        return await truncated_body(request, payload, stall)
 
     def _log(
         self,
