@@ -311,6 +311,18 @@ def test_explicit_thresholds() -> None:
     assert ComplexityRouter(thresholds=[0.9, 0.3]).thresholds == (0.9, 0.3)  # type: ignore[arg-type]
 
 
+def test_a_score_equal_to_a_cut_off_reaches_that_tier() -> None:
+    # The reasons say ">= cut": a score exactly on a cut-off goes to the more capable tier.
+    score = ComplexityRouter().score(req(CODE_BLOCK))
+    decision = ComplexityRouter(thresholds=(score, score / 2))(req(CODE_BLOCK))
+    assert decision.tier == "critical"
+    assert f"(>= {score:.2f})" in decision.reason
+    assert (
+        ComplexityRouter(thresholds=(min(1.0, score + 1e-9), score / 2))(req(CODE_BLOCK)).tier
+        == "standard"
+    )
+
+
 def test_thresholds_out_of_order_are_rejected() -> None:
     with pytest.raises(ValueError, match="strictly descending"):
         ComplexityRouter(thresholds=(0.3, 0.6))
