@@ -161,8 +161,13 @@ def expected_cost_per_1k(
     """
     price_list = list(prices.values()) if isinstance(prices, Mapping) else list(prices)
     costs = _per_prompt_costs(prompts, price_list, output_tokens)
-    cuts = _cuts(router, len(price_list))
-    scores = _scores(router, prompts)
+    return _per_1k(_scores(router, prompts), costs, _cuts(router, len(price_list)))
+
+
+def _per_1k(
+    scores: Sequence[float], costs: Sequence[Sequence[float]], cuts: tuple[float, ...]
+) -> float:
+    """USD per 1,000 calls when each prompt goes to the tier its score reaches under ``cuts``."""
     return (
         1000 * sum(c[tier_index(s, cuts)] for s, c in zip(scores, costs, strict=True)) / len(costs)
     )
@@ -202,8 +207,7 @@ def calibrate_for_cost(
 
     def cost_at(up: float) -> tuple[float, tuple[float, ...]]:
         cuts = thresholds_for_shares(scores, [up / (n - 1)] * (n - 1) + [1.0 - up])
-        total = sum(c[tier_index(s, cuts)] for s, c in zip(scores, costs, strict=True))
-        return 1000 * total / len(costs), cuts
+        return _per_1k(scores, costs, cuts), cuts
 
     return router.with_thresholds(_largest_within(cost_at, usd_per_1k_calls))
 
