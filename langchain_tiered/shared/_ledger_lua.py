@@ -77,10 +77,14 @@ COMMIT_LUA = (
     + """
 -- Settle, release or upload spend made locally during an outage.
 -- KEYS: hold, records, then (spent, held, exp) per budget key.
--- ARGV: id ('' = no hold to drop), nanos ('' = release), record json ('' = none),
---       records to keep ('' = all), then expire_at per budget key.
+-- ARGV: id ('' = no hold to drop; 'upload-...' = local spend, KEYS[1] marks it applied),
+--       nanos ('' = release), record json ('' = none), records to keep ('' = all),
+--       then expire_at per budget key.
 local n = (#KEYS - 2) / 3
-if ARGV[1] ~= '' then
+if string.sub(ARGV[1], 1, 7) == 'upload-' then
+  -- A reply lost after this ran makes the replica send the upload again: apply it once.
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then return 0 end
+elseif ARGV[1] ~= '' then
   local amount = redis.call('GET', KEYS[1])
   if not amount then return 0 end
   redis.call('DEL', KEYS[1])

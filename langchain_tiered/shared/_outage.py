@@ -22,10 +22,11 @@ from langchain_tiered._clock import Clock
 from langchain_tiered.ledger.base import Reservation, SpendRecord
 from langchain_tiered.ledger.memory import InMemoryLedger
 
-__all__ = ["LOCAL_PREFIX", "OnUnavailable", "OutagePolicy", "Pending"]
+__all__ = ["LOCAL_PREFIX", "UPLOAD_PREFIX", "OnUnavailable", "OutagePolicy", "Pending"]
 
 OnUnavailable = Literal["refuse", "local"]
 LOCAL_PREFIX = "local-"
+UPLOAD_PREFIX = "upload-"  # ids of local spend uploaded to the server (applied at most once)
 
 _Errors = tuple[type[BaseException], ...]
 _MAX_ORPHANS = 1024
@@ -36,7 +37,8 @@ class Pending:
     """A commit the server has not seen yet: a settle that failed, or spend made locally.
 
     Attributes:
-        reservation_id: Server reservation to drop first, or ``""`` for local spend.
+        reservation_id: Server reservation to drop first, ``UPLOAD_PREFIX`` + an id for
+            local spend (applied at most once), or ``""`` for a plain record.
         keys: Budget keys to charge.
         nanos: Nano-dollars to commit (``None`` for a release).
         record: Spend record to append, if any.
@@ -105,7 +107,8 @@ class OutagePolicy:
             self.local.release(inner)
             return
         self.local.settle(inner, nanos / 1e9, record)
-        self.defer(Pending("", tuple(reservation.limits), nanos, record))
+        # The upload's own id lets the server apply it once even if it is sent twice.
+        self.defer(Pending(UPLOAD_PREFIX + inner.id, tuple(reservation.limits), nanos, record))
 
     def defer(self, item: Pending) -> None:
         """Queue a commit for the next time the server answers."""

@@ -86,6 +86,18 @@ def test_local_fallback_spends_only_its_share() -> None:
     assert ledger.pending == 1  # queued for upload once Redis answers
 
 
+def test_local_spend_uploaded_twice_is_counted_once(make: Callable[..., Any]) -> None:
+    # A reply lost after Redis ran the upload makes the ledger send the same upload again.
+    ledger = make(on_unavailable="local", local_share=0.5)
+    held = ledger._outage.local_reserve({"g": 1.0}, 0.3, 600.0, None)
+    ledger._outage.local_finish(held, 200_000_000, rec(0.2))
+    (upload,) = ledger._outage.take_pending()
+    ledger._send(upload)
+    ledger._send(upload)
+    assert ledger.spent("g") == pytest.approx(0.2)
+    assert [r.cost_usd for r in ledger.records()] == [pytest.approx(0.2)]
+
+
 def test_local_share_must_be_given_with_local_mode() -> None:
     from langchain_tiered.ledger.redis import RedisLedger
 
