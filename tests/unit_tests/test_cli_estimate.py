@@ -134,6 +134,33 @@ def test_expected_cost_uses_real_output_lengths_from_a_ledger(
     assert hashlib.sha256(ledger.read_bytes()).hexdigest() == before  # read-only
 
 
+@pytest.mark.parametrize(
+    ("tier", "tokens", "expected_usd"),
+    [
+        ("renamed", 40, 0.000285),  # tier renamed since: the model's mean still applies
+        ("small", 300, 0.000645),  # a mean above the cap counts as the cap, never above
+    ],
+)
+def test_ledger_mean_by_model_name_and_capped_at_the_worst_case(
+    files: tuple[Path, Path], tmp_path: Path, tier: str, tokens: int, expected_usd: float
+) -> None:
+    prompts, config = files
+    ledger = tmp_path / "spend.db"
+    with SQLiteLedger(ledger) as book:
+        book.record(
+            SpendRecord(
+                time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                tier=tier,
+                model="gpt-4.1-mini",
+                output_tokens=tokens,
+            )
+        )
+    args = ("estimate", prompts, "--config", config, "--format", "json", "--summary")
+    data = json.loads(run(*args, "--ledger", ledger).stdout)
+    assert data["routed"]["expected_usd"] == expected_usd
+    assert data["routed"]["worst_case_usd"] == 0.000645
+
+
 def test_expected_without_task_cap_says_so(tmp_path: Path) -> None:
     config = tmp_path / "tiers.toml"
     config.write_text(TWO_TIERS, encoding="utf-8")
