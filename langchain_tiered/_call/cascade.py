@@ -352,12 +352,20 @@ def answer_step(
     message: AIMessage,
     *,
     interrupted: bool = False,
+    cut_by: BaseException | None = None,
 ) -> Generator[Action, Any, tuple[dict[str, Any] | None, dict[str, Any]]]:
-    """Validate and settle one step's answer: (final metadata or ``None`` to escalate, step's)."""
+    """Validate and settle one step's answer: (final metadata or ``None`` to escalate, step's).
+
+    ``cut_by``: what stopped an ``interrupted`` stream. An error is an unknown outcome
+    (charged like a plain stream's, see ``settle_call``); an abandonment is not.
+    """
     last = run.is_last(sel.profile.name)
     verdict: Verdict | None = None
     who, judge = "", 0.0
-    settle = settle_call(step_rt, sel, message, run_id=run.run_id, interrupted=interrupted)
+    error = cut_by if isinstance(cut_by, Exception) else None
+    settle = settle_call(
+        step_rt, sel, message, run_id=run.run_id, interrupted=interrupted, error=error
+    )
     if not interrupted and (not last or run.cascade.validate_last):
         verdict, who, judge = yield from _checked(run, sel, message, settle)
     accepted = verdict is None or verdict.accepted

@@ -108,8 +108,8 @@ def cascade_stream(
     try:
         for chunk in itertools.chain(head, rest):
             yield relay.wrap(chunk)
-    except BaseException:
-        drive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True), **kw)
+    except BaseException as exc:
+        drive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True, cut_by=exc), **kw)
         raise
     meta, _ = drive(answer_step(run, step_rt, sel, _merged(relay)), **kw)
     assert meta is not None  # the last step always ends the cascade
@@ -134,8 +134,9 @@ async def acascade_stream(
             yield relay.wrap(chunk)
         async for chunk in rest:
             yield relay.wrap(chunk)
-    except BaseException:
-        await adrive(answer_step(run, step_rt, sel, _merged(relay), interrupted=True), **kw)
+    except BaseException as exc:
+        step = answer_step(run, step_rt, sel, _merged(relay), interrupted=True, cut_by=exc)
+        await adrive(step, **kw)
         raise
     meta, _ = await adrive(answer_step(run, step_rt, sel, _merged(relay)), **kw)
     assert meta is not None  # the last step always ends the cascade

@@ -414,6 +414,34 @@ async def test_abandoned_cascade_astream_reaches_the_callback_with_every_step() 
     assert cb.calls == 1
 
 
+def test_cascade_stream_cut_by_an_error_charges_its_last_step_as_an_unknown_outcome() -> None:
+    ledger = InMemoryLedger()
+    model = _cascade_on(ledger)
+    model.tiers[0].model.break_after = 2  # type: ignore[attr-defined]  # critical, streamed live
+    seen: list[Any] = []
+    with pytest.raises(ConnectionError):
+        seen.extend(c.content for c in model.stream(ASK))
+    assert seen[-2:] == ["The", " answer"]
+    *_, cut = ledger.records()
+    # like a plain stream cut by an error: the provider may bill the whole answer
+    assert cut.tier == "critical"
+    assert cut.cost_usd == cut.estimated_cost_usd > 0
+    assert cut.cost_is_estimate
+    assert ledger.reserved(next(iter(model._rt.limits_for({})))) == 0
+
+
+async def test_cascade_astream_cut_by_an_error_charges_the_unknown_outcome() -> None:
+    ledger = InMemoryLedger()
+    model = _cascade_on(ledger)
+    model.tiers[0].model.break_after = 2  # type: ignore[attr-defined]
+    with pytest.raises(ConnectionError):
+        [c async for c in model.astream(ASK)]
+    *_, cut = ledger.records()
+    assert cut.tier == "critical"
+    assert cut.cost_usd == cut.estimated_cost_usd > 0
+    assert ledger.reserved(next(iter(model._rt.limits_for({})))) == 0
+
+
 # -- an unknown outcome's charge crossing an alert fraction -----------------------------------
 
 
