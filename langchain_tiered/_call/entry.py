@@ -27,7 +27,9 @@ from langchain_tiered.alerts import alerts_after_settle
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessage, BaseMessage
 
+    from langchain_tiered._call.actions import Action
     from langchain_tiered._call.state import CallRequest, Runtime
+    from langchain_tiered.cascade import Cascade
     from langchain_tiered.metadata import TieredMetadata
 
 __all__ = ["agenerate", "astream", "generate", "stream"]
@@ -58,6 +60,20 @@ def _drive_kw(rt: Runtime, run_manager: Any) -> dict[str, Any]:
     return {"clock": rt.clock, "ledger": rt.ledger, "run_manager": run_manager}
 
 
+def _answer(
+    rt: Runtime, req: CallRequest, cascade: Cascade | None, run_manager: Any
+) -> Generator[Action, Any, tuple[AIMessage, TieredMetadata]]:
+    """The whole blocking call as one plan: cascade, or route and call, settle, alerts."""
+    run_id = run_id_of(run_manager)
+    if cascade is not None:
+        return (yield from cascade_call(rt, req, cascade, run_id=run_id))
+    sel = yield from plan_call(rt, req)
+    meta = yield from settle_call(rt, sel, sel.result, run_id=run_id)
+    if rt.budgets:
+        yield from _alerts(rt, meta, req, run_manager)
+    return sel.result, meta
+
+
 def generate(
     rt: Runtime,
     messages: list[BaseMessage],
@@ -69,16 +85,8 @@ def generate(
     started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
     cascade = kwargs.pop("cascade", rt.settings.cascade)
     req = build_request(rt, messages, stop, kwargs, run_manager, stream=False)
-    kw = _drive_kw(rt, run_manager)
-    if cascade is not None:
-        run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
-        message, meta = drive(run, **kw)
-        return _result(message, finish_meta(meta, rt.clock, started, spec))
-    sel = drive(plan_call(rt, req), **kw)
-    meta = drive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
-    if rt.budgets:
-        drive(_alerts(rt, meta, req, run_manager), **kw)
-    return _result(sel.result, finish_meta(meta, rt.clock, started, spec))
+    message, meta = drive(_answer(rt, req, cascade, run_manager), **_drive_kw(rt, run_manager))
+    return _result(message, finish_meta(meta, rt.clock, started, spec))
 
 
 async def agenerate(
@@ -92,16 +100,9 @@ async def agenerate(
     started, spec = rt.clock.monotonic(), kwargs.get("tiered_structured_output")
     cascade = kwargs.pop("cascade", rt.settings.cascade)
     req = build_request(rt, messages, stop, kwargs, run_manager, stream=False)
-    kw = _drive_kw(rt, run_manager)
-    if cascade is not None:
-        run = cascade_call(rt, req, cascade, run_id=run_id_of(run_manager))
-        message, meta = await adrive(run, **kw)
-        return _result(message, finish_meta(meta, rt.clock, started, spec))
-    sel = await adrive(plan_call(rt, req), **kw)
-    meta = await adrive(settle_call(rt, sel, sel.result, run_id=run_id_of(run_manager)), **kw)
-    if rt.budgets:
-        await adrive(_alerts(rt, meta, req, run_manager), **kw)
-    return _result(sel.result, finish_meta(meta, rt.clock, started, spec))
+    plan = _answer(rt, req, cascade, run_manager)
+    message, meta = await adrive(plan, **_drive_kw(rt, run_manager))
+    return _result(message, finish_meta(meta, rt.clock, started, spec))
 
 
 def stream(
