@@ -120,6 +120,7 @@ def test_openai_style_cache_reports_repeated_prefixes_in_128_token_steps(
     assert second <= prompt
     _, again = cached(emu, "What is rule 7?")  # identical prompt: at least as much cached
     assert again >= second
+    assert again <= prompt - prompt % 128  # never more than the billed prompt
     assert emu.requests[-1].cached_tokens == again
 
 
@@ -169,6 +170,14 @@ def test_anthropic_cache_control_writes_then_reads(emu: OpenAICompatibleEmulator
     # usage_metadata carries both for cost accounting
     answer = claude(emu).invoke("no cache_control here")
     assert answer.response_metadata["usage"]["cache_read_input_tokens"] == 0
+
+
+def test_anthropic_short_marked_prefix_is_never_cached(emu: OpenAICompatibleEmulator) -> None:
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    for _ in range(2):
+        answer = claude(emu).invoke([SystemMessage(system), HumanMessage("Hi")])  # type: ignore[arg-type]
+        usage = answer.response_metadata["usage"]
+        assert (usage["cache_creation_input_tokens"], usage["cache_read_input_tokens"]) == (0, 0)
 
 
 # -- the Anthropic wire ------------------------------------------------------------------------
