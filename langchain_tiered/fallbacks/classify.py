@@ -33,7 +33,7 @@ from langchain_core.exceptions import (
 from langchain_tiered._redact import redact
 from langchain_tiered.fallbacks import shapes
 from langchain_tiered.fallbacks.info import KIND_OF, ErrorCause, ErrorInfo, ErrorKind, StreamError
-from langchain_tiered.fallbacks.retry_after import parse_retry_after, retry_after_of
+from langchain_tiered.fallbacks.retry_after import parse_retry_after, retry_after_of, safe_getattr
 
 __all__ = [
     "ErrorCause",
@@ -166,7 +166,7 @@ def _by_sdk_type(exc: BaseException, _status: int | None) -> ErrorCause | None:
 
 
 def _by_body(exc: BaseException, status: int | None) -> ErrorCause | None:
-    body = _safe_getattr(exc, "body")
+    body = safe_getattr(exc, "body")
     if body is None and exc.args and isinstance(exc.args[0], Mapping):
         body = exc.args[0]  # ChatOpenAI: ValueError(error object) for an error body on a 200
     codes = _body_codes(body) | _attribute_codes(exc)
@@ -192,7 +192,7 @@ def _by_body(exc: BaseException, status: int | None) -> ErrorCause | None:
 
 def _attribute_codes(exc: BaseException) -> set[str]:
     # openai/anthropic errors: .code/.type; google.genai APIError: .status ("UNAVAILABLE").
-    values = (_safe_getattr(exc, name) for name in ("code", "type", "status"))
+    values = (safe_getattr(exc, name) for name in ("code", "type", "status"))
     return {v.lower() for v in values if isinstance(v, str)}
 
 
@@ -237,21 +237,13 @@ def _sdk_type_names(exc: BaseException) -> set[str]:
     }
 
 
-def _safe_getattr(obj: object, name: str) -> Any:
-    # Some SDK properties raise instead of returning None (httpx's RequestError.request).
-    try:
-        return getattr(obj, name, None)
-    except Exception:  # a broken attribute means "unknown", not a crash
-        return None
-
-
 def _status_of(exc: BaseException) -> int | None:
-    for source in (exc, _safe_getattr(exc, "response")):
-        status = _safe_getattr(source, "status_code") if source is not None else None
+    for source in (exc, safe_getattr(exc, "response")):
+        status = safe_getattr(source, "status_code") if source is not None else None
         if isinstance(status, int) and not isinstance(status, bool):
             return status
     # google.genai / google.api_core errors carry the HTTP status as an int ``code``.
-    code = _safe_getattr(exc, "code")
+    code = safe_getattr(exc, "code")
     if isinstance(code, int) and not isinstance(code, bool) and code in _HTTP_ERRORS:
         return code
     return None
@@ -272,7 +264,7 @@ def response_failure(message: Any) -> BaseException | None:
     Returns:
         A ``ModelRefusalError`` or :class:`StreamError` to raise or classify, or ``None``.
     """
-    meta = _safe_getattr(message, "response_metadata")
+    meta = safe_getattr(message, "response_metadata")
     if not isinstance(meta, Mapping):
         return None
     reason = meta.get("finish_reason") or meta.get("stop_reason")

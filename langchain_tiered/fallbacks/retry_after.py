@@ -11,7 +11,11 @@ from typing import Any
 __all__ = ["parse_retry_after", "retry_after_of"]
 
 
-def _safe_getattr(obj: object, name: str) -> Any:
+def safe_getattr(obj: object, name: str) -> Any:
+    """``getattr(obj, name, None)``, also ``None`` when the attribute raises.
+
+    Some SDK properties raise instead of returning None (httpx's ``RequestError.request``).
+    """
     try:
         return getattr(obj, name, None)
     except Exception:  # a broken attribute means "unknown", not a crash
@@ -20,7 +24,7 @@ def _safe_getattr(obj: object, name: str) -> Any:
 
 def retry_after_of(exc: BaseException) -> float | None:
     """The Retry-After of an SDK error's HTTP response, if it has one."""
-    headers = _safe_getattr(_safe_getattr(exc, "response"), "headers")
+    headers = safe_getattr(safe_getattr(exc, "response"), "headers")
     if not isinstance(headers, Mapping):
         return None
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
