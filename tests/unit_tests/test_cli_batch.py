@@ -181,6 +181,7 @@ def test_a_write_failure_mid_run_stops_with_one_error_line_and_exit_1(
     assert "1 of them" in errors[0]
     assert len(echo.calls) == 1  # stopped after the first unwritable answer
     assert "Traceback" not in result.output
+    assert "Batch by tier" in result.stdout  # what was paid for before the stop is shown
 
 
 class Warns(Echo):
