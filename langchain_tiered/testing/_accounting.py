@@ -25,11 +25,6 @@ __all__ = ["build_completion", "count_prompt", "encoding", "openai_cached", "pro
 @functools.cache
 def encoding() -> tiktoken.Encoding:
     """The o200k encoding the emulator bills with."""
-    return _encoding()
-
-
-@functools.cache
-def _encoding() -> tiktoken.Encoding:
     # Imported lazily: ``tokens`` loads the bundled BPE files, which only a serving emulator needs.
     from langchain_tiered.tokens import get_encoding  # noqa: PLC0415
 
@@ -52,7 +47,7 @@ def prompt_tokens_of(body: Mapping[str, Any]) -> list[int]:
     """
     parts = [json.dumps(body.get("tools") or [], sort_keys=True)]
     parts += [json.dumps(m, sort_keys=True) for m in body.get("messages") or []]
-    return _encoding().encode("\n".join(parts), disallowed_special=())
+    return encoding().encode("\n".join(parts), disallowed_special=())
 
 
 def openai_cached(cache: PromptCache, body: Mapping[str, Any], prompt: int) -> int:
@@ -85,11 +80,11 @@ def build_completion(
     """
     content, finish = _apply_stop(reply.content, body.get("stop"))
     limit = max_tokens(body)
-    encoding = _encoding()
+    enc = encoding()
     if content is not None and limit is not None:
-        tokens = encoding.encode(content)
+        tokens = enc.encode(content)
         if len(tokens) > limit:
-            content, finish = encoding.decode(tokens[:limit]), "length"
+            content, finish = enc.decode(tokens[:limit]), "length"
     calls = tuple(
         ToolCall(call.name, call.arguments, call.id or f"call_emu{seq:06d}x{i}")
         for i, call in enumerate(reply.tool_calls)
@@ -99,7 +94,7 @@ def build_completion(
     visible = Reply(content=content, tool_calls=calls)
     completion_tokens = reply.completion_tokens
     if completion_tokens is None:
-        completion_tokens = len(encoding.encode(reply_text(visible))) + reply.reasoning_tokens
+        completion_tokens = len(enc.encode(reply_text(visible))) + reply.reasoning_tokens
     return Completion(
         id=f"chatcmpl-emu{seq:08d}",
         created=int(time.time()),
