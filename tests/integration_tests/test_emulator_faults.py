@@ -29,6 +29,7 @@ from langchain_openai.chat_models.base import (
 )
 
 from langchain_tiered.testing import Fault, OpenAICompatibleEmulator, Reply
+from langchain_tiered.testing._faults import FaultBook
 
 pytestmark = pytest.mark.integration
 
@@ -230,3 +231,22 @@ async def test_faults_mutate_safely_while_serving(emu: OpenAICompatibleEmulator)
 
     assert all(isinstance(r, OpenAIRateLimitError) or r.content == "Echo: x" for r in results)
     assert {r.outcome for r in emu.requests} <= {"ok", "rate_limit"}
+
+
+def test_first_added_fault_fires_latencies_add_up_and_a_fault_not_fired_keeps_its_turn() -> None:
+    book = FaultBook(
+        [
+            Fault("latency", latency=0.25),
+            Fault("rate_limit", times=1),
+            Fault("latency", latency=0.5),
+            Fault("server_error", times=1),
+        ]
+    )
+    first = book.judge("m")
+    assert first.fault is not None
+    assert first.fault.kind == "rate_limit"  # insertion order, not the last eligible
+    assert first.delay == pytest.approx(0.75)  # both latency faults, summed
+    second = book.judge("m")  # the server error did not fire before, so it fires now
+    assert second.fault is not None
+    assert second.fault.kind == "server_error"
+    assert book.judge("m").fault is None
