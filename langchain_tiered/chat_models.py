@@ -143,6 +143,11 @@ class TieredChatModel(BaseChatModel):
     @model_validator(mode="after")
     def _build(self) -> Self:
         self._rt = build_runtime(self)
+        # Also in the instance dict: a pydantic private attribute is read through
+        # ``BaseModel.__getattr__`` after a failed lookup (~2-5 us a read, several per call);
+        # from ``__dict__`` it is a plain attribute read. Both name the same object, and
+        # pydantic's dump, iteration and repr skip underscore names.
+        self.__dict__["_rt"] = self._rt
         return self
 
     # -- LangChain metadata ------------------------------------------------------------
@@ -154,7 +159,8 @@ class TieredChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         # Read on every call (tracing, cache keys); the configuration is fixed, so built once.
-        return dict(self._rt.identity)
+        # LangChain copies it (``BaseChatModel.dict``) before adding to it.
+        return self._rt.identity  # type: ignore[return-value]
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         # Built directly rather than through the base class, whose attribute probing on a

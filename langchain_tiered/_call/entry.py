@@ -18,7 +18,7 @@ from langchain_tiered._call.cascade import cascade_call
 from langchain_tiered._call.cascade_stream import acascade_stream, cascade_stream
 from langchain_tiered._call.drivers import adrive, drive
 from langchain_tiered._call.plan import plan_call
-from langchain_tiered._call.relay import Relay, finish_meta, run_id_of
+from langchain_tiered._call.relay import Relay, finish_meta
 from langchain_tiered._call.request import build_request
 from langchain_tiered._call.settle import settle_call
 from langchain_tiered._call.tiercall import listeners
@@ -64,7 +64,7 @@ def _answer(
     rt: Runtime, req: CallRequest, cascade: Cascade | None, run_manager: Any
 ) -> Generator[Action, Any, tuple[AIMessage, TieredMetadata]]:
     """The whole blocking call as one plan: cascade, or route and call, settle, alerts."""
-    run_id = run_id_of(run_manager)
+    run_id = req.run_id
     if cascade is not None:
         return (yield from cascade_call(rt, req, cascade, run_id=run_id))
     sel = yield from plan_call(rt, req)

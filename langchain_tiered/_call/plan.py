@@ -246,9 +246,11 @@ def plan_call(rt: Runtime, req: CallRequest) -> Plan:
     decision = stick(rt, req, decide(rt, req))  # a thread stays where its cache is
     st = PlanState(decision=decision, order=initial_order(rt, decision.tier))
     st.started = rt.clock.monotonic()
-    yield Emit(
-        "tiered.route", {"tier": decision.tier, "reason": decision.reason, "score": decision.score}
-    )
+    if req.listening:  # every call: not even built when nobody listens
+        yield Emit(
+            "tiered.route",
+            {"tier": decision.tier, "reason": decision.reason, "score": decision.score},
+        )
     try:
         while st.order:
             name = st.order.popleft()

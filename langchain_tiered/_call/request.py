@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain_tiered._call.relay import run_id_of
 from langchain_tiered._call.state import CallRequest
 from langchain_tiered._call.structured import request_tools, tier_binder
+from langchain_tiered._call.tiercall import listeners
 from langchain_tiered._conversation import follow
 from langchain_tiered.agents.threads import RUN_KEY, call_identity
 from langchain_tiered.preflight import call_max_tokens
@@ -44,11 +44,9 @@ def build_request(
     _apply_defaults(settings, kwargs)
     stop = stop if stop is not None else settings.stop
     metadata = dict(getattr(run_manager, "metadata", None) or {})
-    thread, run = call_identity(
-        getattr(run_manager, "run_id", None),
-        getattr(run_manager, "parent_run_id", None),
-        metadata,
-    )
+    run_id = getattr(run_manager, "run_id", None)
+    run_id = None if run_id is None else str(run_id)  # once: a UUID's str is not cached
+    thread, run = call_identity(run_id, getattr(run_manager, "parent_run_id", None), metadata)
     if run is not None:
         metadata[RUN_KEY] = run
     override = own.get("tier", metadata.get("tier"))
@@ -64,12 +62,13 @@ def build_request(
         bind=tier_binder(rt, own, tools),
         stream=stream,
         override=override,
-        run_id=run_id_of(run_manager) if hasattr(run_manager, "run_id") else None,
+        run_id=run_id,
         openai_tools=request_tools(rt, own, tools),
         structured_output=bool(own.get("tiered_structured_output")),
         thread=thread,
         run=run,
         conversation=conversation,
+        listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
     )
 
 

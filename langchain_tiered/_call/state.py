@@ -117,6 +117,8 @@ class CallRequest:
     """The top-level run the call belongs to (run budgets)."""
     conversation: Conversation | None = None
     """The messages' unchanged-prefix check, done once for the router and the token memo."""
+    listening: bool = False
+    """Whether any handler wants the call's custom events (else per-call ones are not built)."""
 
 
 @dataclass

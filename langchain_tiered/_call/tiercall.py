@@ -158,7 +158,9 @@ def _serves_nothing(model: BaseChatModel) -> bool:
         return False
     if model.cache is not False and (model.cache is not None or get_llm_cache() is not None):
         return False
-    return not getattr(model, "streaming", False) and model.output_version != "v1"
+    # ``streaming`` is a field of some models only; a missing attribute would cost pydantic
+    # a raised AttributeError per call.
+    return not model.__dict__.get("streaming", False) and model.output_version != "v1"
 
 
 def direct_target(action: CallTier, run_manager: Any) -> tuple[Any, dict[str, Any]] | None:

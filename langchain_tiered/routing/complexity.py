@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from langchain_tiered.routing.base import (
     DEFAULT_TASK_OUTPUT_CAPS,
@@ -108,25 +108,39 @@ class ComplexityRouter:
             self, thresholds=None if thresholds is None else tuple(thresholds)
         )
 
+    def _text_part(self, text: str) -> _TextPart:
+        """What the last human turn alone contributes (remembered for the last text).
+
+        An agent loop routes the same last human turn again on every tool round, and a
+        retried or repeated prompt is the same text: its windowing, lower-casing and scans
+        are done once (one tuple, replaced whole: safe across threads).
+        """
+        last: _TextPart | None = self.__dict__.get("_last_text")
+        if last is not None and last.text == text:  # identity first, then content
+            return last
+        matcher = self._matcher
+        lowered = _window(text, self.max_scan_chars).lower()  # patterns are lower-case
+        hits, parts = matcher.text_signals(lowered)
+        part = _TextPart(text, tuple(parts), matcher.task(hits), sum(p.value for p in parts))
+        self.__dict__["_last_text"] = part  # frozen dataclass: not a field, not compared
+        return part
+
+    def _tokens(self, request: RouteRequest) -> float:
+        if request.token_count is not None:
+            return float(request.token_count)
+        return request.text_length / _CHARS_PER_TOKEN
+
+    def _structure(self, request: RouteRequest) -> list[Contribution]:
+        return self._matcher.request_structure(
+            n_tools=len(request.tools),
+            structured_output=request.structured_output,
+            tokens=self._tokens(request),
+        )
+
     def contributions(self, request: RouteRequest) -> tuple[list[Contribution], str | None]:
         """Every signal's signed share of the raw sum, and the recognised task kind."""
-        matcher = self._matcher
-        text = _window(request.text, self.max_scan_chars).lower()  # patterns are lower-case
-        hits, text_parts = matcher.text_signals(text)
-        tokens = (
-            float(request.token_count)
-            if request.token_count is not None
-            else request.text_length / _CHARS_PER_TOKEN
-        )
-        parts = [
-            *text_parts,
-            *matcher.request_structure(
-                n_tools=len(request.tools),
-                structured_output=request.structured_output,
-                tokens=tokens,
-            ),
-        ]
-        return parts, matcher.task(hits)
+        text = self._text_part(request.text)
+        return [*text.parts, *self._structure(request)], text.task
 
     def score(self, request: RouteRequest) -> float:
         """The complexity score in ``(0, 1)``; higher needs a more capable tier."""
@@ -142,12 +156,16 @@ class ComplexityRouter:
         cuts = default_thresholds(len(tiers)) if self.thresholds is None else self.thresholds
         if len(cuts) != len(tiers) - 1:
             self.validate_tiers(tiers)
-        parts, task = self.contributions(request)
-        raw = sum(p.value for p in parts)
+        text = self._text_part(request.text)
+        structure = self._structure(request)
+        raw = text.total  # summed in the order of contributions(): the same float
+        for part in structure:
+            raw += part.value
         score = self._squash(raw)
         index = tier_index(score, cuts)
-        fired = sorted((p for p in parts if p.value), key=lambda p: -abs(p.value))
-        labels = [p.label for p in fired] or [p.label for p in parts if p.name == "length"]
+        parts = [*text.parts, *structure]
+        fired = sorted((p for p in parts if p.value), key=_strength)
+        labels = [p.label for p in fired] or [p.label for p in structure if p.name == "length"]
         return RouteDecision(
             tier=tiers[index],
             reason=(
@@ -155,9 +173,22 @@ class ComplexityRouter:
                 f"({bound_label(cuts, index)}): " + ", ".join(labels)
             ),
             score=score,
-            max_output_tokens=self.task_output_caps.get(task) if task else None,
+            max_output_tokens=self.task_output_caps.get(text.task) if text.task else None,
             signals=tuple(p.name for p in fired),
         )
+
+
+class _TextPart(NamedTuple):
+    """The contributions of one last-human-turn text, its task kind and their sum."""
+
+    text: str
+    parts: tuple[Contribution, ...]
+    task: str | None
+    total: float
+
+
+def _strength(part: Contribution) -> float:
+    return -abs(part.value)
 
 
 def _window(text: str, limit: int | None) -> str:

@@ -202,3 +202,34 @@ def test_text_signals_memo_equals_the_long_way_and_follows_the_text() -> None:
         remembered = router(request)
         matcher._last = None  # scored from scratch
         assert remembered == router(request)
+
+
+def test_router_text_memo_follows_the_text_and_rescores_the_length() -> None:
+    """The last turn's memo is reused only for the same text; the length is scored anew."""
+    texts = ["prove that 2 + 2 = 4 step by step", "hi", "Übersetze: Haus", "hi", "hi"]
+    remembering = ComplexityRouter()
+    for i, text in enumerate(texts * 2):
+        for tokens in (None, 3, 3000):  # same text, other lengths: other scores
+            request = RouteRequest(
+                messages=(SystemMessage("x" * 40 * i), HumanMessage(text)),
+                tiers=("a", "b", "c"),
+                token_count=tokens,
+            )
+            fresh = ComplexityRouter()  # nothing remembered
+            assert remembering(request) == fresh(request)
+            assert remembering.contributions(request) == fresh.contributions(request)
+            assert remembering.score(request) == fresh.score(request)
+
+
+def test_runtime_read_from_the_instance_dict_is_the_private_one() -> None:
+    """``_rt`` is also kept in ``__dict__`` for speed: never dumped, shared by copies."""
+    price = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)
+    model = TieredChatModel(tiers=[Tier(name="a", model=_DeepSeekLike(), price=price)])
+    assert model.__dict__["_rt"] is model.__pydantic_private__["_rt"]
+    assert "_rt" not in model.model_dump()
+    assert all(not key.startswith("_") for key, _ in model)
+    copy = model.model_copy()
+    assert copy._rt is model._rt
+    before = dict(model._identifying_params)
+    model.asdict()  # LangChain adds "_type" to its own copy
+    assert model._identifying_params == before
