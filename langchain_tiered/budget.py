@@ -143,10 +143,12 @@ class Budget(BaseModel):
         return self.limit_usd - self.ledger.spent(key) - self.ledger.reserved(key)
 
     def _period_part(self, now: datetime) -> str:
+        # Formatted field by field: f"{now:%Y-%m-%d}" goes through strftime, which cost
+        # ~7 us of every budgeted call. Same text for years 1000-9999.
         if self.period == "day":
-            return f"day:{now:%Y-%m-%d}"
+            return f"day:{now.year}-{now.month:02d}-{now.day:02d}"
         if self.period == "month":
-            return f"month:{now:%Y-%m}"
+            return f"month:{now.year}-{now.month:02d}"
         return _LIFETIME
 
 

@@ -7,9 +7,9 @@ ledgers cannot round, validate or refuse differently.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from langchain_tiered.ledger.base import (
     Reservation,
@@ -19,11 +19,10 @@ from langchain_tiered.ledger.base import (
     reserve_nanos,
 )
 
-__all__ = ["HoldRequest", "admit", "hold_request", "overdraft"]
+__all__ = ["HoldRequest", "admit", "hold_request", "new_id", "overdraft"]
 
 
-@dataclass(frozen=True)
-class HoldRequest:
+class HoldRequest(NamedTuple):
     """A reservation about to be made, in nano-dollars.
 
     Attributes:
@@ -53,7 +52,14 @@ def hold_request(
     """
     amount = reserve_nanos(amount_usd)
     caps = {key: limit_nanos(limit) for key, limit in limits.items()}
-    return HoldRequest(uuid.uuid4().hex, amount, caps, now, expiry(now, ttl_seconds))
+    return HoldRequest(new_id(), amount, caps, now, expiry(now, ttl_seconds))
+
+
+def new_id() -> str:
+    """A fresh reservation id: 32 random hex digits, unique across processes and hosts."""
+    # As random as uuid.uuid4().hex (128 bits here, 122 there) without building a UUID, which
+    # cost ~6 us of every reservation (the version nibble was never read).
+    return os.urandom(16).hex()
 
 
 def overdraft(

@@ -19,12 +19,13 @@ from langchain_tiered.ledger.base import (
     actual_nanos,
     as_utc,
     to_usd,
+    wall_seconds,
 )
 
 __all__ = ["EXPIRED_GRACE_SECONDS", "InMemoryLedger"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Hold:
     keys: tuple[str, ...]
     nanos: int
@@ -54,6 +55,7 @@ class InMemoryLedger:
             msg = f"max_records must be >= 0 or None (keep every record), got {max_records!r}"
             raise ValueError(msg)
         self._clock: Clock = clock or SystemClock()
+        self._now = wall_seconds(self._clock)
         self._lock = threading.Lock()
         self._feedback: dict[str, Feedback] = {}
         self._spent: dict[str, int] = {}
@@ -77,15 +79,18 @@ class InMemoryLedger:
         tier: str | None = None,
     ) -> Reservation:
         """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
-        ask = hold_request(limits, amount_usd, ttl_seconds, self._now())
+        rid, amount, caps, now, expires_at = hold_request(
+            limits, amount_usd, ttl_seconds, self._now()
+        )
         with self._lock:
-            self._expire(ask.now)
-            refused = overdraft(ask.caps, ask.amount, self._totals)
-            reservation = admit(ask.id, limits, amount_usd, ask.expires_at, tier, refused)
-            for key in ask.caps:
-                self._reserved[key] = self._reserved.get(key, 0) + ask.amount
-            self._holds[reservation.id] = _Hold(tuple(ask.caps), ask.amount, ask.expires_at)
-            heapq.heappush(self._deadlines, (reservation.expires_at, reservation.id))
+            self._expire(now)
+            refused = overdraft(caps, amount, self._totals)
+            reservation = admit(rid, limits, amount_usd, expires_at, tier, refused)
+            reserved = self._reserved
+            for key in caps:
+                reserved[key] = reserved.get(key, 0) + amount
+            self._holds[rid] = _Hold(tuple(caps), amount, expires_at)
+            heapq.heappush(self._deadlines, (expires_at, rid))
         return reservation
 
     def settle(
@@ -189,9 +194,6 @@ class InMemoryLedger:
         self.record(record)
 
     # -- private helpers; callers hold self._lock -------------------------------------
-
-    def _now(self) -> float:
-        return self._clock.now().timestamp()
 
     def _totals(self, key: str) -> tuple[int, int]:
         return self._spent.get(key, 0), self._reserved.get(key, 0)

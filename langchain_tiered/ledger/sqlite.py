@@ -6,14 +6,13 @@ import asyncio
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from langchain_tiered._clock import Clock, SystemClock
-from langchain_tiered.ledger._reserve import admit, hold_request, overdraft
+from langchain_tiered.ledger._reserve import admit, hold_request, new_id, overdraft
 from langchain_tiered.ledger._sqlite_failsafe import FailsafeWrites, drop_hold
 from langchain_tiered.ledger._sqlite_schema import (
     connect_readonly,
@@ -32,6 +31,7 @@ from langchain_tiered.ledger.base import (
     SpendRecord,
     actual_nanos,
     to_usd,
+    wall_seconds,
 )
 from langchain_tiered.ledger.journal import JournalEntry, SettlementJournal
 
@@ -104,6 +104,7 @@ class SQLiteLedger:
         self.path = os.fspath(path)
         self.readonly = readonly
         self._clock: Clock = clock or SystemClock()
+        self._now = wall_seconds(self._clock)
         self._lock = threading.Lock()
         self._last_cleanup = float("-inf")
         journal = SettlementJournal(journal_path or f"{self.path}.settle-journal.jsonl")
@@ -179,21 +180,20 @@ class SQLiteLedger:
         tier: str | None = None,
     ) -> Reservation:
         """All-or-nothing reservation across ``limits`` (see :meth:`Ledger.reserve`)."""
-        ask = hold_request(limits, amount_usd, ttl_seconds, self._clock.now().timestamp())
-        rid, amount, now, expires_at = ask.id, ask.amount, ask.now, ask.expires_at
+        rid, amount, caps, now, expires_at = hold_request(
+            limits, amount_usd, ttl_seconds, self._now()
+        )
         with self._lock:
             self._failsafe.replay()
             with self._write() as db:
                 self._maybe_cleanup(db, now)
-                refused = overdraft(
-                    ask.caps, amount, lambda key: (_spent(db, key), _held(db, key, now))
-                )
+                refused = overdraft(caps, amount, lambda key: _totals(db, key, now))
                 # Raising rolls the transaction back: nothing is reserved on refusal.
                 reservation = admit(rid, limits, amount_usd, expires_at, tier, refused)
                 db.execute("INSERT INTO holds VALUES (?, ?, ?)", (rid, amount, expires_at))
                 db.executemany(
                     "INSERT INTO reservations VALUES (?, ?, ?, ?)",
-                    [(rid, key, amount, expires_at) for key in ask.caps],
+                    [(rid, key, amount, expires_at) for key in caps],
                 )
         return reservation
 
@@ -231,7 +231,7 @@ class SQLiteLedger:
             record: The row to append.
         """
         with self._lock:
-            self._failsafe.write(JournalEntry(uuid.uuid4().hex, (), 0, record), settles=False)
+            self._failsafe.write(JournalEntry(new_id(), (), 0, record), settles=False)
 
     def spent(self, key: str) -> float:
         """Committed spend under ``key`` in USD."""
@@ -240,9 +240,9 @@ class SQLiteLedger:
 
     def reserved(self, key: str) -> float:
         """Room currently held by unexpired reservations under ``key`` in USD."""
-        now = self._clock.now().timestamp()
+        now = self._now()
         with self._lock:
-            return to_usd(_held(self._conn(), key, now))
+            return to_usd(_totals(self._conn(), key, now)[1])
 
     def records(self, since: datetime | None = None) -> list[SpendRecord]:
         """Spend records in insertion order, optionally only those at or after ``since``.
@@ -377,9 +377,15 @@ def _spent(db: sqlite3.Connection, key: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _held(db: sqlite3.Connection, key: str, now: float) -> int:
-    row = db.execute(
-        "SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE key = ? AND expires_at > ?",
-        (key, now),
-    ).fetchone()
-    return int(row[0])
+# One statement per key for both totals a reservation checks (one round through the
+# sqlite3 module instead of two).
+_TOTALS = (
+    "SELECT COALESCE((SELECT amount FROM spend WHERE key = ?1), 0), "
+    "COALESCE((SELECT SUM(amount) FROM reservations WHERE key = ?1 AND expires_at > ?2), 0)"
+)
+
+
+def _totals(db: sqlite3.Connection, key: str, now: float) -> tuple[int, int]:
+    """``(committed, held)`` nano-dollars under ``key``: spend, and unexpired holds at ``now``."""
+    committed, held = db.execute(_TOTALS, (key, now)).fetchone()
+    return int(committed), int(held)
