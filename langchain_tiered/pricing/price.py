@@ -258,16 +258,31 @@ class ModelPrice(BaseModel):
         self, input_tokens: int, service_tier: str | None, cache_writes: CacheWrites
     ) -> tuple[float, float, float]:
         # The rates of ``worst_case_price`` without building a (validated) ModelPrice: the
-        # pre-flight runs this on every call.
+        # pre-flight runs this on every call, so they are remembered per price, service tier,
+        # write kind and long-context tiers reached (a few keys per price). The memo sits in
+        # the instance dict (pydantic ignores it in dumps, equality and hashes) tagged with
+        # its owner, so a ``model_copy(update=...)``, which shares the dict, never reads it.
+        memo = self.__dict__.get("_worst_rates_memo")
+        if memo is None or memo[0] != id(self):
+            memo = (id(self), {})
+            self.__dict__["_worst_rates_memo"] = memo
         base = self._for_tier(service_tier)
-        candidates = [base, *(p for t, p in base.long_context.items() if input_tokens > t)]
-        if base is self and self.off_peak is not None:
-            candidates.append(self.off_peak)
-        return (
-            max(p._worst_input_rate(cache_writes) for p in candidates),
-            max(max(p.output_per_mtok, _or(p.reasoning_per_mtok, 0.0)) for p in candidates),
-            max(p.per_request_usd for p in candidates),
+        reached = (
+            tuple(t for t in base.long_context if input_tokens > t) if base.long_context else ()
         )
+        key = (id(base), cache_writes, reached)  # base: self or one of its own prices
+        rates: tuple[float, float, float] | None = memo[1].get(key)
+        if rates is None:
+            candidates = [base, *(base.long_context[t] for t in reached)]
+            if base is self and self.off_peak is not None:
+                candidates.append(self.off_peak)
+            rates = (
+                max(p._worst_input_rate(cache_writes) for p in candidates),
+                max(max(p.output_per_mtok, _or(p.reasoning_per_mtok, 0.0)) for p in candidates),
+                max(p.per_request_usd for p in candidates),
+            )
+            memo[1][key] = rates
+        return rates
 
     def _worst_input_rate(self, cache_writes: CacheWrites) -> float:
         rates = [self.input_per_mtok, _or(self.cached_input_per_mtok, 0.0)]

@@ -233,3 +233,26 @@ def test_runtime_read_from_the_instance_dict_is_the_private_one() -> None:
     before = dict(model._identifying_params)
     model.asdict()  # LangChain adds "_type" to its own copy
     assert model._identifying_params == before
+
+
+def test_worst_rates_memo_is_per_price_and_never_read_by_a_copy() -> None:
+    price = ModelPrice(
+        input_per_mtok=1.0,
+        output_per_mtok=2.0,
+        cache_write_per_mtok=1.25,
+        long_context={1000: ModelPrice(input_per_mtok=2.0, output_per_mtok=3.0)},
+        service_tiers={"flex": ModelPrice(input_per_mtok=0.5, output_per_mtok=1.0)},
+    )
+    cases = [(10, None, "none"), (2000, None, "5m"), (10, "flex", "none"), (2000, "FLEX", "any")]
+    first = [price.worst_case(n, 100, service_tier=t, cache_writes=w) for n, t, w in cases]
+    again = [price.worst_case(n, 100, service_tier=t, cache_writes=w) for n, t, w in cases]
+    assert first == again == [
+        (10 * 1.0 + 100 * 2.0) / 1e6,
+        (2000 * 2.0 + 100 * 3.0) / 1e6,  # the long-context tier's rates
+        (10 * 0.5 + 100 * 1.0) / 1e6,
+        (2000 * 0.5 + 100 * 1.0) / 1e6,
+    ]
+    dearer = price.model_copy(update={"input_per_mtok": 100.0})  # shares the instance dict
+    assert dearer.worst_case(10, 0) == 10 * 100.0 / 1e6
+    assert price.worst_case(10, 0) == 10 * 1.0 / 1e6
+    assert price == ModelPrice.model_validate(price.model_dump())
