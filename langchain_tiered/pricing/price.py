@@ -262,6 +262,7 @@ class ModelPrice(BaseModel):
         # write kind and long-context tiers reached (a few keys per price). The memo sits in
         # the instance dict (pydantic ignores it in dumps, equality and hashes) tagged with
         # its owner, so a ``model_copy(update=...)``, which shares the dict, never reads it.
+        memo: tuple[int, dict[tuple[Any, ...], tuple[float, float, float]]] | None
         memo = self.__dict__.get("_worst_rates_memo")
         if memo is None or memo[0] != id(self):
             memo = (id(self), {})
