@@ -101,7 +101,12 @@ def item_key(item_id: Any) -> str:
 
 
 def make_jobs(
-    inputs: Sequence[Any], id_key: str, input_key: str, fingerprint: str = ""
+    inputs: Sequence[Any],
+    id_key: str,
+    input_key: str,
+    fingerprint: str = "",
+    *,
+    hashed: bool = True,
 ) -> list[Job]:
     """Normalise inputs into jobs, refusing duplicate ids before anything is sent.
 
@@ -110,6 +115,9 @@ def make_jobs(
         id_key: Key of the id in mapping inputs.
         input_key: Key of the input in mapping inputs.
         fingerprint: The model configuration that shapes answers (part of every hash).
+        hashed: Compute the input hashes resume matches on. Without an output file nothing is
+            matched, so ``False`` skips them: items without an id are keyed ``#<index>``
+            and ``input_hash`` stays empty.
 
     Raises:
         ValueError: An id occurs more than once, or a mapping lacks ``input_key``.
@@ -118,16 +126,18 @@ def make_jobs(
     seen: Counter[str] = Counter()  # identical inputs without ids: 1st, 2nd, ... occurrence
     for index, raw in enumerate(inputs):
         item_id, item_input, metadata = _unpack(index, raw, id_key, input_key)
-        digest = content_hash(item_input, metadata, fingerprint)
-        if item_id is None:
+        digest = content_hash(item_input, metadata, fingerprint) if hashed else ""
+        if item_id is not None:
+            jobs.append(Job(index, item_id, item_key(item_id), item_input, metadata, digest))
+        elif hashed:
             key = f"sha256:{digest}#{seen[digest]}"
             seen[digest] += 1
             jobs.append(Job(index, index, key, item_input, metadata, digest))
-        else:
-            jobs.append(Job(index, item_id, item_key(item_id), item_input, metadata, digest))
+        else:  # never written, never matched: unique by position (no JSON id reads "#...")
+            jobs.append(Job(index, index, f"#{index}", item_input, metadata))
     counts = Counter(job.key for job in jobs)
-    duplicates = [job.id for job in jobs if counts[job.key] > 1]
-    if duplicates:
+    if len(counts) < len(jobs):
+        duplicates = [job.id for job in jobs if counts[job.key] > 1]
         names = ", ".join(dict.fromkeys(repr(d) for d in duplicates))
         msg = f"duplicate ids in inputs: {names}; give every item a unique {id_key!r}"
         raise ValueError(msg)
@@ -147,10 +157,15 @@ def _unpack(index: int, raw: Any, id_key: str, input_key: str) -> tuple[Any, Any
 
 
 def content_hash(item_input: Any, metadata: Mapping[str, Any], fingerprint: str) -> str:
-    """A stable hash of what shapes an item's answer: input, metadata, model config."""
+    """A stable hash of what shapes an item's answer: input, metadata, model config.
+
+    Output files of earlier versions store it, so its text must never change: it is the
+    SHA-256 of ``json.dumps({"input", "metadata", "config"}, sort_keys=True,
+    ensure_ascii=False, default=_stable)``, encoded by one shared encoder (what ``json.dumps``
+    builds anew per call with these options).
+    """
     data = {"input": item_input, "metadata": metadata, "config": fingerprint}
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=_stable)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_ENCODER.encode(data).encode("utf-8")).hexdigest()
 
 
 def _stable(value: Any) -> Any:
@@ -162,6 +177,10 @@ def _stable(value: Any) -> Any:
     if isinstance(value, (tuple, set, frozenset)):
         return list(value)
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+# Stateless between calls (each encode builds its own iterator), so threads may share it.
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_stable)
 
 
 def ok_item(job: Job, output: Any, latency_s: float) -> BatchItem:

@@ -78,8 +78,12 @@ def prepare(model: Runnable[Any, Any], inputs: Sequence[Any], options: Options) 
     if options.max_concurrency < 1:
         msg = f"max_concurrency must be at least 1, got {options.max_concurrency}"
         raise ValueError(msg)
-    jobs = make_jobs(inputs, options.id_key, options.input_key, model_fingerprint(model))
     store = JsonlStore(options.output) if options.output is not None else None
+    # Hashes only serve matching against an output file: without one, none are computed.
+    fingerprint = model_fingerprint(model) if store is not None else ""
+    jobs = make_jobs(
+        inputs, options.id_key, options.input_key, fingerprint, hashed=store is not None
+    )
     loaded = Loaded()
     if store is not None:
         store.open()

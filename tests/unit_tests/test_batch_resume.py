@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from langchain_core.exceptions import ModelAuthenticationError
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import SecretStr
 
 from langchain_tiered.batch import (
@@ -27,6 +27,8 @@ from langchain_tiered.batch import (
     arun_batch,
     run_batch,
 )
+from langchain_tiered.batch import items as items_module
+from langchain_tiered.batch.items import content_hash
 from langchain_tiered.batch.plan import model_fingerprint
 from langchain_tiered.batch.store import JsonlStore
 from tests.unit_tests.fakes import FakeTier
@@ -217,3 +219,59 @@ def test_stored_cost_has_no_float_noise() -> None:
     assert _tidy(0.00001 + 0.0000064) == 1.64e-05  # the sum is 1.6400000000000002e-05
     assert _tidy(0.1 + 0.2) == 0.3
     assert _tidy(None) is None
+
+
+@pytest.mark.parametrize(
+    ("item_input", "metadata", "fingerprint", "digest"),
+    [
+        (
+            "Erkläre REST",
+            {},
+            "fp",
+            "7b06749b5787cd1da918cc5f519777fa1f6242ca66a540f3497ea7b0efda4bf5",
+        ),
+        (
+            [SystemMessage("kurz"), HumanMessage("Erkläre gRPC")],
+            {"budget_key": "team-a", "z": (1, 2)},
+            '["TieredChatModel"]',
+            "9acde5af6ee0272ef870ab7a11f635782f0b2f03dc2b7017998f4779681d59bf",
+        ),
+        (
+            {"b": 1, "a": [1.5, None]},
+            {},
+            "",
+            "81acc5b65393be1d9ed976b69945dbb7c95781725f13bab75f1733b1b2ff02db",
+        ),
+    ],
+)
+def test_input_hashes_never_change_so_earlier_output_files_still_resume(
+    item_input: Any, metadata: dict[str, Any], fingerprint: str, digest: str
+) -> None:
+    # Digests written by the json.dumps-per-item version: a changed hash would rerun (and bill
+    # again) every answered item of a file written before an upgrade.
+    assert content_hash(item_input, metadata, fingerprint) == digest
+
+
+def test_without_an_output_file_nothing_is_hashed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_hash(*_: Any) -> str:
+        raise AssertionError("hashed although nothing is matched")
+
+    monkeypatch.setattr(items_module, "content_hash", no_hash)
+    for run in (run_batch, lambda *a, **kw: asyncio.run(arun_batch(*a, **kw))):
+        result = run(Echo(), ["same", "same", {"id": "x", "input": "other"}], max_concurrency=2)
+        assert _answers(result) == ["echo: same", "echo: same", "echo: other"]
+        assert [r.id for r in result.results] == [0, 1, "x"]
+        with pytest.raises(ValueError, match="duplicate ids"):
+            run(Echo(), [{"id": "x", "input": "a"}, {"id": "x", "input": "b"}])
+
+
+def test_with_an_output_file_every_item_is_hashed(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_batch(Echo(), ["same", "same", {"id": "x", "input": "other"}], output=out)
+    fingerprint = model_fingerprint(Echo())
+    lines = sorted(_lines(out), key=lambda line: line["index"])
+    assert [line["input_hash"] for line in lines] == [
+        content_hash("same", {}, fingerprint),
+        content_hash("same", {}, fingerprint),
+        content_hash("other", {}, fingerprint),
+    ]
