@@ -82,12 +82,19 @@ def estimate(rt: Runtime, profile: TierProfile, req: CallRequest, cap: int | Non
 
 
 def initial_order(rt: Runtime, routed: str) -> deque[str]:
-    order = fallback_order(
-        rt.names,
-        routed,
-        allow_upgrade=rt.settings.allow_upgrade,
-        overrides=rt.fallback_overrides,
-    )
+    """The tiers to try, routed first (remembered per routed tier and ``allow_upgrade``)."""
+    key = (routed, rt.settings.allow_upgrade)
+    order = rt.orders.get(key)
+    if order is None:
+        order = tuple(
+            fallback_order(
+                rt.names,
+                routed,
+                allow_upgrade=rt.settings.allow_upgrade,
+                overrides=rt.fallback_overrides,
+            )
+        )
+        rt.orders[key] = order
     return deque(order)
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.utils.utils import LC_ID_PREFIX
 
 from langchain_tiered._call.cascade import cascade_call
 from langchain_tiered._call.cascade_stream import acascade_stream, cascade_stream
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["agenerate", "astream", "generate", "stream"]
 
 
-def _result(message: AIMessage, meta: TieredMetadata) -> ChatResult:
-    tagged = message.model_copy(
-        update={"response_metadata": {**message.response_metadata, "tiered": meta}}
-    )
-    return ChatResult(generations=[ChatGeneration(message=tagged)])
+def _result(message: AIMessage, meta: TieredMetadata, run_id: str | None) -> ChatResult:
+    update: dict[str, Any] = {"response_metadata": {**message.response_metadata, "tiered": meta}}
+    if message.id is None and run_id is not None:
+        # The id LangChain's generate path stamps on an id-less answer, set in the same copy
+        # (the run id is already a string here; LangChain would format the UUID again).
+        update["id"] = f"{LC_ID_PREFIX}-{run_id}-0"
+    return ChatResult(generations=[ChatGeneration(message=message.model_copy(update=update))])
 
 
 def _alerts(
@@ -86,7 +89,7 @@ def generate(
     cascade = kwargs.pop("cascade", rt.settings.cascade)
     req = build_request(rt, messages, stop, kwargs, run_manager, stream=False)
     message, meta = drive(_answer(rt, req, cascade, run_manager), **_drive_kw(rt, run_manager))
-    return _result(message, finish_meta(meta, rt.clock, started, spec))
+    return _result(message, finish_meta(meta, rt.clock, started, spec), req.run_id)
 
 
 async def agenerate(
@@ -102,7 +105,7 @@ async def agenerate(
     req = build_request(rt, messages, stop, kwargs, run_manager, stream=False)
     plan = _answer(rt, req, cascade, run_manager)
     message, meta = await adrive(plan, **_drive_kw(rt, run_manager))
-    return _result(message, finish_meta(meta, rt.clock, started, spec))
+    return _result(message, finish_meta(meta, rt.clock, started, spec), req.run_id)
 
 
 def stream(

@@ -71,6 +71,8 @@ class Runtime:
     """Model calls and cost per run (for run budget errors)."""
     last_conversation: Conversation = EMPTY
     """The last call's conversation, which the next call's is compared with."""
+    orders: dict[tuple[str, bool], tuple[str, ...]] = field(default_factory=dict)
+    """Fallback order per routed tier and ``allow_upgrade`` (``decide.initial_order``)."""
     by_name: dict[str, TierProfile] = field(init=False)
     set_name: str = field(init=False)
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from typing import Any
 
 import pytest
@@ -246,13 +247,37 @@ def test_worst_rates_memo_is_per_price_and_never_read_by_a_copy() -> None:
     cases = [(10, None, "none"), (2000, None, "5m"), (10, "flex", "none"), (2000, "FLEX", "any")]
     first = [price.worst_case(n, 100, service_tier=t, cache_writes=w) for n, t, w in cases]
     again = [price.worst_case(n, 100, service_tier=t, cache_writes=w) for n, t, w in cases]
-    assert first == again == [
-        (10 * 1.0 + 100 * 2.0) / 1e6,
-        (2000 * 2.0 + 100 * 3.0) / 1e6,  # the long-context tier's rates
-        (10 * 0.5 + 100 * 1.0) / 1e6,
-        (2000 * 0.5 + 100 * 1.0) / 1e6,
-    ]
+    assert (
+        first
+        == again
+        == [
+            (10 * 1.0 + 100 * 2.0) / 1e6,
+            (2000 * 2.0 + 100 * 3.0) / 1e6,  # the long-context tier's rates
+            (10 * 0.5 + 100 * 1.0) / 1e6,
+            (2000 * 0.5 + 100 * 1.0) / 1e6,
+        ]
+    )
     dearer = price.model_copy(update={"input_per_mtok": 100.0})  # shares the instance dict
     assert dearer.worst_case(10, 0) == 10 * 100.0 / 1e6
     assert price.worst_case(10, 0) == 10 * 1.0 / 1e6
     assert price == ModelPrice.model_validate(price.model_dump())
+
+
+def test_fallback_order_memo_follows_allow_upgrade_and_the_message_id_is_langchains() -> None:
+    from langchain_tiered._call.decide import initial_order
+
+    price = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)
+    model = TieredChatModel(
+        tiers=[Tier(name=n, model=_DeepSeekLike(), price=price) for n in ("a", "b", "c")]
+    )
+    assert list(initial_order(model._rt, "b")) == ["b", "c", "a"]
+    model.allow_upgrade = False  # a setting changed after construction is honoured
+    assert list(initial_order(model._rt, "b")) == ["b", "c"]
+    model.allow_upgrade = True
+    assert list(initial_order(model._rt, "b")) == ["b", "c", "a"]
+    # The id LangChain stamps on an id-less answer: lc_run--<run id>-0.
+    run_id = uuid.uuid4()
+    answer = model.invoke("hi", config={"run_id": run_id})
+    assert answer.id == f"lc_run--{run_id}-0"
+    direct = _DeepSeekLike().invoke("hi", config={"run_id": run_id})
+    assert direct.id == answer.id
