@@ -281,3 +281,13 @@ def test_fallback_order_memo_follows_allow_upgrade_and_the_message_id_is_langcha
     assert answer.id == f"lc_run--{run_id}-0"
     direct = _DeepSeekLike().invoke("hi", config={"run_id": run_id})
     assert direct.id == answer.id
+
+
+def test_invocation_params_equal_langchains_own() -> None:
+    price = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)
+    model = TieredChatModel(tiers=[Tier(name="a", model=_DeepSeekLike(), price=price)])
+    ours = model._get_invocation_params(stop=["x"], temperature=0.5)
+    theirs = BaseChatModel._get_invocation_params(model, stop=["x"], temperature=0.5)
+    assert ours == theirs
+    assert list(ours) == list(theirs)
+    assert ours is not model._get_invocation_params(stop=["x"], temperature=0.5)  # fresh dicts
