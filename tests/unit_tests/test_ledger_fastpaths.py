@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import time
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from langchain_tiered import Budget
 from langchain_tiered._clock import SystemClock
@@ -21,7 +25,13 @@ from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.ledger import InMemoryLedger, Reservation, SpendRecord, SQLiteLedger
 from langchain_tiered.ledger._reserve import hold_request, new_id
 from langchain_tiered.ledger._sqlite_schema import RECORD_COLUMNS, record_row
-from langchain_tiered.ledger.base import wall_seconds
+from langchain_tiered.ledger.base import (
+    _to_nanos,
+    actual_nanos,
+    limit_nanos,
+    reserve_nanos,
+    wall_seconds,
+)
 from langchain_tiered.ledger.journal import JournalEntry, SettlementJournal
 from langchain_tiered.testing import FakeClock
 
@@ -183,3 +193,44 @@ def test_journal_pending_only_with_entries(tmp_path: Path) -> None:
     assert not journal.pending()  # replayed (truncated) file
     journal.append(JournalEntry("id", ("a",), 5, None))
     assert journal.pending()
+
+
+_ROUNDINGS = (ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN)
+
+
+def _slow(usd: float, rounding: str) -> int:
+    return int((Decimal(repr(float(usd))) * Decimal(10**9)).to_integral_value(rounding))
+
+
+@settings(max_examples=3_000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=0.0, max_value=2_000.0),
+        # where a float product's last bit is worth 1e-4 to 1 nano-dollar
+        st.floats(min_value=2_000.0, max_value=1e7),
+    )
+)
+def test_nano_conversion_equals_the_exact_decimal(usd: float) -> None:
+    for rounding in _ROUNDINGS:
+        assert _to_nanos(usd, "amount_usd", rounding) == _slow(usd, rounding), (usd, rounding)
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from([0.0, 0.5]))
+def test_nano_conversion_next_to_rounding_boundaries(nanos: int, half: float) -> None:
+    # Whole and half nano-dollars, and the floats right next to them, are where a float
+    # product could round the wrong way.
+    exact = (nanos + half) / 1e9
+    for usd in (exact, math.nextafter(exact, 0.0), math.nextafter(exact, math.inf)):
+        for rounding in _ROUNDINGS:
+            assert _to_nanos(usd, "limit", rounding) == _slow(usd, rounding), (usd, rounding)
+
+
+def test_nano_conversion_still_refuses_bad_amounts() -> None:
+    for bad in (-1e-9, -0.5, math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="finite amount >= 0"):
+            reserve_nanos(bad)
+    assert (reserve_nanos(0.1), actual_nanos(0.1), limit_nanos(0.3)) == (10**8, 10**8, 3 * 10**8)
+    assert reserve_nanos(0.0000000011) == 2  # 1.1 nano-dollars held as 2, never 1
+    assert limit_nanos(0.0000000019) == 1
+    assert actual_nanos(0.0000000025) == 2  # half to even
+    assert actual_nanos(5_000.0000000015) == 5_000_000_000_002  # above the fast range
