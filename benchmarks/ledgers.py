@@ -11,7 +11,19 @@ InMemory is per process (not shared: 8 processes are 8 budgets); SQLite shares o
 Redis and PostgreSQL are the local services (``redis://127.0.0.1:6379``,
 ``postgresql://postgres@127.0.0.1:5432/test``), each run under a fresh prefix / schema.
 
+A second table (``--pairs``) puts InMemory and SQLite side by side in one process: CPU and
+wall time per reserve+settle pair, medians of interleaved rounds (CPU is what a budgeted
+call adds on a busy machine; wall adds the file I/O). ``--sqlite-modes`` adds the SQLite
+setups issue 13 asked to compare, with what each keeps after a crash:
+
+* ``wal+normal`` (what SQLiteLedger uses): commits survive the process being killed; power
+  loss or an OS crash may roll back the last commits since the WAL was last synced
+  (checkpoints sync it), never corrupting the file;
+* ``wal+full``: every commit fsyncs the WAL, so it survives power loss too;
+* ``delete+full`` (SQLite's default): a rollback journal, fsynced on every commit.
+
     python benchmarks/ledgers.py [--seconds S] [--procs 1,8] [--only redis,postgres]
+    python benchmarks/ledgers.py --pairs [--rounds 7] [--calls 1000] [--sqlite-modes]
 """
 
 from __future__ import annotations
@@ -89,12 +101,66 @@ def _backends(tmp: str) -> dict[str, Callable[[], Any]]:
     }
 
 
+_SQLITE_MODES = {
+    "wal+normal": (),
+    "wal+full": ("PRAGMA synchronous=FULL",),
+    "delete+full": ("PRAGMA journal_mode=DELETE", "PRAGMA synchronous=FULL"),
+}
+
+
+def _pair(ledger: Any) -> None:
+    ledger.settle(ledger.reserve(LIMITS, 0.0001), 0.000072, _record())
+
+
+def _times(ledger: Any, calls: int) -> tuple[float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        _pair(ledger)
+    return (time.process_time() - cpu) / calls, (time.perf_counter() - wall) / calls
+
+
+def pairs(tmp: str, calls: int, rounds: int, *, modes: bool) -> None:
+    """CPU and wall time per reserve+settle pair, ledgers side by side in one process."""
+    ledgers: dict[str, Any] = {"inmemory": InMemoryLedger()}
+    for mode, pragmas in _SQLITE_MODES.items() if modes else [("wal+normal", ())]:
+        ledger = SQLiteLedger(os.path.join(tmp, f"pairs-{mode}.db"))
+        for pragma in pragmas:
+            ledger._conn().execute(pragma)  # the ledger's own connection, before any write
+        ledgers[f"sqlite {mode}" if modes else "sqlite"] = ledger
+    # Slow setups get fewer calls a round, so one round takes about as long for each.
+    share = {"inmemory": 20, "sqlite wal+full": 0.25, "sqlite delete+full": 0.05}
+    counts = {name: max(20, int(calls * share.get(name, 1))) for name in ledgers}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in ledgers}
+    for name, ledger in ledgers.items():  # warm-up: statements prepared, pages cached
+        _times(ledger, max(10, counts[name] // 10))
+    for _ in range(rounds):
+        for name, ledger in ledgers.items():
+            samples[name].append(_times(ledger, counts[name]))
+    print(f"| ledger | CPU us/pair | wall us/pair | pairs/s (wall) |  ({rounds} rounds)")
+    print("|---|---|---|---|")
+    for name, got in samples.items():
+        cpu = statistics.median(c for c, _ in got)
+        wall = statistics.median(w for _, w in got)
+        print(f"| {name} | {cpu * 1e6:,.1f} | {wall * 1e6:,.1f} | {1 / wall:,.0f} |")
+    for ledger in ledgers.values():
+        if isinstance(ledger, SQLiteLedger):
+            ledger.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--procs", default="1,8")
     parser.add_argument("--only", default="inmemory,sqlite,redis,postgres")
+    parser.add_argument("--pairs", action="store_true", help="InMemory vs SQLite per pair")
+    parser.add_argument("--calls", type=int, default=1000, help="--pairs: SQLite pairs a round")
+    parser.add_argument("--rounds", type=int, default=7, help="--pairs: interleaved rounds")
+    parser.add_argument("--sqlite-modes", action="store_true", help="--pairs: journal setups")
     args = parser.parse_args()
+    if args.pairs:
+        with tempfile.TemporaryDirectory() as tmp:
+            pairs(tmp, args.calls, args.rounds, modes=args.sqlite_modes)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         backends = _backends(tmp)
         print(f"| ledger | processes | pairs/s | p50 ms | p99 ms |  ({os.cpu_count()} cores)")
