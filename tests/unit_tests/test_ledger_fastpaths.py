@@ -7,9 +7,11 @@ period key formatted differently from ``strftime``, a stored row missing a colum
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import math
+import pickle
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -95,6 +97,15 @@ def test_spend_record_normalises_keys_time_and_masks_error() -> None:
     assert same_instant.time.tzinfo is timezone.utc
     assert same_instant.time == T0
     assert _full_record(time=T0.replace(tzinfo=None)).time == T0
+
+
+@pytest.mark.parametrize(
+    "value", [_full_record(), Reservation("id1", {"a": 1.0}, 0.25, 10.0)], ids=type
+)
+def test_pickle_and_copies_keep_every_field(value: object) -> None:
+    for clone in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+        assert clone == value
+        assert dataclasses.asdict(clone) == dataclasses.asdict(value)  # type: ignore[call-overload]
 
 
 def test_reservation_replace_and_equality() -> None:
