@@ -36,6 +36,10 @@ from langchain_tiered.batch.items import Job, item_key
 
 __all__ = ["JsonlStore", "Loaded"]
 
+# What json.dumps(line, ensure_ascii=False, default=str) builds anew on every call (two per
+# item); encoding keeps no state between calls, so worker threads may share it.
+_LINE = json.JSONEncoder(ensure_ascii=False, default=str)
+
 
 @dataclass
 class Loaded:
@@ -138,7 +142,7 @@ class JsonlStore:
             "input_hash": job.input_hash,
             "send_id": send_id,
         }
-        text = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        text = _LINE.encode(entry) + "\n"
         with self._lock:
             assert self._sent is not None, "JsonlStore.open() was not called"
             self._sent.write(text)
@@ -152,7 +156,7 @@ class JsonlStore:
         Raises:
             OSError: The write failed (disk full, I/O error).
         """
-        text = json.dumps(line, ensure_ascii=False, default=str) + "\n"
+        text = _LINE.encode(line) + "\n"
         with self._lock:
             assert self._file is not None, "JsonlStore.open() was not called"
             self._file.write(text)

@@ -275,3 +275,24 @@ def test_with_an_output_file_every_item_is_hashed(tmp_path: Path) -> None:
         content_hash("same", {}, fingerprint),
         content_hash("other", {}, fingerprint),
     ]
+
+
+def test_memoized_masking_of_attempt_text_still_depends_on_the_secrets() -> None:
+    from langchain_tiered.batch.items import _MEMO_MAX_CHARS, _redact_short
+
+    text = "key custom-token-42 rejected"
+    assert _redact_short(text, ("custom-token-42",)) == "key [REDACTED] rejected"
+    assert _redact_short(text, ()) == text  # same text, no secret: not served from the memo
+    assert _redact_short(text, ("custom-token-42",)) == "key [REDACTED] rejected"
+    long = "x" * _MEMO_MAX_CHARS + " Bearer abcdefgh1234"
+    assert _redact_short(long, ()).endswith("Bearer [REDACTED]")
+
+
+def test_a_secret_in_a_short_attempt_field_is_masked_on_every_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    secret = "custom-token-NOT-KEY-SHAPED-42"
+    run_batch(Echo(api_key=SecretStr(secret)), ["fail", "fail again"], output=out)
+    lines = _lines(out)
+    assert len(lines) == 2
+    assert secret not in out.read_text(encoding="utf-8")
+    assert all("[REDACTED]" in str(line["attempts"]) for line in lines)
