@@ -54,7 +54,7 @@ class FailsafeWrites:
         for delay in (*_RETRY_DELAYS, None):
             try:
                 with self._transaction() as db:
-                    if not settles or drop_hold(db, entry.id):
+                    if not settles or drop_hold(db, entry.id, entry.keys, entry.expires_at):
                         _commit(db, entry)
                 return
             except sqlite3.ProgrammingError:
@@ -127,7 +127,7 @@ class FailsafeWrites:
             # The id makes replay idempotent across processes and crashes mid-replay.
             applied = db.execute("INSERT OR IGNORE INTO journal_applied VALUES (?)", (entry.id,))
             if applied.rowcount:
-                drop_hold(db, entry.id)
+                drop_hold(db, entry.id, entry.keys, entry.expires_at)
                 _commit(db, entry)
 
 
@@ -142,9 +142,25 @@ def _commit(db: sqlite3.Connection, entry: JournalEntry) -> None:
         db.execute(INSERT_RECORD, record_row(entry.record))
 
 
-def drop_hold(db: sqlite3.Connection, reservation_id: str) -> bool:
-    """Delete a reservation; return whether it still existed (so it is finished only once)."""
+def drop_hold(
+    db: sqlite3.Connection,
+    reservation_id: str,
+    keys: tuple[str, ...] = (),
+    expires_at: float | None = None,
+) -> bool:
+    """Delete a reservation; return whether it still existed (so it is finished only once).
+
+    ``keys`` and ``expires_at`` (the reservation's own) find its rows through the
+    ``reservations_by_key`` index; without them, or if they miss a row, every row is scanned.
+    """
     if db.execute("DELETE FROM holds WHERE id = ?", (reservation_id,)).rowcount == 0:
         return False
-    db.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
+    found = 0
+    if keys and expires_at is not None:
+        found = db.executemany(
+            "DELETE FROM reservations WHERE key = ? AND expires_at = ? AND id = ?",
+            [(key, expires_at, reservation_id) for key in keys],
+        ).rowcount
+    if found < len(keys) or expires_at is None:
+        db.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
     return True

@@ -41,12 +41,14 @@ class JournalEntry:
         keys: Budget keys the cost is committed to.
         actual_nanos: The settled cost in nano-dollars.
         record: The spend record to append, if any.
+        expires_at: The reservation's expiry (finds its rows by key), if known.
     """
 
     id: str
     keys: tuple[str, ...]
     actual_nanos: int
     record: SpendRecord | None
+    expires_at: float | None = None
 
     def to_json(self) -> str:
         """One JSON line (no newline)."""
@@ -55,6 +57,7 @@ class JournalEntry:
             "keys": list(self.keys),
             "actual_nanos": self.actual_nanos,
             "record": self.record.to_dict() if self.record is not None else None,
+            "expires_at": self.expires_at,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -68,6 +71,7 @@ class JournalEntry:
             keys=tuple(data.get("keys") or ()),
             actual_nanos=int(data["actual_nanos"]),
             record=SpendRecord.from_dict(record) if record else None,
+            expires_at=data.get("expires_at"),  # absent from entries of older releases
         )
 
 

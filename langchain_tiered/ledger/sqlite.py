@@ -205,9 +205,9 @@ class SQLiteLedger:
         Never raises for a write the file refuses: the settlement is journaled (see the
         class docstring).
         """
-        entry = JournalEntry(
-            reservation.id, tuple(reservation.limits), actual_nanos(actual_usd), record
-        )
+        keys = tuple(reservation.limits)
+        nanos = actual_nanos(actual_usd)
+        entry = JournalEntry(reservation.id, keys, nanos, record, reservation.expires_at)
         with self._lock:
             self._failsafe.write(entry, settles=True)
 
@@ -222,7 +222,7 @@ class SQLiteLedger:
         with self._lock:
             self._failsafe.replay()
             with self._write() as db:
-                drop_hold(db, reservation.id)
+                drop_hold(db, reservation.id, tuple(reservation.limits), reservation.expires_at)
 
     def record(self, record: SpendRecord) -> None:
         """Append a history row that involves no budget key (journaled if the file refuses).

@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import math
 import pickle
+import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -245,3 +246,57 @@ def test_nano_conversion_still_refuses_bad_amounts() -> None:
     assert limit_nanos(0.0000000019) == 1
     assert actual_nanos(0.0000000025) == 2  # half to even
     assert actual_nanos(5_000.0000000015) == 5_000_000_000_002  # above the fast range
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_settle_and_release_remove_every_row_of_the_hold(tmp_path: Path) -> None:
+    path = tmp_path / "spend.db"
+    clock = FakeClock(start=T0)
+    with SQLiteLedger(path, clock=clock) as ledger:
+        kept = ledger.reserve({"a": 1.0, "b": 1.0}, 0.25)
+        ledger.settle(ledger.reserve({"a": 1.0, "b": 1.0}, 0.25), 0.125)
+        ledger.release(ledger.reserve({"a": 1.0, "c": 1.0}, 0.25))
+        # A reservation whose expiry no longer matches its rows still finds them (by id).
+        moved = ledger.reserve({"a": 1.0, "b": 1.0}, 0.25)
+        ledger.settle(dataclasses.replace(moved, expires_at=moved.expires_at + 1), 0.125)
+        assert _rows(path, "SELECT id FROM reservations") == [(kept.id,)] * 2
+        assert _rows(path, "SELECT id FROM holds") == [(kept.id,)]
+        assert (ledger.spent("a"), ledger.reserved("a")) == (0.25, 0.25)
+
+
+def test_a_journal_entry_of_an_older_release_is_replayed_by_id(tmp_path: Path) -> None:
+    path = tmp_path / "spend.db"
+    clock = FakeClock(start=T0)
+    with SQLiteLedger(path, clock=clock) as ledger:
+        held = ledger.reserve({"a": 1.0}, 0.5)
+    old_line = JournalEntry(held.id, ("a",), 300_000_000, None).to_json()
+    assert '"expires_at":null' in old_line
+    Path(f"{path}.settle-journal.jsonl").write_text(
+        old_line.replace(',"expires_at":null', "") + "\n"
+    )
+    with SQLiteLedger(path, clock=clock) as ledger:
+        assert (ledger.spent("a"), ledger.reserved("a")) == (0.3, 0.0)
+    assert _rows(path, "SELECT COUNT(*) FROM reservations") == [(0,)]
+
+
+def test_journal_entries_keep_the_expiry() -> None:
+    entry = JournalEntry("id", ("a", "b"), 7, _full_record(), 1234.5)
+    assert JournalEntry.from_json(entry.to_json()) == entry
+
+
+def test_a_write_open_drops_the_indexes_older_releases_made(tmp_path: Path) -> None:
+    path = tmp_path / "spend.db"
+    SQLiteLedger(path).close()
+    with sqlite3.connect(path) as db:  # as an older release left the file
+        db.execute("CREATE INDEX reservations_by_id ON reservations (id)")
+        db.execute("CREATE INDEX holds_by_expiry ON holds (expires_at)")
+    SQLiteLedger.open_readonly(path).close()  # a read-only open changes nothing
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%by%'"
+    assert len(_rows(path, indexes)) == 4
+    with SQLiteLedger(path) as ledger:
+        ledger.settle(ledger.reserve({"a": 1.0}, 0.5), 0.25)
+    assert sorted(_rows(path, indexes)) == [("records_by_time",), ("reservations_by_key",)]
