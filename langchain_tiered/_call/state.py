@@ -75,10 +75,13 @@ class Runtime:
     """Fallback order per routed tier and ``allow_upgrade`` (``decide.initial_order``)."""
     by_name: dict[str, TierProfile] = field(init=False)
     set_name: str = field(init=False)
+    counts_runs: bool = field(init=False)
+    """Whether a run budget exists (only its refusals say how many calls a run made)."""
 
     def __post_init__(self) -> None:
         self.by_name = {p.name: p for p in self.profiles}
         self.set_name = "tiered:" + "|".join(p.name for p in self.profiles)
+        self.counts_runs = any(b.scope == "run" for b in self.budgets)
 
     @property
     def names(self) -> tuple[str, ...]:

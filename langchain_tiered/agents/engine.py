@@ -105,7 +105,7 @@ def _writes(req: CallRequest, profile: TierProfile) -> bool:
 
 def observe(rt: Runtime, sel: Selected, tokens: dict[str, int], cost_usd: float) -> None:
     """After a call: remember the thread's tier and usage, count the run's step and cost."""
-    if sel.run is not None:
+    if sel.run is not None and rt.counts_runs:
         rt.runs.record(sel.run, cost_usd)
     if sel.thread is None or rt.threads is None:
         return
