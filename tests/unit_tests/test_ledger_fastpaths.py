@@ -26,15 +26,10 @@ from langchain_tiered import Budget
 from langchain_tiered._clock import SystemClock
 from langchain_tiered.errors import BudgetExceededError
 from langchain_tiered.ledger import InMemoryLedger, Reservation, SpendRecord, SQLiteLedger
+from langchain_tiered.ledger._amounts import _to_nanos
 from langchain_tiered.ledger._reserve import hold_request, new_id
 from langchain_tiered.ledger._sqlite_schema import RECORD_COLUMNS, record_row
-from langchain_tiered.ledger.base import (
-    _to_nanos,
-    actual_nanos,
-    limit_nanos,
-    reserve_nanos,
-    wall_seconds,
-)
+from langchain_tiered.ledger.base import actual_nanos, limit_nanos, reserve_nanos, wall_seconds
 from langchain_tiered.ledger.journal import JournalEntry, SettlementJournal
 from langchain_tiered.testing import FakeClock
 
