@@ -209,38 +209,42 @@ async def _wall(fn: Callable[[], Awaitable[Any]]) -> float:
 
 async def _batch_cells(
     direct: Any, model: TieredChatModel, requests: int, rounds: int
-) -> list[str]:
-    from langchain_tiered.batch import arun_batch  # noqa: PLC0415
+) -> list[tuple[int, Any, Any]]:
+    """Per concurrency: (level, ours, engine) ratios against ``direct.abatch``.
+
+    ``ours`` is ``arun_batch(model)``; ``engine`` is ``asyncio.gather`` of ``model.ainvoke``
+    under a semaphore, the tiered call without the batch runner, so ``ours`` against
+    ``engine`` shows what the runner itself costs. Same prompts for all three in a round,
+    order rotated from round to round, one warm-up round, medians of within-round ratios
+    (``batch_throughput.compare_async``).
+    """
+    from batch_throughput import async_variants, compare_async  # noqa: PLC0415
 
     cells = []
     for conc in (1, 16, 64, 128):
-        n = max(conc * 2, requests if conc > 1 else requests // 4)
-        xs = [f"Frage {i}: nenne eine Hauptstadt" for i in range(n)]
-        cfg: Any = {"max_concurrency": conc}
-
-        async def plain(xs: list[str] = xs, cfg: Any = cfg) -> Any:
-            return await direct.abatch(xs, config=cfg)
-
-        async def ours(xs: list[str] = xs, conc: int = conc) -> Any:
-            return await arun_batch(model, xs, max_concurrency=conc)
-
-        walls: dict[str, list[float]] = {"plain": [], "ours": []}
-        for r in range(rounds + 1):
-            for name, fn in (("plain", plain), ("ours", ours)):
-                wall = await _wall(fn)
-                if r:  # round 0 warms connections
-                    walls[name].append(wall)
-        ratio = statistics.median(walls["plain"]) / statistics.median(walls["ours"])
-        cells.append(f"c{conc}={ratio:.2f}")
+        # Every worker sends at least two prompts; sequential calls vary least, so fewer do.
+        n = max(2 * conc, requests if conc > 1 else max(25, requests // 4))
+        variants = async_variants(direct, model, conc)
+        got = await compare_async({k: variants[k] for k in ("plain", "engine", "ours")}, n, rounds)
+        cells.append((conc, got["ours"], got["engine"]))
     return cells
 
 
 def batch_row(requests: int, rounds: int) -> None:
     with http_models(tiers=1) as (direct, model):
         # One event loop for every round: the async HTTP clients belong to the loop they opened on.
-        cells = asyncio.run(_batch_cells(direct, model, requests, rounds))
-    row("arun_batch vs ChatOpenAI.abatch throughput (wall), concurrency 1/16/64/128",
-        min(c.split("=")[1] for c in cells), ">= 0.97", " ".join(cells))  # fmt: skip
+        # At least 4 rounds: one round's ratio on a shared 2-core machine varies by +-30%.
+        cells = asyncio.run(_batch_cells(direct, model, requests, max(rounds, 4)))
+    # The value is client CPU per request (the emulator runs in its own process): steady
+    # where wall time mostly measures other processes, and a lower bound of the throughput
+    # ratio (a client-bound batch runs at CPU speed; a server-bound one closer to 1).
+    worst = min(ours.cpu for _, ours, _ in cells)
+    detail = " ".join(
+        f"c{c}={ours.cpu:.2f} (wall {ours.wall:.2f}; engine alone {engine.cpu:.2f})"
+        for c, ours, engine in cells
+    )
+    row("arun_batch vs ChatOpenAI.abatch, client CPU/request, concurrency 1/16/64/128",
+        f"{worst:.2f}", ">= 0.97", detail)  # fmt: skip
 
 
 def litellm_row(calls: int, rounds: int) -> None:
