@@ -238,17 +238,27 @@ async def async_table(emu: Any, args: argparse.Namespace) -> None:
             print(f"      {name:7s} wall {r.wall:.3f}  CPU {r.cpu:.3f}   (rounds: {rounds})")
 
 
+def sync_variants(plain: ChatOpenAI, model: TieredChatModel, conc: int) -> dict[str, SyncVariant]:
+    """``ChatOpenAI.batch``, ``run_batch(ChatOpenAI)`` and ``run_batch(TieredChatModel)``."""
+    cfg: Any = {"max_concurrency": conc}
+
+    def reference(xs: list[Any]) -> Any:
+        return plain.batch(xs, config=cfg)
+
+    def runner(xs: list[Any]) -> Any:
+        return run_batch(plain, xs, max_concurrency=conc)
+
+    def ours(xs: list[Any]) -> Any:
+        return run_batch(model, xs, max_concurrency=conc)
+
+    return {"plain": reference, "runner": runner, "ours": ours}
+
+
 def sync_table(emu: Any, args: argparse.Namespace) -> None:
     plain, model = chat(emu, NAMES[-1]), tiered(emu, args.tiers)
     for conc in args.concurrency:
         n = requests_for(conc, args.requests)
-        cfg: Any = {"max_concurrency": conc}
-        variants: dict[str, SyncVariant] = {
-            "plain": lambda xs, cfg=cfg: plain.batch(xs, config=cfg),
-            "runner": lambda xs, c=conc: run_batch(plain, xs, max_concurrency=c),
-            "ours": lambda xs, c=conc: run_batch(model, xs, max_concurrency=c),
-        }
-        got = compare_sync(variants, n, args.rounds)
+        got = compare_sync(sync_variants(plain, model, conc), n, args.rounds)
         print(
             f"[sync] c{conc:<3d} run_batch(plain) wall {got['runner'].wall:.3f} "
             f"CPU {got['runner'].cpu:.3f}; run_batch(tiered) wall {got['ours'].wall:.3f} "
