@@ -97,8 +97,15 @@ class Job:
 
 
 def item_key(item_id: Any) -> str:
-    """A canonical string for an id, equal before and after a JSON round trip."""
-    return json.dumps(item_id, sort_keys=True, default=repr)
+    """A canonical string for an id, equal before and after a JSON round trip.
+
+    ``json.dumps(item_id, sort_keys=True, default=repr)`` (stored files hold it), by one
+    shared encoder instead of a new one per id.
+    """
+    return _KEY_ENCODER.encode(item_id)
+
+
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=repr)
 
 
 def make_jobs(

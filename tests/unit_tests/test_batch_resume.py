@@ -296,3 +296,10 @@ def test_a_secret_in_a_short_attempt_field_is_masked_on_every_line(tmp_path: Pat
     assert len(lines) == 2
     assert secret not in out.read_text(encoding="utf-8")
     assert all("[REDACTED]" in str(line["attempts"]) for line in lines)
+
+
+@pytest.mark.parametrize("item_id", ["q1", 7, 2.5, {"b": 1, "a": "ü"}, ["x", 1], ("t", 2)])
+def test_id_keys_match_the_ones_stored_by_earlier_versions(item_id: Any) -> None:
+    from langchain_tiered.batch.items import item_key
+
+    assert item_key(item_id) == json.dumps(item_id, sort_keys=True, default=repr)
