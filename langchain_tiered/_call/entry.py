@@ -22,7 +22,6 @@ from langchain_tiered._call.plan import plan_call
 from langchain_tiered._call.relay import Relay, finish_meta
 from langchain_tiered._call.request import build_request
 from langchain_tiered._call.settle import settle_call
-from langchain_tiered._call.tiercall import listeners
 from langchain_tiered.alerts import alerts_after_settle
 
 if TYPE_CHECKING:
@@ -55,8 +54,15 @@ def _alerts(
         req.metadata,
         rt.clock.now(),
         meta["cost_usd"] + meta["unknown_outcome_usd"],  # requests charged unanswered too
-        listening=bool(listeners(getattr(run_manager, "handlers", None) or ())),
+        listening=req.listening,
     )
+
+
+def _alerting(rt: Runtime, req: CallRequest) -> bool:
+    """Whether a budget alert could reach anyone: an ``on_alert``, or a listening handler."""
+    if not rt.budgets:
+        return False
+    return req.listening or any(b.alert_at and b.on_alert is not None for b in rt.budgets)
 
 
 def _drive_kw(rt: Runtime, run_manager: Any) -> dict[str, Any]:
@@ -72,7 +78,7 @@ def _answer(
         return (yield from cascade_call(rt, req, cascade, run_id=run_id))
     sel = yield from plan_call(rt, req)
     meta = yield from settle_call(rt, sel, sel.result, run_id=run_id)
-    if rt.budgets:
+    if _alerting(rt, req):
         yield from _alerts(rt, meta, req, run_manager)
     return sel.result, meta
 
@@ -131,11 +137,11 @@ def stream(
             yield relay.wrap(chunk)
     except BaseException as exc:  # cut by an error, or abandoned by the caller
         meta = drive(relay.interrupted(rt, sel, run_manager, exc), **kw)
-        if rt.budgets:  # charged like an answer: alerts too
+        if _alerting(rt, req):  # charged like an answer: alerts too
             drive(_alerts(rt, meta, req, run_manager), **kw)
         raise
     meta = drive(relay.settle(rt, sel, run_manager), **kw)
-    if rt.budgets:
+    if _alerting(rt, req):
         drive(_alerts(rt, meta, req, run_manager), **kw)
     yield relay.final(meta)
 
@@ -170,10 +176,10 @@ async def astream(
             yield relay.wrap(chunk)
     except BaseException as exc:  # cut by an error, or abandoned/cancelled by the caller
         meta = await adrive(relay.interrupted(rt, sel, run_manager, exc), **kw)
-        if rt.budgets:  # charged like an answer: alerts too
+        if _alerting(rt, req):  # charged like an answer: alerts too
             await adrive(_alerts(rt, meta, req, run_manager), **kw)
         raise
     meta = await adrive(relay.settle(rt, sel, run_manager), **kw)
-    if rt.budgets:
+    if _alerting(rt, req):
         await adrive(_alerts(rt, meta, req, run_manager), **kw)
     yield relay.final(meta)

@@ -354,7 +354,7 @@ def test_cli_serves_until_interrupted() -> None:
         assert _HTTP.get(f"{url}/models").json()["object"] == "list"
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0  # generous: a loaded CI machine is slow to stop
 
 
 def test_cli_rejects_malformed_context_window() -> None:

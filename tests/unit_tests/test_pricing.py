@@ -9,7 +9,6 @@ import math
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -512,12 +511,9 @@ def test_from_litellm_real_map(monkeypatch: pytest.MonkeyPatch) -> None:
         return original(self)
 
     monkeypatch.setattr(Path, "read_bytes", counting)
-    start = time.perf_counter()
     with pytest.warns(PriceImportWarning, match="search_context_cost_per_query"):
         book = PriceBook.from_litellm(LITELLM_MAP)
-    elapsed = time.perf_counter() - start
-    assert reads == [LITELLM_MAP]
-    assert elapsed < 1.0
+    assert reads == [LITELLM_MAP]  # read once (its speed is a benchmark's business, not a test's)
 
     raw = json.loads(LITELLM_MAP.read_text())
     imported = set(book)
