@@ -17,7 +17,7 @@ import itertools
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -241,12 +241,6 @@ def http_row(calls: int, rounds: int) -> None:
     ratio = f"{t['tiered'] / t['direct']:.2f}x"
     row("HTTP to the emulator, sequential, vs direct ChatOpenAI", ratio, "<= 1.05x",
         f"{us(t['tiered'])} vs {us(t['direct'])} CPU")  # fmt: skip
-
-
-async def _wall(fn: Callable[[], Awaitable[Any]]) -> float:
-    start = time.perf_counter()
-    await fn()
-    return time.perf_counter() - start
 
 
 async def _batch_cells(
