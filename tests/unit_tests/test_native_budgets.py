@@ -199,3 +199,12 @@ def test_a_failing_alert_check_never_loses_the_paid_answer() -> None:
         assert "".join(str(c.content) for c in chunks) == "ok"
         assert chunks[-1].response_metadata["tiered"]["cost_usd"] == pytest.approx(COST)
         assert any("budget alert" in str(w.message) for w in caught)
+
+
+def test_alert_reaches_a_listener_without_on_alert() -> None:
+    """No on_alert: the alert is still worked out and emitted when a handler listens."""
+    model = one_tier(Budget(limit_usd=2e-4, alert_at=(0.5,)))
+    model.invoke("hi")  # 26% spent, nobody listens
+    events = Events()
+    model.invoke("hi", config={"callbacks": [events]})  # 52%: crosses one half
+    assert [e["fraction"] for e in events.alerts] == [0.5]
