@@ -2,10 +2,18 @@
 
 An agent loop resends the same message objects plus new ones every turn. The router's running
 text length (``RouteRequest.text_length``) and the token memo (``TokenCounter``) both reuse
-their work for that unchanged prefix. Checking it (same objects, same contents) costs ~10 us at
-400 messages, so the chat model does it once per call (``follow``) and hands the resulting
-``Conversation`` to both; either falls back to its own check when the record it kept is not
-the one this call's conversation follows.
+their work for that unchanged prefix. The chat model compares the prefix once per call
+(``follow``) and hands the resulting ``Conversation`` to both; either falls back to its own
+check when the record it kept is not the one this call's conversation follows.
+
+Two depths of check:
+
+- identity (``verify=False``): the same message objects in the same places, one C-level tuple
+  comparison (~2 ns a message). Used when nothing the call pays for rests on exact counts.
+- content (``verify=True``): also that no resent message had its ``content`` reassigned in
+  place, read from each message's kept ``__dict__`` (~20 ns a message). Used when a budget, a
+  ``max_cost_per_call`` or a token rate limit weighs the count, and by ``verified`` before a
+  count is acted on otherwise (a tier skipped for its context window, a dry run).
 
 Imports nothing of ours.
 """
@@ -18,9 +26,38 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-__all__ = ["EMPTY", "Conversation", "follow", "prefix_length"]
+__all__ = ["EMPTY", "Conversation", "follow", "prefix_length", "verified"]
 
 _CONTENT = operator.attrgetter("content")  # a declared field: plain __dict__ access
+_CONTENT_ITEM = operator.itemgetter("content")
+
+
+class _Live:
+    """Reads ``content`` through the message where its ``__dict__`` may be replaced."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: BaseMessage) -> None:
+        self.message = message
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self.message, key)
+
+
+def _fields(message: BaseMessage) -> Any:
+    """Where ``message.content`` is read from on later calls, taken once per message.
+
+    A message's attributes live in its ``__dict__``, which an assignment
+    (``message.content = ...``) updates in place; reading ``content`` from that dict costs
+    about a third of an attribute read, which goes through pydantic's ``__getattr__`` hook.
+    Models that validate assignment get a new ``__dict__`` on each assignment, so they are
+    read through the message itself.
+    """
+    config = getattr(type(message), "model_config", None) or {}
+    if config.get("validate_assignment"):
+        return _Live(message)
+    fields = getattr(message, "__dict__", None)
+    return fields if isinstance(fields, dict) and "content" in fields else _Live(message)
 
 
 class Conversation:
@@ -30,12 +67,16 @@ class Conversation:
         messages: The call's messages.
         contents: Each message's content when the call was made (an in-place reassignment
             of a sent message's content is noticed by the next call).
+        fields: Each message's ``__dict__`` (or a reader standing in for it), from which the
+            next call reads the contents it compares.
         previous: The conversation this one was compared with (``None`` once superseded,
             so the chain never grows: a consumer that kept an older record checks itself).
         reused: How many leading messages are the previous conversation's, unchanged.
+        verified: Whether ``reused`` was checked against the messages' current contents
+            (``follow(..., verify=False)`` compares identity only).
     """
 
-    __slots__ = ("contents", "messages", "previous", "reused")
+    __slots__ = ("contents", "fields", "messages", "previous", "reused", "verified")
 
     def __init__(
         self,
@@ -43,11 +84,14 @@ class Conversation:
         contents: tuple[Any, ...],
         previous: Conversation | None,
         reused: int,
+        fields: tuple[Any, ...] = (),
     ) -> None:
         self.messages = messages
         self.contents = contents
         self.previous = previous
         self.reused = reused
+        self.fields = fields
+        self.verified = True
 
 
 EMPTY = Conversation((), (), None, 0)
@@ -74,10 +118,69 @@ def prefix_length(
     return _leading_run(operator.eq, tuple(map(_CONTENT, head[:reused])), old_contents)
 
 
-def follow(previous: Conversation, messages: Sequence[BaseMessage]) -> Conversation:
-    """The conversation of a call sending ``messages`` after ``previous``."""
+def _kept_prefix(sent: tuple[BaseMessage, ...], previous: Conversation, *, verify: bool) -> int:
+    """How many leading ``sent`` messages are ``previous``'s, read from the kept ``fields``.
+
+    Without ``verify`` only identity is compared: a resent message whose ``content`` was
+    reassigned in place keeps its old record until a verified call notices it.
+    """
+    old_messages, old_contents, old_fields = previous.messages, previous.contents, previous.fields
+    size = min(len(sent), len(old_messages))
+    if len(old_fields) != len(old_messages):  # a record built without fields
+        return prefix_length(sent, old_messages, old_contents)
+    if sent[:size] == old_messages[:size]:  # same objects (identity short-circuits in C)
+        reused = size
+    else:
+        reused = _leading_run(operator.is_, sent[:size], old_messages)
+    if not verify:
+        return reused
+    now = tuple(map(_CONTENT_ITEM, old_fields[:reused]))
+    if now == old_contents[:reused]:
+        return reused
+    return _leading_run(operator.eq, now, old_contents)
+
+
+def follow(
+    previous: Conversation, messages: Sequence[BaseMessage], *, verify: bool = True
+) -> Conversation:
+    """The conversation of a call sending ``messages`` after ``previous``.
+
+    Args:
+        previous: The last call's conversation.
+        messages: This call's messages.
+        verify: Also check that no resent message had its ``content`` reassigned (one read
+            per message). Without it the record of a resent message is trusted on identity
+            alone, and the conversation says so (``verified`` is false): callers whose
+            decision rests on exact counts verify it first (``verified``).
+    """
     sent = tuple(messages)
-    reused = prefix_length(sent, previous.messages, previous.contents)
-    contents = previous.contents[:reused] + tuple(map(_CONTENT, sent[reused:]))
+    reused = _kept_prefix(sent, previous, verify=verify)
+    new = sent[reused:]
+    contents, fields = previous.contents[:reused], previous.fields[:reused]  # no copy if whole
+    if new:
+        contents += tuple(map(_CONTENT, new))
+        fields += tuple(map(_fields, new))
     previous.previous = None  # keep one step only: older records are never compared with
-    return Conversation(sent, contents, previous, reused)
+    conversation = Conversation(sent, contents, previous, reused, fields)
+    if not verify and reused:
+        conversation.verified = False
+    return conversation
+
+
+def verified(conversation: Conversation) -> Conversation:
+    """``conversation`` itself if verified, else the same call's messages checked in full.
+
+    The result follows the same previous record when it is still kept (so the token memo
+    and the router reuse what is unchanged), else none: everything is counted anew.
+    """
+    if conversation.verified:
+        return conversation
+    previous = conversation.previous
+    if previous is None:  # superseded by a concurrent call: compare with nothing
+        previous = Conversation((), (), None, 0)
+    checked = follow(previous, conversation.messages)
+    if checked.reused == conversation.reused:  # nothing was reassigned: the first is right
+        conversation.verified = True
+        conversation.previous = checked.previous
+        return conversation
+    return checked

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 
 from langchain_tiered._call.state import CallRequest, Runtime
+from langchain_tiered._conversation import verified
 from langchain_tiered.errors import RouterError
 from langchain_tiered.fallbacks import fallback_order
 from langchain_tiered.preflight import (
@@ -25,7 +26,25 @@ from langchain_tiered.preflight import (
 from langchain_tiered.pricing import cache_writes_for
 from langchain_tiered.routing import RouteDecision, RouteRequest
 
-__all__ = ["decide", "estimate", "initial_order", "preview", "route"]
+__all__ = ["decide", "estimate", "initial_order", "preview", "route", "verify_conversation"]
+
+
+def verify_conversation(rt: Runtime, req: CallRequest) -> bool:
+    """Check the call's resent messages in full if only their identity was; whether it was.
+
+    ``build_request`` compares resent messages by identity alone when no budget, cap or
+    rate limit rests on the count. Before a count decides anything else (skipping a tier
+    for its context window, a dry run), an in-place ``content`` reassignment must be seen.
+    """
+    conversation = req.conversation
+    if conversation is None or conversation.verified:
+        return False
+    checked = verified(conversation)
+    if checked is not conversation:
+        req.conversation = checked
+        if rt.last_conversation is conversation:
+            rt.last_conversation = checked
+    return True
 
 
 def route(rt: Runtime, req: CallRequest, token_count: int | None) -> RouteDecision:
@@ -36,16 +55,18 @@ def route(rt: Runtime, req: CallRequest, token_count: int | None) -> RouteDecisi
             msg = f"unknown tier {req.override!r}; valid tier names: {names}"
             raise ValueError(msg)
         return RouteDecision(tier=req.override, reason=f"override: tier {req.override!r}")
+    conversation = req.conversation
     request = RouteRequest(
-        messages=tuple(req.messages),
+        # The conversation holds the same messages as a tuple already (no copy per call).
+        messages=tuple(req.messages) if conversation is None else conversation.messages,
         tiers=rt.names,
         tools=req.openai_tools,
         structured_output=req.structured_output,
         metadata=req.metadata,
         token_count=token_count,
     )
-    if req.conversation is not None:  # the prefix check done once per call (text_length)
-        request.__dict__["_conversation"] = req.conversation
+    if conversation is not None:  # the prefix check done once per call (text_length)
+        request.__dict__["_conversation"] = conversation
     decision = rt.router(request)
     if not isinstance(decision, RouteDecision):
         msg = (
@@ -123,6 +144,7 @@ def preview(rt: Runtime, req: CallRequest) -> CallPlan:
     The same checks as the pre-flight of :func:`plan_call` (context window,
     ``max_cost_per_call``), without budgets, cooldowns or rate limits.
     """
+    verify_conversation(rt, req)
     decision = decide(rt, req)
     on_tier = {p.name: estimate(rt, p, req, decision.max_output_tokens) for p in rt.profiles}
     skipped: list[tuple[str, str]] = []

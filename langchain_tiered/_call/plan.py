@@ -21,7 +21,13 @@ from langchain_tiered._call.actions import (
     Reserve,
     Sleep,
 )
-from langchain_tiered._call.decide import decide, estimate, initial_order, preview
+from langchain_tiered._call.decide import (
+    decide,
+    estimate,
+    initial_order,
+    preview,
+    verify_conversation,
+)
 from langchain_tiered._call.outcome import Hold, charge_unknown, ledger_failed, outcome_unknown
 from langchain_tiered._call.plan_state import PlanState, shortfall_detail
 from langchain_tiered._call.records import Attempt, SkipReason
@@ -73,9 +79,12 @@ def _admit(rt: Runtime, st: PlanState, profile: TierProfile, req: CallRequest) -
         st.skip(profile.name, SkipReason.COOLING_DOWN, detail)
         return None
     pre = estimate(rt, profile, req, st.decision.max_output_tokens)
+    problem = window_problem(profile.context_window, pre.prompt_tokens, st.min_window)
+    if problem and verify_conversation(rt, req):  # never skip a tier on a stale count
+        pre = estimate(rt, profile, req, st.decision.max_output_tokens)
+        problem = window_problem(profile.context_window, pre.prompt_tokens, st.min_window)
     st.largest_prompt = max(st.largest_prompt, pre.prompt_tokens)
     st.windows_checked.append(profile.context_window)
-    problem = window_problem(profile.context_window, pre.prompt_tokens, st.min_window)
     if problem:
         st.skip(profile.name, SkipReason.CONTEXT_WINDOW, problem)
         return None

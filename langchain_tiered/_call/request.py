@@ -53,7 +53,10 @@ def build_request(
     if override is None and own.get("model") is not None:
         override = _tier_of_model(rt, own["model"])
     tools = own.get("tools") or None
-    conversation = rt.last_conversation = follow(rt.last_conversation, messages)
+    # Calls that reserve, cap or rate-limit on the count check every resent message's
+    # content; others trust resent messages on identity until a window check needs it.
+    verify = bool(rt.budgets or rt.limiters) or settings.max_cost_per_call is not None
+    conversation = rt.last_conversation = follow(rt.last_conversation, messages, verify=verify)
     return CallRequest(
         messages=messages,
         stop=stop,

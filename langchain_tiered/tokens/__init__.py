@@ -177,6 +177,7 @@ class _Snapshot:
     contents: tuple[Any, ...]  # each message's content when counted
     counts: tuple[int, ...]
     conversation: Any = None  # the chat model's per-call record (``_conversation``), if any
+    total: int = 0  # sum(counts): a resent history is not summed again
 
 
 _EMPTY_SNAPSHOT = _Snapshot(profile=-1, messages=(), contents=(), counts=())
@@ -283,24 +284,27 @@ class TokenCounter:
         if old is None or old.profile != profile:
             old = _EMPTY_SNAPSHOT
         if conversation is not None and old.conversation is conversation:
-            return sum(old.counts)  # counted for this very call already
+            return old.total  # counted for this very call already
         if conversation is not None and old.conversation is conversation.previous is not None:
             reused = conversation.reused  # the chat model compared with what we counted
         else:
             reused = self._reusable_prefix(messages, old)
         if reused == len(messages) == len(old.messages) and conversation is None:
-            return sum(old.counts)  # the same conversation again: nothing new to remember
+            return old.total  # the same conversation again: nothing new to remember
         new_messages = messages[reused:]
-        counts = old.counts[:reused] + tuple(
+        new_counts = (
             self._counts_by_key(new_messages, profile, model_encoding) if new_messages else ()
         )
+        counts = old.counts[:reused] + tuple(new_counts)
+        total = old.total if reused == len(old.counts) else sum(old.counts[:reused])
+        total += sum(new_counts)
         if conversation is not None:
             sent, contents = conversation.messages, conversation.contents
         else:
             sent = tuple(messages)
             contents = old.contents[:reused] + tuple(map(_CONTENT, new_messages))
-        self._snapshot = _Snapshot(profile, sent, contents, counts, conversation)
-        return sum(counts)
+        self._snapshot = _Snapshot(profile, sent, contents, counts, conversation, total)
+        return total
 
     def _count_tools(self, tools: Sequence[Any], model_encoding: ModelEncoding) -> int:
         if not all(isinstance(tool, Mapping) for tool in tools):

@@ -13,10 +13,19 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict
 
-from langchain_tiered import ModelPrice, Tier, TieredChatModel, TieredCostCallbackHandler
+from langchain_tiered import (
+    Budget,
+    BudgetExceededError,
+    InMemoryLedger,
+    ModelPrice,
+    Tier,
+    TieredChatModel,
+    TieredCostCallbackHandler,
+)
 from langchain_tiered.pricing import BilledUsage, billed_usage
-from langchain_tiered.routing import ComplexityRouter, RouteRequest
+from langchain_tiered.routing import ComplexityRouter, RouteDecision, RouteRequest
 
 
 def _random_history(rng: random.Random) -> list[BaseMessage]:
@@ -164,18 +173,33 @@ def test_one_prefix_check_per_call_gives_the_same_lengths_and_counts() -> None:
                 assert counted == shared.count(messages, model=model, conversation=last)
 
 
-def test_agent_loop_through_the_model_routes_on_the_true_length() -> None:
+@pytest.mark.parametrize("guard", ["budget", "max_cost_per_call", "tokens_per_minute", None])
+def test_agent_loop_through_the_model_routes_on_the_true_length(guard: str | None) -> None:
+    """Every call routes on the true length; an in-place edit is seen when money rests on it.
+
+    Without a budget, cap or rate limit, resent messages are trusted on identity (one C
+    comparison per call instead of a content read per message): the edit is then seen by
+    the next call that needs exact counts, not by the router.
+    """
     seen: list[tuple[int, int]] = []
 
     def router(request: RouteRequest) -> Any:
         seen.append((request.text_length, len(request.full_text)))
         return ComplexityRouter()(request)
 
+    price = ModelPrice(input_per_mtok=1, output_per_mtok=2)
+    tpm = 1e9 if guard == "tokens_per_minute" else None  # a local rate limit weighs the count
     tiers = [
-        Tier(name=n, model=_DeepSeekLike(), price=ModelPrice(input_per_mtok=1, output_per_mtok=2))
+        Tier(name=n, model=_DeepSeekLike(), price=price, tokens_per_minute=tpm)
         for n in ("strong", "weak")
     ]
-    model = TieredChatModel(tiers=tiers, router=router)
+    guards: dict[str | None, Any] = {
+        "budget": {"budget": Budget(limit_usd=100.0, ledger=InMemoryLedger())},
+        "max_cost_per_call": {"max_cost_per_call": 10.0},
+        "tokens_per_minute": {},
+        None: {},
+    }
+    model = TieredChatModel(tiers=tiers, router=router, **guards[guard])
     history: list[BaseMessage] = [SystemMessage("be brief")]
     for i in range(6):
         history.append(HumanMessage(f"question {i} " * (i + 1)))
@@ -183,7 +207,80 @@ def test_agent_loop_through_the_model_routes_on_the_true_length() -> None:
     history[1].content = "an earlier question, edited in place"
     model.invoke(history)
     assert len(seen) == 7
-    assert all(running == joined for running, joined in seen)
+    assert all(running == joined for running, joined in seen[:6])
+    running, joined = seen[6]
+    if guard is None:  # the identity shortcut: the old length until a check needs the new
+        assert running == joined - len("an earlier question, edited in place") + len("question 0 ")
+    else:
+        assert running == joined
+
+
+def _to_small_model(window: int | None = 200, **settings: Any) -> TieredChatModel:
+    """Routes every call to ``small`` (a ``window``-token window), ``large`` behind it."""
+    price = ModelPrice(input_per_mtok=1, output_per_mtok=2)
+    tiers = [
+        Tier(name=name, model=_DeepSeekLike(), price=price, context_window=w)
+        for name, w in (("large", 100_000), ("small", window))
+    ]
+    to_small = lambda request: RouteDecision(tier="small", reason="test")  # noqa: E731
+    return TieredChatModel(tiers=tiers, router=to_small, **settings)
+
+
+def test_no_tier_is_skipped_for_its_window_on_a_count_made_before_an_edit() -> None:
+    model = _to_small_model()
+    history: list[BaseMessage] = [HumanMessage("tell me about rivers " * 100)]
+    first = model.invoke(history).response_metadata["tiered"]
+    assert first["tier"] == "large"  # ~400 tokens do not fit the small window
+    history.append(AIMessage("ok"))
+    history.append(HumanMessage("and lakes?"))
+    model.invoke(history)  # same objects resent: trusted on identity
+    history[0].content = "tell me about rivers"  # trimmed in place: now it fits
+    assert model.invoke(history).response_metadata["tiered"]["tier"] == "small"
+
+
+def test_a_capped_call_counts_a_message_grown_in_place() -> None:
+    """With ``max_cost_per_call`` resent messages are checked: a grown one is priced."""
+    # The fake takes no output cap: each call is priced at deepseek-chat's 8,192 output
+    # tokens ($0.0164), plus the prompt.
+    model = _to_small_model(None, max_cost_per_call=0.02, on_budget_exceeded="raise")
+    history: list[BaseMessage] = [HumanMessage("a short question")]
+    model.invoke(history)
+    model.invoke(history)
+    history[0].content = "a question grown in place " * 5000  # ~25k more tokens: $0.025
+    with pytest.raises(BudgetExceededError):
+        model.invoke(history)
+
+
+def test_follow_without_verify_trusts_identity_and_verified_finds_the_edit() -> None:
+    from langchain_tiered._conversation import EMPTY, follow, verified
+
+    history: list[BaseMessage] = [HumanMessage("one"), AIMessage("two"), HumanMessage("three")]
+    first = follow(EMPTY, history)
+    trusted = follow(first, [*history, AIMessage("four")], verify=False)
+    assert (trusted.reused, trusted.verified) == (3, False)
+    assert verified(trusted) is trusted  # nothing was edited
+    assert trusted.verified
+    history[1].content = "edited"
+    again = follow(trusted, history, verify=False)
+    assert (again.reused, again.verified, again.contents[1]) == (3, False, "two")
+    checked = verified(again)
+    assert (checked.reused, checked.verified, checked.contents[1]) == (1, True, "edited")
+    assert follow(again, history).reused == 1  # a verified follow sees it too
+    superseded = follow(checked, history, verify=False)
+    follow(superseded, history)  # a later call supersedes it: its previous is dropped
+    assert verified(superseded).reused == 0
+
+
+def test_messages_that_validate_assignment_are_read_through_the_message() -> None:
+    from langchain_tiered._conversation import EMPTY, follow
+
+    class Checked(HumanMessage):
+        model_config = ConfigDict(validate_assignment=True)
+
+    message = Checked("before")
+    first = follow(EMPTY, [message])
+    message.content = "after"  # pydantic gives such a model a new __dict__ here
+    assert follow(first, [message]).reused == 0
 
 
 def test_text_signals_memo_equals_the_long_way_and_follows_the_text() -> None:
