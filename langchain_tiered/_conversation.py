@@ -53,11 +53,16 @@ def _fields(message: BaseMessage) -> Any:
     Models that validate assignment get a new ``__dict__`` on each assignment, so they are
     read through the message itself.
     """
-    config = getattr(type(message), "model_config", None) or {}
-    if config.get("validate_assignment"):
-        return _Live(message)
-    fields = getattr(message, "__dict__", None)
-    return fields if isinstance(fields, dict) and "content" in fields else _Live(message)
+    cls = type(message)
+    direct = _DIRECT.get(cls)
+    if direct is None:
+        config = getattr(cls, "model_config", None) or {}
+        direct = _DIRECT[cls] = not config.get("validate_assignment")
+    fields = message.__dict__ if direct else None
+    return fields if fields.__class__ is dict and "content" in fields else _Live(message)
+
+
+_DIRECT: dict[type, bool] = {}  # message class -> its __dict__ stays the same object
 
 
 class Conversation:

@@ -24,6 +24,8 @@ from langchain_tiered.fallbacks import ErrorCause
 from langchain_tiered.ledger import LedgerWriteWarning, SpendRecord
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from langchain_tiered._call.records import Attempt
     from langchain_tiered._call.state import Runtime
     from langchain_tiered.fallbacks import ErrorInfo
@@ -62,10 +64,11 @@ def spend_record(
     baseline: float | None = None,
     estimate: bool = False,
     error: str | None = None,
+    at: datetime | None = None,
 ) -> SpendRecord:
-    """The ledger row of one charge (an answer, or an unknown outcome)."""
+    """The ledger row of one charge (an answer, or an unknown outcome), made ``at`` (now)."""
     return SpendRecord(
-        time=rt.clock.now(),
+        time=rt.clock.now() if at is None else at,
         tier=profile.name,
         model=profile.model_name or "",
         input_tokens=tokens.get("input_tokens", 0),

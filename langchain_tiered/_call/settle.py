@@ -124,6 +124,7 @@ def settle_call(
             baseline=baseline_cost,
             estimate=estimated or interrupted,
             error=error_text,
+            at=at,
         )
         ledger_error = yield from commit(rt, sel.reservation, cost, record)
     overspend = max(0.0, cost - sel.pre.worst_case_usd)

@@ -157,7 +157,13 @@ class ComplexityRouter:
         if len(cuts) != len(tiers) - 1:
             self.validate_tiers(tiers)
         text = self._text_part(request.text)
-        structure = self._structure(request)
+        shape = (len(request.tools), request.structured_output, self._tokens(request), tiers, cuts)
+        last = self.__dict__.get("_last_decision")
+        if last is not None and last[0] is text and last[1] == shape:
+            return last[2]  # the same text, size and tiers again: the same (frozen) decision
+        structure = self._matcher.request_structure(
+            n_tools=shape[0], structured_output=shape[1], tokens=shape[2]
+        )
         raw = text.total  # summed in the order of contributions(): the same float
         for part in structure:
             raw += part.value
@@ -166,7 +172,7 @@ class ComplexityRouter:
         parts = [*text.parts, *structure]
         fired = sorted((p for p in parts if p.value), key=_strength)
         labels = [p.label for p in fired] or [p.label for p in structure if p.name == "length"]
-        return RouteDecision(
+        decision = RouteDecision(
             tier=tiers[index],
             reason=(
                 f"score {score:.2f} (raw {raw:+.2f}) -> tier {tiers[index]!r} "
@@ -176,6 +182,9 @@ class ComplexityRouter:
             max_output_tokens=self.task_output_caps.get(text.task) if text.task else None,
             signals=tuple(p.name for p in fired),
         )
+        # A retried or repeated prompt (same last-turn record, same size) is decided once.
+        self.__dict__["_last_decision"] = (text, shape, decision)  # replaced whole: thread-safe
+        return decision
 
 
 class _TextPart(NamedTuple):

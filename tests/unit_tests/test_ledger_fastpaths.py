@@ -11,7 +11,9 @@ import copy
 import dataclasses
 import inspect
 import math
+import os
 import pickle
+import random
 import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
@@ -119,6 +121,31 @@ def test_reservation_ids_are_fresh_random_hex() -> None:
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
     asks = {hold_request({"a": 1.0}, 0.1, 60.0, 0.0).id for _ in range(100)}
     assert len(asks) == 100
+
+
+def test_reservation_ids_ignore_the_global_random_seed() -> None:
+    """Replicas that all call ``random.seed(42)`` must still draw different ids."""
+    random.seed(42)
+    first = new_id()
+    random.seed(42)
+    assert new_id() != first
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe and exits
+        os.write(write, "".join(new_id() for _ in range(20)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    parent = [new_id() for _ in range(20)]
+    child_ids = {child[i : i + 32] for i in range(0, len(child), 32)}
+    assert len(child_ids) == 20
+    assert child_ids.isdisjoint(parent)
 
 
 def test_wall_seconds_follows_the_clock_it_was_given() -> None:

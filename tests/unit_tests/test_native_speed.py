@@ -319,6 +319,34 @@ def test_router_text_memo_follows_the_text_and_rescores_the_length() -> None:
             assert remembering.score(request) == fresh.score(request)
 
 
+def test_router_decision_memo_equals_a_fresh_decision_whatever_changes() -> None:
+    """A repeated request gets the remembered decision; any changed input decides anew."""
+    remembering = ComplexityRouter()
+    tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    shapes = [
+        {"tiers": ("a", "b")},
+        {"tiers": ("a", "b", "c")},
+        {"tiers": ("a", "b", "c"), "tools": (tool,)},
+        {"tiers": ("a", "b", "c"), "structured_output": True},
+        {"tiers": ("a", "b", "c"), "token_count": 5000},
+    ]
+    decisions = []
+    for text in ("prove that 2 + 2 = 4 step by step", "hi"):
+        for shape in shapes + shapes[::-1]:
+            request = RouteRequest(messages=(HumanMessage(text),), **shape)
+            decision = remembering(request)
+            assert decision == ComplexityRouter()(request)
+            decisions.append(decision)
+    assert decisions[0] is not decisions[1]  # other tiers: decided anew
+    again = remembering(RouteRequest(messages=(HumanMessage("hi"),), tiers=("a", "b")))
+    assert again is decisions[-1]  # the same request as the last one: remembered
+    assert remembering.with_thresholds((0.9,))(
+        RouteRequest(messages=(HumanMessage("hi"),), tiers=("a", "b"))
+    ) == ComplexityRouter(thresholds=(0.9,))(
+        RouteRequest(messages=(HumanMessage("hi"),), tiers=("a", "b"))
+    )
+
+
 def test_runtime_read_from_the_instance_dict_is_the_private_one() -> None:
     """``_rt`` is also kept in ``__dict__`` for speed: never dumped, shared by copies."""
     price = ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)
