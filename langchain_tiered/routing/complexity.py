@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from langchain_tiered.routing.base import (
     DEFAULT_TASK_OUTPUT_CAPS,
@@ -158,6 +158,7 @@ class ComplexityRouter:
             self.validate_tiers(tiers)
         text = self._text_part(request.text)
         shape = (len(request.tools), request.structured_output, self._tokens(request), tiers, cuts)
+        last: tuple[_TextPart, tuple[Any, ...], RouteDecision] | None
         last = self.__dict__.get("_last_decision")
         if last is not None and last[0] is text and last[1] == shape:
             return last[2]  # the same text, size and tiers again: the same (frozen) decision
