@@ -158,10 +158,12 @@ class ComplexityRouter:
             self.validate_tiers(tiers)
         text = self._text_part(request.text)
         shape = (len(request.tools), request.structured_output, self._tokens(request), tiers, cuts)
-        last: tuple[_TextPart, tuple[Any, ...], RouteDecision] | None
-        last = self.__dict__.get("_last_decision")
+        last: tuple[_TextPart, tuple[Any, ...], RouteDecision] | None = self.__dict__.get(
+            "_last_decision"
+        )
         if last is not None and last[0] is text and last[1] == shape:
-            return last[2]  # the same text, size and tiers again: the same (frozen) decision
+            remembered: RouteDecision = last[2]  # same text, size and tiers: same (frozen) one
+            return remembered
         structure = self._matcher.request_structure(
             n_tools=shape[0], structured_output=shape[1], tokens=shape[2]
         )
