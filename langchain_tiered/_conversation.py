@@ -131,6 +131,8 @@ def _kept_prefix(sent: tuple[BaseMessage, ...], previous: Conversation, *, verif
     """
     old_messages, old_contents, old_fields = previous.messages, previous.contents, previous.fields
     size = min(len(sent), len(old_messages))
+    if not size or sent[0] is not old_messages[0]:  # a new conversation (or a string prompt)
+        return 0
     if len(old_fields) != len(old_messages):  # a record built without fields
         return prefix_length(sent, old_messages, old_contents)
     if sent[:size] == old_messages[:size]:  # same objects (identity short-circuits in C)

@@ -159,6 +159,8 @@ class CircuitBreaker:
 
     def record_success(self, tier: str) -> None:
         """Close the tier's circuit and forget its failures and rate-limit streak."""
+        if tier not in self._tiers:  # the common case, read without the lock (atomic)
+            return
         with self._lock:
             self._tiers.pop(tier, None)
 
@@ -216,6 +218,10 @@ class CircuitBreaker:
         cooldown has passed, the first call returns ``False`` (the caller is the probe) and
         later calls return ``True`` until the probe's outcome is recorded.
         """
+        # Never failed, or closed again (the common case): no lock needed to say so.
+        return tier in self._tiers and self._open_now(tier)
+
+    def _open_now(self, tier: str) -> bool:
         with self._lock:
             circuit = self._tiers.get(tier)
             if circuit is None:
