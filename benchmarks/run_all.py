@@ -158,15 +158,24 @@ def history(turns: int) -> list[BaseMessage]:
 
 
 def history_row(calls: int, rounds: int) -> None:
+    """The issue's row, then the same with a budget (no target).
+
+    Without a budget, cap or rate limit, resent messages are compared by identity; with
+    one, every resent message's content is also checked (an in-place edit changes what
+    the call reserves), which is the second row's added cost.
+    """
     direct, model = two_fakes()
+    _, guarded = two_fakes(budget=Budget(limit_usd=1e9, ledger=InMemoryLedger()))
     short, long = history(1), history(200)
     # Every call the same list: the token memo is per message, as in an agent loop.
     t = side_by_side(
         {
             "d1": lambda: direct.invoke(short),
             "t1": lambda: model.invoke(short),
+            "g1": lambda: guarded.invoke(short),
             "d200": lambda: direct.invoke(long),
             "t200": lambda: model.invoke(long),
+            "g200": lambda: guarded.invoke(long),
         },
         max(1, calls // 4),
         rounds,
@@ -174,6 +183,9 @@ def history_row(calls: int, rounds: int) -> None:
     added1, added200 = t["t1"] - t["d1"], t["t200"] - t["d200"]
     row("added cost per call at 200 turns of history vs 1 message", f"{added200 / added1:.2f}x",
         "<= 1.1x", f"+{us(added200)} vs +{us(added1)}")  # fmt: skip
+    added1, added200 = t["g1"] - t["d1"], t["g200"] - t["d200"]
+    row("same with an InMemoryLedger budget (contents checked)", f"{added200 / added1:.2f}x",
+        "-", f"+{us(added200)} vs +{us(added1)}")  # fmt: skip
 
 
 def hook_row(blocks: int) -> None:
