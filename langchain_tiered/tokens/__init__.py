@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import convert_to_openai_messages
 from langchain_core.prompt_values import PromptValue
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -140,9 +141,37 @@ def _freeze(value: Any) -> Hashable:
 
 def _key_bytes(value: Any) -> int:
     """Memory a memo key holds, estimated: its strings and containers (``sys.getsizeof``)."""
-    if isinstance(value, tuple):
-        return sys.getsizeof(value) + sum(_key_bytes(v) for v in value)
-    return sys.getsizeof(value)
+    if not isinstance(value, tuple):
+        return sys.getsizeof(value)
+    total = sys.getsizeof(value)
+    for item in value:  # leaves (strings, None, numbers) without a recursive call each
+        total += _key_bytes(item) if isinstance(item, tuple) else sys.getsizeof(item)
+    return total
+
+
+_PLAIN_ROLES = {HumanMessage: "user", SystemMessage: "system", AIMessage: "assistant"}
+
+
+def _wire_messages(message: BaseMessage) -> list[dict[str, Any]]:
+    """The OpenAI wire form of one message, as ``convert_to_openai_messages`` gives it.
+
+    A plain text message (a human, system or AI message with string content and no name,
+    extra kwargs or tool calls: most messages) is ``{"role", "content"}``, built here;
+    anything else goes through LangChain's converter.
+    """
+    role = _PLAIN_ROLES.get(message.__class__)
+    fields = message.__dict__
+    content = fields.get("content")
+    if (
+        role is not None
+        and content.__class__ is str
+        and fields.get("name") is None
+        and not fields.get("additional_kwargs")
+        and not fields.get("tool_calls")
+        and not fields.get("invalid_tool_calls")
+    ):
+        return [{"role": role, "content": content}]
+    return convert_to_openai_messages([message])
 
 
 def _message_key(message: BaseMessage) -> Hashable:
@@ -267,7 +296,7 @@ class TokenCounter:
                 enc = get_encoding(model_encoding.encoding)
                 cached = sum(  # noqa: PLW2901 - a miss fills the slot the lookup left empty
                     _tokens_openai.count_message(wire, model_encoding, enc)
-                    for wire in convert_to_openai_messages([message])
+                    for wire in _wire_messages(message)
                 )
                 misses.append((key, cached))
             counts.append(cached)

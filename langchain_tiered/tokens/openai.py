@@ -9,6 +9,7 @@ the public approximations, chosen to err high where they are unsure.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -52,6 +53,11 @@ def _n(enc: tiktoken.Encoding, text: str) -> int:
     # encode_ordinary: special-token text typed by a user is plain text to the API, never an
     # error, and it skips the special-token scan.
     return len(enc.encode_ordinary(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _role_tokens(enc: tiktoken.Encoding, role: str) -> int:
+    return _n(enc, role)
 
 
 def _json(value: Any) -> str:
@@ -131,7 +137,9 @@ def count_message(
             tokens += _function_call_tokens(value, enc)
         elif key == "tool_call_id":
             tokens += TOOL_CALL_ID_TOKENS
-        elif isinstance(value, str):  # role, name, refusal: rendered as text
+        elif key == "role" and value.__class__ is str:  # a handful of values: remembered
+            tokens += _role_tokens(enc, value)
+        elif isinstance(value, str):  # name, refusal: rendered as text
             tokens += _n(enc, value)
             if key == "name":
                 tokens += model_encoding.tokens_per_name
