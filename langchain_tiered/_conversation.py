@@ -188,6 +188,5 @@ def verified(conversation: Conversation) -> Conversation:
     checked = follow(previous, conversation.messages)
     if checked.reused == conversation.reused:  # nothing was reassigned: the first is right
         conversation.verified = True
-        conversation.previous = checked.previous
         return conversation
     return checked
