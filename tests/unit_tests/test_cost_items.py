@@ -392,3 +392,41 @@ def test_from_litellm_imports_structure_and_reports_the_rest(tmp_path: Path) -> 
         eu = PriceBook.from_litellm(path, region="eu", warn=False)
     assert eu.price_for("m-tiers").input_per_mtok == pytest.approx(2.2)
     assert eu.price_for("claude-x").input_per_mtok == 3.0  # no EU uplift on that entry
+
+
+def test_claude_breakpoints_are_found_anywhere_in_a_long_history() -> None:
+    """The skip for plain string messages never hides a breakpoint elsewhere in the message."""
+    history: list[Any] = []
+    for i in range(100):
+        history += [HumanMessage(f"question {i}"), AIMessage(f"answer {i}")]
+    assert cache_writes_for("claude-sonnet-4-5", history, {}) == "none"
+    # A string content with the breakpoint in additional_kwargs, mid-history.
+    kwargs_marked = AIMessage("x", additional_kwargs={"cache_control": {"ttl": "1h"}})
+    assert (
+        cache_writes_for("claude-sonnet-4-5", [*history[:50], kwargs_marked, *history[50:]], {})
+        == "1h"
+    )
+    # A block list mid-history, and a plain dict message.
+    block = HumanMessage([{"type": "text", "text": "doc", "cache_control": {"type": "ephemeral"}}])
+    assert cache_writes_for("claude-sonnet-4-5", [*history, block, history[0]], {}) == "5m"
+    as_dict = {"role": "user", "content": [{"type": "text", "text": "d", "cache_control": {}}]}
+    assert cache_writes_for("claude-sonnet-4-5", [*history, as_dict], {}) == "5m"
+    # A content reassigned in place to blocks is seen on the next look.
+    edited = HumanMessage("plain")
+    assert cache_writes_for("claude-sonnet-4-5", [edited], {}) == "none"
+    edited.content = [{"type": "text", "text": "d", "cache_control": {"ttl": "1h"}}]
+    assert cache_writes_for("claude-sonnet-4-5", [edited], {}) == "1h"
+
+
+def test_claude_breakpoints_on_a_message_whose_content_is_not_a_field() -> None:
+    class Note:
+        """A message-like object whose content is computed (not in its instance dict)."""
+
+        def __init__(self) -> None:
+            self.kind = "note"
+
+        @property
+        def content(self) -> list[dict[str, Any]]:
+            return [{"type": "text", "text": "d", "cache_control": {"ttl": "1h"}}]
+
+    assert cache_writes_for("claude-sonnet-4-5", [Note()], {}) == "1h"
