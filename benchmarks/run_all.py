@@ -62,8 +62,11 @@ class Fake(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-def two_fakes(**kwargs: Any) -> tuple[Fake, TieredChatModel]:
-    tiers = [Tier(name=n, model=Fake(model_name=n), price=PRICE) for n in ("strong", "weak")]
+def two_fakes(model_prefix: str = "", **kwargs: Any) -> tuple[Fake, TieredChatModel]:
+    tiers = [
+        Tier(name=n, model=Fake(model_name=model_prefix + n), price=PRICE)
+        for n in ("strong", "weak")
+    ]
     model = TieredChatModel(tiers=tiers, **kwargs)
     routed = model.invoke(PROMPT).response_metadata["tiered"]["tier"]
     return tiers[("strong", "weak").index(routed)].model, model  # type: ignore[return-value]
@@ -166,6 +169,8 @@ def history_row(calls: int, rounds: int) -> None:
     """
     direct, model = two_fakes()
     _, guarded = two_fakes(budget=Budget(limit_usd=1e9, ledger=InMemoryLedger()))
+    # Claude model names: every call also looks for cache_control breakpoints in the history.
+    _, claude = two_fakes("claude-sonnet-4-5-")
     short, long = history(1), history(200)
     # Every call the same list: the token memo is per message, as in an agent loop.
     t = side_by_side(
@@ -176,6 +181,8 @@ def history_row(calls: int, rounds: int) -> None:
             "d200": lambda: direct.invoke(long),
             "t200": lambda: model.invoke(long),
             "g200": lambda: guarded.invoke(long),
+            "c1": lambda: claude.invoke(short),
+            "c200": lambda: claude.invoke(long),
         },
         max(1, calls // 4),
         rounds,
@@ -185,6 +192,9 @@ def history_row(calls: int, rounds: int) -> None:
         "<= 1.1x", f"+{us(added200)} vs +{us(added1)}")  # fmt: skip
     added1, added200 = t["g1"] - t["d1"], t["g200"] - t["d200"]
     row("same with an InMemoryLedger budget (contents checked)", f"{added200 / added1:.2f}x",
+        "-", f"+{us(added200)} vs +{us(added1)}")  # fmt: skip
+    added1, added200 = t["c1"] - t["d1"], t["c200"] - t["d200"]
+    row("same on Claude-named tiers (cache breakpoints looked for)", f"{added200 / added1:.2f}x",
         "-", f"+{us(added200)} vs +{us(added1)}")  # fmt: skip
 
 
