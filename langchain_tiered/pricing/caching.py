@@ -66,26 +66,18 @@ def cache_writes_for(
         return "any" if "prompt_cache_retention" in (kwargs or {}) else "5m"
     found: set[str] = set()
     for message in messages:
+        # A LangChain message with a string content and empty extra kwargs holds no
+        # breakpoint: skipped on a read of its instance dict (an agent's history is hundreds
+        # of such messages on every call). Anything else is scanned.
         fields = getattr(message, "__dict__", None)
-        if fields is not None and fields.__class__ is dict:
-            # A LangChain message: a string content and no extra kwargs hold no breakpoint.
-            # Read from the instance dict, not through pydantic's attribute hook (an agent's
-            # history is hundreds of such messages on every call).
-            content = (
-                fields["content"] if "content" in fields else getattr(message, "content", message)
-            )
-            extra = (
-                fields["additional_kwargs"]
-                if "additional_kwargs" in fields
-                else getattr(message, "additional_kwargs", None)
-            )
-            if content.__class__ is str and not extra:
-                continue
-        else:
-            content = getattr(message, "content", message)
-            extra = getattr(message, "additional_kwargs", None)
-        found.update(_ttls(content))
-        found.update(_ttls(extra))
+        if (
+            fields.__class__ is dict
+            and fields.get("content").__class__ is str
+            and not fields.get("additional_kwargs", True)
+        ):
+            continue
+        found.update(_ttls(getattr(message, "content", message)))
+        found.update(_ttls(getattr(message, "additional_kwargs", None)))
     found.update(_ttls(dict(kwargs or {})))
     found.update(_ttls(list(tools or [])))
     if not found:

@@ -418,7 +418,7 @@ def test_claude_breakpoints_are_found_anywhere_in_a_long_history() -> None:
     assert cache_writes_for("claude-sonnet-4-5", [edited], {}) == "1h"
 
 
-def test_claude_breakpoints_on_a_message_whose_content_is_not_a_field() -> None:
+def test_claude_breakpoints_on_message_fields_that_are_computed() -> None:
     class Note:
         """A message-like object whose content is computed (not in its instance dict)."""
 
@@ -429,4 +429,15 @@ def test_claude_breakpoints_on_a_message_whose_content_is_not_a_field() -> None:
         def content(self) -> list[dict[str, Any]]:
             return [{"type": "text", "text": "d", "cache_control": {"ttl": "1h"}}]
 
+    class Marked:
+        """A string content in its instance dict, extra kwargs computed."""
+
+        def __init__(self) -> None:
+            self.content = "plain"
+
+        @property
+        def additional_kwargs(self) -> dict[str, Any]:
+            return {"cache_control": {"type": "ephemeral"}}
+
     assert cache_writes_for("claude-sonnet-4-5", [Note()], {}) == "1h"
+    assert cache_writes_for("claude-sonnet-4-5", [Marked()], {}) == "5m"
